@@ -1,0 +1,42 @@
+/* buf.h -- growable byte buffer, always NUL-terminated.
+ *
+ * The one place haul grows memory for bytes of unknown length (HTTP bodies,
+ * encoded tasks, CSV rows). Out of memory is fatal everywhere in haul: the
+ * allocation helpers below log and abort, like Redis' zmalloc, so callers never
+ * check for NULL from them. */
+#ifndef HAUL_BUF_H
+#define HAUL_BUF_H
+
+#include <stddef.h>
+#include <stdarg.h>
+
+#define HAUL_ERR_LEN 512   /* size of every caller-provided error buffer */
+
+typedef struct haul_buf {
+    char *p;        /* data, NUL-terminated (p[len] == 0) once anything was added */
+    size_t len;     /* bytes used, not counting the terminator */
+    size_t cap;     /* bytes allocated */
+} haul_buf;
+
+#define HAUL_BUF_INIT {NULL, 0, 0}
+
+void *haul_malloc(size_t n);              /* aborts on OOM */
+void *haul_calloc(size_t n, size_t sz);   /* aborts on OOM or overflow */
+void *haul_realloc(void *p, size_t n);    /* aborts on OOM */
+char *haul_strdup(const char *s);         /* NULL in, NULL out */
+char *haul_strndup(const char *s, size_t n);
+
+void haul_buf_reserve(haul_buf *b, size_t extra);
+void haul_buf_add(haul_buf *b, const void *p, size_t n);
+void haul_buf_adds(haul_buf *b, const char *s);
+void haul_buf_addc(haul_buf *b, char c);
+void haul_buf_printf(haul_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void haul_buf_vprintf(haul_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+void haul_buf_reset(haul_buf *b);        /* len = 0, keeps memory */
+void haul_buf_free(haul_buf *b);         /* frees memory, back to HAUL_BUF_INIT */
+char *haul_buf_detach(haul_buf *b);      /* caller owns the returned string */
+const char *haul_buf_str(const haul_buf *b); /* "" when empty */
+
+#endif
