@@ -1,0 +1,75 @@
+/* task.h -- the task: what the scheduler puts in a Redis list, msgpack-encoded.
+ *
+ * A task is one batch of keys, one operation, and the full connection state to
+ * perform it. The wire format is documented byte by byte in docs/protocol.md;
+ * this codec is its only implementation. A task read from Redis is untrusted
+ * input: haul_task_decode() checks every type and every length against the
+ * limits below before it allocates anything, and answers a sentence saying
+ * what is wrong instead of crashing. */
+#ifndef HAUL_TASK_H
+#define HAUL_TASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "conn.h"
+
+#define HAUL_TASK_VERSION   1
+#define HAUL_TASK_MAX_BYTES (16u << 20) /* an encoded task, whole */
+#define HAUL_TASK_MAX_KEYS  100000      /* keys in one task */
+#define HAUL_KEY_MAX        1024        /* bytes in one key (S3 and Swift limit) */
+#define HAUL_STR_MAX        4096        /* bytes in any other string field */
+#define HAUL_SUFFIX_MAX     16          /* sidecar suffixes in one task */
+#define HAUL_TASK_MAX_DEPTH 8           /* nested maps/arrays, the task's own map included */
+
+typedef enum haul_op {
+    HAUL_OP_NONE = 0,
+    HAUL_OP_LIST_BUCKETS = 1, /* S3 ListBuckets / Swift account listing; no keys */
+    HAUL_OP_LIST = 2,         /* every key of the bucket under each prefix in keys[] */
+    HAUL_OP_HEAD = 3,         /* size, etag, last-modified, content-type, metadata */
+    HAUL_OP_GET = 4,          /* the body, inline or to a file under out_dir */
+    HAUL_OP_SIDECAR = 5       /* for key ending in a suffix: text of key + sidecar_ext */
+} haul_op;
+
+const char *haul_op_str(haul_op op);        /* "list-buckets", ..., "none" */
+int haul_op_parse(const char *s, haul_op *op); /* 0, or -1 when unknown */
+
+typedef struct haul_task {
+    uint32_t version;      /* HAUL_TASK_VERSION when encoded by this haul */
+    char *id;              /* "<job>:<n>", unique within Redis */
+    char *job;             /* job id */
+    haul_op op;
+    haul_conn conn;
+    char *bucket;          /* bucket / container; NULL for list-buckets */
+    /* Operation arguments (each op reads those it needs). */
+    uint64_t max_inline;   /* get: bodies up to this many bytes go in the result */
+    char *out_dir;         /* get: larger bodies are written under this directory (worker's host) */
+    char **suffixes;       /* sidecar: keys ending in one of these get their sidecar fetched */
+    size_t nsuffixes;
+    char *sidecar_ext;     /* sidecar: appended to the key, default ".metadata" */
+    /* The batch. */
+    uint64_t first;        /* index within the job of keys[0]; keys are consecutive */
+    char **keys;           /* for list: the prefixes ("" = whole bucket) */
+    size_t nkeys;
+    uint32_t attempt;      /* deliveries so far; 0 when first queued */
+    uint64_t created_ms;   /* unix time in ms when the scheduler made it */
+} haul_task;
+
+/* Zero *t (conn initialised to its defaults). */
+void haul_task_init(haul_task *t);
+/* Free everything *t owns and re-initialise it. */
+void haul_task_clear(haul_task *t);
+
+/* Append the msgpack encoding of *t to out. -1 with err when a field is over
+ * its limit (the scheduler checks before it queues anything). */
+int haul_task_encode(const haul_task *t, haul_buf *out, char *err);
+
+/* Decode n bytes at p into *t (which is initialised here; the caller clears it
+ * afterwards in every case). 0 on success; -1 with a sentence in err naming the
+ * field and what is wrong with it ("task field 'keys': 3000000 entries, limit
+ * 100000"). Unknown map keys are skipped, so newer schedulers can add fields;
+ * a different major version is refused. */
+int haul_task_decode(const char *p, size_t n, haul_task *t, char *err);
+
+#endif
