@@ -1,0 +1,64 @@
+/* queue.h -- haul's Redis protocol: connecting, and the names of every key.
+ *
+ * The whole key schema is documented in docs/protocol.md; this header is
+ * where the code takes the names from, so the two change together.
+ *
+ *   haul:q:<queue>        list    tasks waiting (RPUSH by the scheduler, taken from the left)
+ *   haul:proc:<worker>    list    tasks a worker has taken and not finished (BLMOVE target)
+ *   haul:dead:<queue>     list    tasks no worker could decode: "<reason line>\n<task bytes>"
+ *   haul:queues           set     names of the queues ever used
+ *   haul:job:<job>        hash    the job: op, store, bucket, keys, tasks, state, ...
+ *   haul:res:<job>        stream  one entry per key result (readable fields)
+ *   haul:jobs             zset    job ids scored by creation time (ms)
+ *   haul:worker:<worker>  hash    a live worker: host, pid, started, tasks_done, last_seen (expires)
+ *   haul:workers          zset    worker ids scored by last heartbeat (ms)
+ */
+#ifndef HAUL_QUEUE_H
+#define HAUL_QUEUE_H
+
+#include <hiredis/hiredis.h>
+
+#include "buf.h"
+
+#define HAUL_NS "haul:"
+
+typedef struct haul_redis_url {
+    char *host;
+    int port;
+    int db;
+    char *user;      /* NULL: no ACL user */
+    char *pass;      /* NULL: no AUTH; secret */
+    char *display;   /* the URL with the password replaced by "***" */
+} haul_redis_url;
+
+/* Parse "redis://[user[:pass]@]host[:port][/db]" (also "host:port"). */
+int haul_redis_url_parse(const char *url, haul_redis_url *u, char *err);
+void haul_redis_url_free(haul_redis_url *u);
+
+/* Connect, AUTH and SELECT. timeout_s bounds the connect and every later
+ * command (hiredis 0.14 has one socket timeout: blocking commands must block
+ * for less). NULL with a sentence naming the URL (never the password) in err. */
+redisContext *haul_redis_connect(const char *url, double timeout_s, char *err);
+
+/* Run a command; NULL (reply freed) with err filled when the connection
+ * failed or Redis answered an error. */
+redisReply *haul_redis_cmd(redisContext *c, char *err, const char *fmt, ...);
+/* Read one pipelined reply; same contract. */
+redisReply *haul_redis_get_reply(redisContext *c, char *err);
+
+/* Key names. Each fills out (reset first) and returns its string. */
+const char *haul_key_queue(haul_buf *out, const char *queue);
+const char *haul_key_proc(haul_buf *out, const char *worker);
+const char *haul_key_dead(haul_buf *out, const char *queue);
+const char *haul_key_job(haul_buf *out, const char *job);
+const char *haul_key_results(haul_buf *out, const char *job);
+const char *haul_key_worker(haul_buf *out, const char *worker);
+#define HAUL_KEY_QUEUES  HAUL_NS "queues"
+#define HAUL_KEY_JOBS    HAUL_NS "jobs"
+#define HAUL_KEY_WORKERS HAUL_NS "workers"
+
+/* Milliseconds since the Unix epoch / a monotonic clock. */
+long long haul_now_ms(void);
+long long haul_mono_ms(void);
+
+#endif

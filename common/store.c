@@ -1,0 +1,463 @@
+/* store.c -- S3 and Swift requests, Swift auth cache, error sentences. */
+#include "store.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+void haul_req_free(haul_req *r)
+{
+    if (!r) return;
+    free(r->url);
+    curl_slist_free_all(r->headers);
+    memset(r, 0, sizeof *r);
+}
+
+static struct curl_slist *add_header(struct curl_slist *l, const char *name, const char *value)
+{
+    haul_buf b = HAUL_BUF_INIT;
+    haul_buf_printf(&b, "%s: %s", name, value);
+    struct curl_slist *n = curl_slist_append(l, b.p);
+    haul_buf_free(&b);
+    if (!n) { fprintf(stderr, "haul: out of memory\n"); abort(); }
+    return n;
+}
+
+/* "http://host:port/x" -> scheme "http", authority "host:port" (default port dropped). */
+static int split_endpoint(const char *ep, haul_buf *scheme, haul_buf *auth, haul_buf *base_path, char *err)
+{
+    const char *p = strstr(ep, "://");
+    if (!p) {
+        snprintf(err, HAUL_ERR_LEN, "endpoint '%s' has no scheme (expected http://host:port or https://host)", ep);
+        return -1;
+    }
+    haul_buf_add(scheme, ep, (size_t)(p - ep));
+    p += 3;
+    const char *slash = strchr(p, '/');
+    size_t alen = slash ? (size_t)(slash - p) : strlen(p);
+    haul_buf_add(auth, p, alen);
+    if (slash) {
+        haul_buf_adds(base_path, slash);
+        while (base_path->len && base_path->p[base_path->len - 1] == '/')
+            base_path->p[--base_path->len] = '\0';
+    }
+    /* Host header as curl would send it: without a default port. */
+    const char *colon = strrchr(auth->p, ':');
+    if (colon && !strchr(colon, ']')) {
+        if ((!strcmp(scheme->p, "http") && !strcmp(colon, ":80")) ||
+            (!strcmp(scheme->p, "https") && !strcmp(colon, ":443"))) {
+            auth->len = (size_t)(colon - auth->p);
+            auth->p[auth->len] = '\0';
+        }
+    }
+    if (!auth->len) {
+        snprintf(err, HAUL_ERR_LEN, "endpoint '%s' has no host", ep);
+        return -1;
+    }
+    return 0;
+}
+
+static int s3_request(const haul_conn *c, const char *method, const char *bucket,
+                      const char *key, const haul_kv *q, size_t nq, haul_req *out, char *err)
+{
+    const haul_s3_conn *s = &c->s3;
+    haul_buf scheme = HAUL_BUF_INIT, host = HAUL_BUF_INIT, base = HAUL_BUF_INIT;
+    haul_buf path = HAUL_BUF_INIT, url = HAUL_BUF_INIT;
+    haul_sigv4_out so;
+    char date[17];
+    int rc = -1;
+
+    memset(&so, 0, sizeof so);
+    if (split_endpoint(s->endpoint, &scheme, &host, &base, err) < 0) goto out;
+    if (bucket && *bucket && !s->path_style) {
+        /* Virtual-host style: the bucket becomes part of the host name. */
+        haul_buf vh = HAUL_BUF_INIT;
+        haul_buf_printf(&vh, "%s.%s", bucket, host.p);
+        haul_buf_free(&host);
+        host = vh;
+        bucket = NULL;
+    }
+    haul_buf_add(&path, base.p ? base.p : "", base.len);
+    haul_buf_addc(&path, '/');
+    if (bucket && *bucket) {
+        haul_buf_adds(&path, bucket);
+        if (key) haul_buf_addc(&path, '/');
+    }
+    if (key) haul_buf_adds(&path, key);
+
+    haul_amz_date((long long)time(NULL), date);
+    haul_kv hdrs[4];
+    size_t nh = 0;
+    hdrs[nh++] = (haul_kv){"host", host.p};
+    hdrs[nh++] = (haul_kv){"x-amz-content-sha256", EMPTY_SHA256};
+    hdrs[nh++] = (haul_kv){"x-amz-date", date};
+    if (s->session_token && *s->session_token)
+        hdrs[nh++] = (haul_kv){"x-amz-security-token", s->session_token};
+    haul_sigv4_req r = {
+        .method = method, .path = path.p, .query = q, .nquery = nq,
+        .headers = hdrs, .nheaders = nh, .payload_hash = EMPTY_SHA256,
+        .amz_date = date, .region = s->region, .service = "s3",
+        .access_key = s->access_key, .secret_key = s->secret_key,
+        .flags = HAUL_SIGV4_S3,
+    };
+    if (haul_sigv4_sign(&r, &so, err) < 0) goto out;
+    haul_buf_printf(&url, "%s://%s%s", scheme.p, host.p, so.url_path);
+    if (so.url_query && *so.url_query) haul_buf_printf(&url, "?%s", so.url_query);
+    out->url = haul_buf_detach(&url);
+    for (size_t i = 0; i < nh; i++) out->headers = add_header(out->headers, hdrs[i].k, hdrs[i].v);
+    out->headers = add_header(out->headers, "Authorization", so.authorization);
+    out->head = strcmp(method, "HEAD") == 0;
+    rc = 0;
+out:
+    haul_sigv4_out_free(&so);
+    haul_buf_free(&scheme); haul_buf_free(&host); haul_buf_free(&base);
+    haul_buf_free(&path); haul_buf_free(&url);
+    return rc;
+}
+
+static int swift_request(const char *token, const char *storage_url, const char *method,
+                         const char *bucket, const char *key, const haul_kv *q, size_t nq,
+                         haul_req *out, char *err)
+{
+    haul_buf url = HAUL_BUF_INIT;
+    if (!token || !storage_url) {
+        snprintf(err, HAUL_ERR_LEN, "Swift request without a token (internal error)");
+        return -1;
+    }
+    haul_buf_adds(&url, storage_url);
+    while (url.len && url.p[url.len - 1] == '/') url.p[--url.len] = '\0';
+    if (bucket && *bucket) {
+        haul_buf_addc(&url, '/');
+        haul_uri_encode(&url, bucket, strlen(bucket), 0);
+        if (key) {
+            haul_buf_addc(&url, '/');
+            haul_uri_encode(&url, key, strlen(key), 1);
+        }
+    }
+    for (size_t i = 0; i < nq; i++) {
+        haul_buf_addc(&url, i ? '&' : '?');
+        haul_uri_encode(&url, q[i].k, strlen(q[i].k), 0);
+        haul_buf_addc(&url, '=');
+        haul_uri_encode(&url, q[i].v, strlen(q[i].v), 0);
+    }
+    out->url = haul_buf_detach(&url);
+    out->headers = add_header(NULL, "X-Auth-Token", token);
+    out->head = strcmp(method, "HEAD") == 0;
+    return 0;
+}
+
+int haul_store_request(const haul_conn *c, const char *token, const char *storage_url,
+                       const char *method, const char *bucket, const char *key,
+                       const haul_kv *q, size_t nq, haul_req *out, char *err)
+{
+    memset(out, 0, sizeof *out);
+    if (c->kind == HAUL_STORE_S3) return s3_request(c, method, bucket, key, q, nq, out, err);
+    if (c->kind == HAUL_STORE_SWIFT) return swift_request(token, storage_url, method, bucket, key, q, nq, out, err);
+    snprintf(err, HAUL_ERR_LEN, "no store kind set (use --s3 ENDPOINT or --swift)");
+    return -1;
+}
+
+void haul_store_setup(CURL *e, const haul_conn *c, const haul_req *r)
+{
+    curl_easy_setopt(e, CURLOPT_URL, r->url);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+    curl_easy_setopt(e, CURLOPT_NOBODY, r->head ? 1L : 0L);
+    if (!r->head) curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    /* No overall timeout (bodies may be large); a transfer slower than
+     * 1 byte/s for 60 s is stalled and fails. */
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c->tls_verify ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c->tls_verify ? 2L : 0L);
+    if (c->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+}
+
+/* ---- Swift auth v1.0 and the per-process token cache ---------------- */
+
+typedef struct swift_entry {
+    char *id;          /* auth_url "\n" user "\n" sha256(key): never the key itself */
+    char *token, *storage_url;
+} swift_entry;
+
+#define SWIFT_CACHE 32
+static swift_entry cache[SWIFT_CACHE];
+static size_t ncache;
+
+void haul_swift_cache_clear(void)
+{
+    for (size_t i = 0; i < ncache; i++) {
+        free(cache[i].id); free(cache[i].token); free(cache[i].storage_url);
+    }
+    ncache = 0;
+}
+
+typedef struct auth_hdrs { haul_buf token, url; } auth_hdrs;
+
+static size_t auth_header_cb(char *line, size_t sz, size_t n, void *ud)
+{
+    auth_hdrs *h = ud;
+    size_t len = sz * n;
+    const char *colon = memchr(line, ':', len);
+    if (!colon) return len;
+    size_t nlen = (size_t)(colon - line);
+    const char *v = colon + 1, *end = line + len;
+    while (v < end && (*v == ' ' || *v == '\t')) v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
+    haul_buf *dst = NULL;
+    if (nlen == 12 && strncasecmp(line, "X-Auth-Token", 12) == 0) dst = &h->token;
+    else if (nlen == 13 && strncasecmp(line, "X-Storage-Url", 13) == 0) dst = &h->url;
+    if (dst) { haul_buf_reset(dst); haul_buf_add(dst, v, (size_t)(end - v)); }
+    return len;
+}
+
+static size_t body_cb(char *p, size_t sz, size_t n, void *ud)
+{
+    haul_buf *b = ud;
+    if (b->len < (4u << 20)) haul_buf_add(b, p, sz * n); /* error bodies only: bounded */
+    return sz * n;
+}
+
+int haul_swift_session(const haul_conn *c, int force_new, const char **token,
+                       const char **storage_url, long *http, char *err)
+{
+    const haul_swift_conn *s = &c->swift;
+    *http = 0;
+    if (s->token && *s->token) {
+        *token = s->token;
+        *storage_url = s->storage_url;
+        return 0;
+    }
+    char keyhash[65];
+    haul_sha256_hex(s->key, strlen(s->key), keyhash);
+    haul_buf id = HAUL_BUF_INIT;
+    haul_buf_printf(&id, "%s\n%s\n%s", s->auth_url, s->user, keyhash);
+    swift_entry *ent = NULL;
+    for (size_t i = 0; i < ncache; i++)
+        if (strcmp(cache[i].id, id.p) == 0) ent = &cache[i];
+    if (ent && !force_new) {
+        haul_buf_free(&id);
+        *token = ent->token;
+        *storage_url = ent->storage_url;
+        return 0;
+    }
+
+    CURL *e = curl_easy_init();
+    auth_hdrs h = {HAUL_BUF_INIT, HAUL_BUF_INIT};
+    haul_buf body = HAUL_BUF_INIT;
+    struct curl_slist *hl = NULL;
+    haul_req r = {0};
+    int rc = -1;
+    if (!e) { fprintf(stderr, "haul: out of memory\n"); abort(); }
+    hl = add_header(hl, "X-Auth-User", s->user);
+    hl = add_header(hl, "X-Auth-Key", s->key);
+    r.url = haul_strdup(s->auth_url);
+    r.headers = hl;
+    haul_store_setup(e, c, &r);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, auth_header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, 30L);
+    CURLcode cc = curl_easy_perform(e);
+    if (cc != CURLE_OK) {
+        snprintf(err, HAUL_ERR_LEN, "Swift auth at %s as %s: %s (check ST_AUTH / --auth-url)",
+                 s->auth_url, s->user, curl_easy_strerror(cc));
+        goto out;
+    }
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, http);
+    if (*http == 401 || *http == 403) {
+        snprintf(err, HAUL_ERR_LEN, "Swift auth at %s as %s: %ld %s (check the user and key: ST_USER/ST_KEY or --user/--key)",
+                 s->auth_url, s->user, *http, *http == 401 ? "Unauthorized" : "Forbidden");
+        goto out;
+    }
+    if (*http < 200 || *http > 299 || !h.token.len || !h.url.len) {
+        snprintf(err, HAUL_ERR_LEN, "Swift auth at %s as %s: HTTP %ld without X-Auth-Token/X-Storage-Url (is this an auth v1.0 URL?)",
+                 s->auth_url, s->user, *http);
+        goto out;
+    }
+    haul_log_secret(h.token.p);
+    if (!ent) {
+        if (ncache == SWIFT_CACHE) { /* full: forget the oldest */
+            free(cache[0].id); free(cache[0].token); free(cache[0].storage_url);
+            memmove(cache, cache + 1, sizeof cache[0] * (SWIFT_CACHE - 1));
+            ncache--;
+        }
+        ent = &cache[ncache++];
+        ent->id = haul_buf_detach(&id);
+    } else {
+        free(ent->token); free(ent->storage_url);
+    }
+    ent->token = haul_buf_detach(&h.token);
+    ent->storage_url = haul_buf_detach(&h.url);
+    *token = ent->token;
+    *storage_url = ent->storage_url;
+    log_debug("swift: authenticated as %s at %s", s->user, s->auth_url);
+    rc = 0;
+out:
+    curl_easy_cleanup(e);
+    haul_req_free(&r);
+    haul_buf_free(&id); haul_buf_free(&h.token); haul_buf_free(&h.url); haul_buf_free(&body);
+    return rc;
+}
+
+/* ---- errors ---------------------------------------------------------- */
+
+static const char *s3_hint(const char *code, long http)
+{
+    if (!strcmp(code, "SignatureDoesNotMatch")) return "check the secret key and region";
+    if (!strcmp(code, "InvalidAccessKeyId")) return "check the access key";
+    if (!strcmp(code, "AccessDenied")) return "these credentials may not read it";
+    if (!strcmp(code, "NoSuchBucket")) return "check the bucket name, and that it belongs to these credentials' account";
+    if (!strcmp(code, "AuthorizationHeaderMalformed")) return "check the region";
+    if (!strcmp(code, "RequestTimeTooSkewed")) return "check this host's clock";
+    if (!*code && http == 403) return "check the access key, secret key and region";
+    return NULL;
+}
+
+void haul_store_error(const haul_conn *c, const char *what, long http,
+                      const char *body, size_t n, char *err)
+{
+    const char *reason = http == 400 ? "Bad Request" : http == 401 ? "Unauthorized" :
+        http == 403 ? "Forbidden" : http == 404 ? "Not Found" : http == 429 ? "Too Many Requests" :
+        http == 500 ? "Internal Server Error" : http == 502 ? "Bad Gateway" :
+        http == 503 ? "Service Unavailable" : http == 504 ? "Gateway Timeout" : "HTTP error";
+    if (c->kind == HAUL_STORE_S3) {
+        char code[64] = "", msg[160] = "";
+        if (body && n) haul_s3_parse_error(body, n, code, sizeof code, msg, sizeof msg);
+        const char *hint = s3_hint(code, http);
+        snprintf(err, HAUL_ERR_LEN, "S3 %s: %ld %s%s%s%s", what, http, *code ? code : reason,
+                 hint ? " (" : "", hint ? hint : "", hint ? ")" : "");
+    } else {
+        const char *hint = http == 401 ? "check the user and key, ST_USER and ST_KEY, or the token" :
+            http == 403 ? "this account may not read it" : NULL;
+        snprintf(err, HAUL_ERR_LEN, "Swift %s: %ld %s%s%s%s", what, http, reason,
+                 hint ? " (" : "", hint ? hint : "", hint ? ")" : "");
+    }
+    haul_redact(err);
+}
+
+int haul_store_transient(long http)
+{
+    return http == 0 || http == 408 || http == 429 || http == 500 || http == 502 ||
+           http == 503 || http == 504;
+}
+
+/* ---- blocking helpers ------------------------------------------------ */
+
+int haul_store_perform(CURL *e, const haul_conn *c, const haul_req *r,
+                       haul_buf *body, long *http, char *err)
+{
+    haul_buf_reset(body);
+    curl_easy_reset(e);
+    haul_store_setup(e, c, r);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, body);
+    CURLcode cc = curl_easy_perform(e);
+    if (cc != CURLE_OK) {
+        char desc[256];
+        haul_conn_describe(c, desc, sizeof desc);
+        snprintf(err, HAUL_ERR_LEN, "cannot reach the store (%s): %s", desc, curl_easy_strerror(cc));
+        return -1;
+    }
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, http);
+    return 0;
+}
+
+int haul_store_list_request(const haul_conn *c, const char *token, const char *storage_url,
+                            const char *bucket, const char *prefix, const char *next,
+                            long long page_size, haul_req *out, char *err)
+{
+    char lim[32];
+    haul_kv q[6];
+    size_t nq = 0;
+    snprintf(lim, sizeof lim, "%lld", page_size);
+    if (c->kind == HAUL_STORE_S3) {
+        if (bucket) {
+            q[nq++] = (haul_kv){"list-type", "2"};
+            q[nq++] = (haul_kv){"max-keys", lim};
+            q[nq++] = (haul_kv){"encoding-type", "url"};
+            if (prefix && *prefix) q[nq++] = (haul_kv){"prefix", prefix};
+            if (next) q[nq++] = (haul_kv){"continuation-token", next};
+        }
+    } else {
+        q[nq++] = (haul_kv){"format", "json"};
+        q[nq++] = (haul_kv){"limit", lim};
+        if (bucket && prefix && *prefix) q[nq++] = (haul_kv){"prefix", prefix};
+        if (next) q[nq++] = (haul_kv){"marker", next};
+    }
+    return haul_store_request(c, token, storage_url, "GET", bucket, NULL, q, nq, out, err);
+}
+
+int haul_store_list_parse(const haul_conn *c, const char *bucket, const char *body, size_t n,
+                          long long page_size, haul_list_page *page, char *err)
+{
+    if (c->kind == HAUL_STORE_S3)
+        return bucket ? haul_s3_parse_list_v2(body, n, page, err)
+                      : haul_s3_parse_buckets(body, n, page, err);
+    return bucket ? haul_swift_parse_list(body, n, (size_t)page_size, page, err)
+                  : haul_swift_parse_account(body, n, (size_t)page_size, page, err);
+}
+
+int haul_store_list(const haul_conn *c, const char *bucket, const char *prefix,
+                    long long limit, haul_list_cb cb, void *ud, char *err)
+{
+    CURL *e = curl_easy_init();
+    haul_buf body = HAUL_BUF_INIT, what = HAUL_BUF_INIT;
+    char *next = NULL;
+    long long seen = 0;
+    int rc = -1, reauthed = 0;
+
+    if (!e) { fprintf(stderr, "haul: out of memory\n"); abort(); }
+    haul_buf_printf(&what, "list %s", bucket ? bucket : "(account)");
+    for (;;) {
+        const char *token = NULL, *surl = NULL;
+        long http = 0;
+        haul_req r;
+        haul_list_page page;
+        long long psize = HAUL_LIST_PAGE;
+        if (limit > 0 && limit - seen < psize) psize = limit - seen;
+        if (c->kind == HAUL_STORE_SWIFT &&
+            haul_swift_session(c, 0, &token, &surl, &http, err) < 0) goto out;
+        if (haul_store_list_request(c, token, surl, bucket, prefix, next, psize, &r, err) < 0) goto out;
+        int prc = haul_store_perform(e, c, &r, &body, &http, err);
+        haul_req_free(&r);
+        if (prc < 0) goto out;
+        if (http == 401 && c->kind == HAUL_STORE_SWIFT && !reauthed && !c->swift.token) {
+            reauthed = 1; /* the cached token expired: authenticate once more */
+            if (haul_swift_session(c, 1, &token, &surl, &http, err) < 0) goto out;
+            continue;
+        }
+        if (http == 204 && c->kind == HAUL_STORE_SWIFT) break; /* empty container */
+        if (http < 200 || http > 299) {
+            haul_store_error(c, what.p, http, body.p, body.len, err);
+            goto out;
+        }
+        if (haul_store_list_parse(c, bucket, body.p ? body.p : "", body.len, psize, &page, err) < 0) goto out;
+        for (size_t i = 0; i < page.n; i++) {
+            seen++;
+            if (cb(ud, &page.v[i]) || (limit > 0 && seen >= limit)) {
+                haul_list_page_free(&page);
+                rc = 0;
+                goto out;
+            }
+        }
+        free(next);
+        next = page.truncated && page.next ? haul_strdup(page.next) : NULL;
+        haul_list_page_free(&page);
+        if (!next) break;
+    }
+    rc = 0;
+out:
+    free(next);
+    haul_buf_free(&body);
+    haul_buf_free(&what);
+    curl_easy_cleanup(e);
+    return rc;
+}

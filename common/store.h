@@ -1,0 +1,82 @@
+/* store.h -- talking to an object store: S3 (SigV4) or Swift (auth v1.0).
+ *
+ * This module turns (connection state, method, bucket, key, query) into a
+ * ready-to-send libcurl request, keeps the per-process Swift token cache, and
+ * turns a failed response into a sentence a user can act on. It never
+ * performs a transfer itself except where stated (Swift auth, and the
+ * blocking helpers the scheduler uses): the worker drives its transfers with
+ * the curl multi interface, the scheduler with curl easy. */
+#ifndef HAUL_STORE_H
+#define HAUL_STORE_H
+
+#include <curl/curl.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "listing.h"
+#include "sigv4.h"
+
+typedef struct haul_req {
+    char *url;                  /* owned */
+    struct curl_slist *headers; /* owned; signed headers included */
+    int head;                   /* 1: HEAD (no body) */
+} haul_req;
+
+void haul_req_free(haul_req *r); /* NULL ok; zeroes */
+
+/* Build a GET or HEAD request for bucket/key (either may be NULL or "" for the
+ * account / bucket level) with the given decoded query parameters. For Swift,
+ * the token and storage URL come from haul_swift_session(). */
+int haul_store_request(const haul_conn *c, const char *token, const char *storage_url,
+                       const char *method, const char *bucket, const char *key,
+                       const haul_kv *q, size_t nq, haul_req *out, char *err);
+
+/* Apply URL, headers, method, TLS settings and timeouts to an easy handle.
+ * The handle keeps pointers into r and c: both must outlive the transfer. */
+void haul_store_setup(CURL *e, const haul_conn *c, const haul_req *r);
+
+/* Swift: the token and storage URL for c. A pre-issued token is returned as
+ * is; otherwise the per-process cache is asked, and on a miss (or with
+ * force_new, after a 401) the worker authenticates with auth v1.0 -- a
+ * blocking request. The strings stay valid until the next call for the same
+ * credentials with force_new. -1 with a sentence (naming the auth URL, user
+ * and HTTP status, never the key) on failure; *http gets the auth status. */
+int haul_swift_session(const haul_conn *c, int force_new, const char **token,
+                       const char **storage_url, long *http, char *err);
+/* Forget every cached token (tests, and workers on shutdown). */
+void haul_swift_cache_clear(void);
+
+/* A sentence for a failed response: "S3 GET bucket/key: 403
+ * SignatureDoesNotMatch (check the secret key and region)". what names the
+ * request ("GET bucket/key"). body may be NULL (HEAD). */
+void haul_store_error(const haul_conn *c, const char *what, long http,
+                      const char *body, size_t n, char *err);
+
+/* Whether a failure is worth retrying (connection errors, 429, 5xx). */
+int haul_store_transient(long http);
+
+/* Blocking: perform r on e, body into *body (reset first), status in *http.
+ * -1 with err only when no HTTP answer came (connect error, timeout). */
+int haul_store_perform(CURL *e, const haul_conn *c, const haul_req *r,
+                       haul_buf *body, long *http, char *err);
+
+/* Blocking: every object under prefix in bucket, in listing order, paginated
+ * to the end (ListObjectsV2 continuation tokens, Swift markers); cb returns
+ * non-zero to stop early. limit > 0 stops after that many entries. With
+ * bucket == NULL lists the buckets/containers of the account instead. */
+typedef int (*haul_list_cb)(void *ud, const haul_list_entry *e);
+int haul_store_list(const haul_conn *c, const char *bucket, const char *prefix,
+                    long long limit, haul_list_cb cb, void *ud, char *err);
+
+/* Page requests, shared by haul_store_list and the worker's list op:
+ * build the request for the page after `next` (NULL: the first page). */
+int haul_store_list_request(const haul_conn *c, const char *token, const char *storage_url,
+                            const char *bucket, const char *prefix, const char *next,
+                            long long page_size, haul_req *out, char *err);
+/* Parse one page of the answer to haul_store_list_request. */
+int haul_store_list_parse(const haul_conn *c, const char *bucket, const char *body, size_t n,
+                          long long page_size, haul_list_page *page, char *err);
+
+#define HAUL_LIST_PAGE 1000
+
+#endif
