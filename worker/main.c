@@ -1,0 +1,498 @@
+/* haul-worker -- takes tasks from a Redis list, performs them against the
+ * object store, and writes one result per key to the job's Redis stream.
+ *
+ * The design is simple: a worker is stateless. Everything a task needs --
+ * the store's endpoint and credentials, the operation, the keys -- is inside
+ * the task, so any number of workers on any hosts can serve one queue.
+ *
+ * One thread runs one loop:
+ *   1. take a task when fewer keys are waiting to start than --concurrency:
+ *      LMOVE haul:q:<queue> -> haul:proc:<worker> (BLMOVE, 1 s, when idle), so
+ *      a task this worker holds is always in its processing list;
+ *   2. start keys as transfers on a curl multi handle, up to --concurrency in
+ *      flight, connections reused per host by the multi handle's cache;
+ *   3. when every key of a task has a result: in one MULTI/EXEC, XADD each
+ *      result to haul:res:<job> and LREM the task from the processing list --
+ *      a task leaves the processing list only once its results are stored;
+ *   4. every 2 s: heartbeat (haul:worker:<id>, expiring; haul:workers).
+ * A task that cannot be decoded goes to haul:dead:<queue> with the reason. A
+ * failed request is an error result, never a reason to exit. When Redis goes
+ * away, transfers continue and results wait until it is back. SIGTERM/SIGINT:
+ * take no more tasks, finish those held, write their results, exit. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "queue.h"
+#include "worker.h"
+
+#define HEARTBEAT_MS 2000
+#define WORKER_TTL_S 15
+#define REDIS_TIMEOUT_S 5.0     /* socket timeout: blocking commands block for less */
+#define BLOCK_S 1               /* BLMOVE timeout when idle */
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+typedef struct loop {
+    worker w;
+    unit *units;          /* concurrency units */
+    unit *free_units;
+    wtask *tasks;         /* held tasks, oldest first */
+    wtask **tail;
+    long long unstarted;  /* keys of held tasks not yet started */
+    int pending_rows;     /* pipelined list rows whose replies are unread */
+    long long next_take_ms, next_hb_ms, next_redis_ms, redis_backoff_ms;
+    char *log_level;
+} loop;
+
+/* ---- Redis connection, with reconnect ------------------------------- */
+
+static int redis_ok(loop *L)
+{
+    worker *w = &L->w;
+    char err[HAUL_ERR_LEN];
+    if (w->rc && !w->rc->err) return 1;
+    long long now = haul_mono_ms();
+    if (now < L->next_redis_ms) return 0;
+    if (w->rc) {
+        log_warn("lost Redis connection (%s); reconnecting", w->rc->errstr);
+        redisFree(w->rc);
+        w->rc = NULL;
+        L->pending_rows = 0;
+    }
+    w->rc = haul_redis_connect(w->redis_url, REDIS_TIMEOUT_S, err);
+    if (!w->rc) {
+        L->redis_backoff_ms = L->redis_backoff_ms ? L->redis_backoff_ms * 2 : 200;
+        if (L->redis_backoff_ms > 5000) L->redis_backoff_ms = 5000;
+        L->next_redis_ms = now + L->redis_backoff_ms;
+        log_warn("%s; retrying in %lld ms", err, L->redis_backoff_ms);
+        return 0;
+    }
+    if (L->redis_backoff_ms) log_info("reconnected to Redis");
+    L->redis_backoff_ms = 0;
+    return 1;
+}
+
+static void heartbeat(loop *L, const char *state)
+{
+    worker *w = &L->w;
+    char err[HAUL_ERR_LEN];
+    if (!redis_ok(L)) return;
+    long long now = haul_now_ms();
+    haul_key_worker(&w->k1, w->id);
+    redisAppendCommand(w->rc,
+        "HSET %s host %s pid %d queue %s concurrency %lld started %lld last_seen %lld "
+        "tasks_done %lld keys_done %lld inflight %d state %s",
+        w->k1.p, w->host, (int)getpid(), w->queue, w->concurrency, w->started_ms, now,
+        w->tasks_done, w->keys_done, w->running, state);
+    redisAppendCommand(w->rc, "EXPIRE %s %d", w->k1.p, WORKER_TTL_S);
+    redisAppendCommand(w->rc, "ZADD " HAUL_KEY_WORKERS " %lld %s", now, w->id);
+    for (int i = 0; i < 3; i++) {
+        redisReply *r = haul_redis_get_reply(w->rc, err);
+        if (!r) { log_warn("heartbeat: %s", err); break; }
+        freeReplyObject(r);
+    }
+}
+
+static void drain_rows(loop *L)
+{
+    char err[HAUL_ERR_LEN];
+    while (L->pending_rows > 0 && L->w.rc && !L->w.rc->err) {
+        redisReply *r = haul_redis_get_reply(L->w.rc, err);
+        L->pending_rows--;
+        if (!r) log_warn("writing a listing row: %s", err);
+        else freeReplyObject(r);
+    }
+}
+
+/* ---- results ---------------------------------------------------------- */
+
+typedef struct argv_b {
+    const char *v[32];
+    size_t n[32];
+    int c;
+    char nums[8][32];
+    int nn;
+} argv_b;
+
+static void arg(argv_b *a, const char *s, size_t n) { a->v[a->c] = s; a->n[a->c] = n; a->c++; }
+static void args(argv_b *a, const char *s) { arg(a, s, strlen(s)); }
+static void argnum(argv_b *a, long long x)
+{
+    char *b = a->nums[a->nn++];
+    snprintf(b, 32, "%lld", x);
+    args(a, b);
+}
+
+static void result_fields(argv_b *a, worker *w, wtask *wt, size_t i)
+{
+    wresult *r = &wt->res[i];
+    haul_task *t = &wt->t;
+    args(a, "key"); args(a, t->keys[i]);
+    args(a, "i"); argnum(a, (long long)(t->first + i));
+    args(a, "status"); args(a, r->ok ? "ok" : "error");
+    args(a, "http"); argnum(a, r->http);
+    if (r->path) { args(a, "path"); args(a, r->path); }
+    else if (r->ok && t->op != HAUL_OP_LIST && t->op != HAUL_OP_LIST_BUCKETS) {
+        args(a, "value"); arg(a, haul_buf_str(&r->value), r->value.len);
+    }
+    args(a, "bytes"); argnum(a, r->bytes);
+    if (r->error) { args(a, "error"); args(a, r->error); }
+    if (r->count >= 0) { args(a, "eof"); args(a, "1"); args(a, "count"); argnum(a, r->count); }
+    args(a, "ms"); argnum(a, r->ms);
+    args(a, "worker"); args(a, w->id);
+    args(a, "task"); args(a, t->id);
+    args(a, "attempt"); argnum(a, t->attempt);
+}
+
+void haul_emit_list_row(worker *w, wtask *wt, size_t idx, const haul_list_entry *e)
+{
+    loop *L = (loop *)w; /* w is the first member of loop */
+    haul_buf v = HAUL_BUF_INIT;
+    argv_b a = {.c = 0};
+    if (!redis_ok(L)) return; /* rows of this page are lost; the eof row tells the count */
+    haul_buf_printf(&v, "{\"size\":%lld", e->size);
+    if (e->etag) haul_buf_printf(&v, ",\"etag\":\"%s\"", e->etag);
+    if (e->last_modified) haul_buf_printf(&v, ",\"last_modified\":\"%s\"", e->last_modified);
+    if (e->count >= 0) haul_buf_printf(&v, ",\"count\":%lld", e->count);
+    haul_buf_addc(&v, '}');
+    haul_key_results(&w->k2, wt->t.job);
+    args(&a, "XADD"); args(&a, w->k2.p); args(&a, "*");
+    args(&a, "key"); args(&a, e->name);
+    args(&a, "i"); argnum(&a, (long long)(wt->t.first + idx));
+    args(&a, "status"); args(&a, "ok");
+    args(&a, "http"); args(&a, "200");
+    args(&a, "value"); args(&a, v.p);
+    args(&a, "bytes"); argnum(&a, e->size);
+    args(&a, "worker"); args(&a, w->id);
+    args(&a, "task"); args(&a, wt->t.id);
+    redisAppendCommandArgv(w->rc, a.c, a.v, a.n);
+    L->pending_rows++;
+    haul_buf_free(&v);
+    if (L->pending_rows >= 256) drain_rows(L);
+}
+
+/* Store a finished task's results and drop it from the processing list, in
+ * one transaction. 0 done; -1 Redis failed (the task is kept and retried). */
+static int flush_task(loop *L, wtask *wt)
+{
+    worker *w = &L->w;
+    char err[HAUL_ERR_LEN];
+    if (!redis_ok(L)) return -1;
+    drain_rows(L);
+    haul_key_results(&w->k2, wt->t.job);
+    haul_key_proc(&w->k1, w->id);
+    redisAppendCommand(w->rc, "MULTI");
+    for (size_t i = 0; i < wt->t.nkeys; i++) {
+        argv_b a = {.c = 0};
+        args(&a, "XADD"); args(&a, w->k2.p); args(&a, "*");
+        result_fields(&a, w, wt, i);
+        redisAppendCommandArgv(w->rc, a.c, a.v, a.n);
+    }
+    redisAppendCommand(w->rc, "LREM %s 1 %b", w->k1.p, wt->raw, wt->rawlen);
+    int ok = 1;
+    for (size_t i = 0; i < wt->t.nkeys + 2; i++) {
+        redisReply *r = haul_redis_get_reply(w->rc, err);
+        if (!r) { ok = 0; if (!w->rc || w->rc->err) break; continue; }
+        freeReplyObject(r);
+    }
+    if (w->rc && !w->rc->err) {
+        redisReply *r = haul_redis_cmd(w->rc, err, "EXEC");
+        if (!r || r->type != REDIS_REPLY_ARRAY) ok = 0;
+        if (r) freeReplyObject(r);
+    } else {
+        ok = 0;
+    }
+    if (!ok) {
+        log_warn("task %s: cannot store results yet: %s", wt->t.id, err);
+        return -1;
+    }
+    w->tasks_done++;
+    w->keys_done += (long long)wt->t.nkeys;
+    log_debug("task %s: %zu keys done", wt->t.id, wt->t.nkeys);
+    return 0;
+}
+
+static void task_free(wtask *wt)
+{
+    for (size_t i = 0; i < wt->t.nkeys && wt->res; i++) {
+        haul_buf_free(&wt->res[i].value);
+        free(wt->res[i].path);
+        free(wt->res[i].error);
+    }
+    free(wt->res);
+    free(wt->raw);
+    haul_task_clear(&wt->t);
+    free(wt);
+}
+
+/* ---- taking tasks ------------------------------------------------------ */
+
+static void dead_letter(loop *L, const char *raw, size_t rawlen, const char *reason)
+{
+    worker *w = &L->w;
+    char err[HAUL_ERR_LEN];
+    haul_buf entry = HAUL_BUF_INIT;
+    haul_buf_printf(&entry, "reason=%s\tworker=%s\tqueue=%s\tat=%lld\n", reason, w->id, w->queue, haul_now_ms());
+    haul_buf_add(&entry, raw, rawlen);
+    haul_key_dead(&w->k1, w->queue);
+    haul_key_proc(&w->k2, w->id);
+    redisAppendCommand(w->rc, "MULTI");
+    redisAppendCommand(w->rc, "RPUSH %s %b", w->k1.p, entry.p, entry.len);
+    redisAppendCommand(w->rc, "LREM %s 1 %b", w->k2.p, raw, rawlen);
+    redisAppendCommand(w->rc, "EXEC");
+    for (int i = 0; i < 4; i++) {
+        redisReply *r = haul_redis_get_reply(w->rc, err);
+        if (!r) { log_error("dead-lettering a task: %s", err); break; }
+        freeReplyObject(r);
+    }
+    log_warn("malformed task moved to %s: %s", w->k1.p, reason);
+    haul_buf_free(&entry);
+}
+
+static void take_task(loop *L, int block)
+{
+    worker *w = &L->w;
+    char err[HAUL_ERR_LEN];
+    redisReply *r;
+    if (!redis_ok(L)) return;
+    drain_rows(L);
+    haul_key_queue(&w->k1, w->queue);
+    haul_key_proc(&w->k2, w->id);
+    if (block) r = haul_redis_cmd(w->rc, err, "BLMOVE %s %s LEFT RIGHT %d", w->k1.p, w->k2.p, BLOCK_S);
+    else r = haul_redis_cmd(w->rc, err, "LMOVE %s %s LEFT RIGHT", w->k1.p, w->k2.p);
+    if (!r) { log_warn("taking a task: %s", err); return; }
+    if (r->type != REDIS_REPLY_STRING) {
+        freeReplyObject(r);
+        L->next_take_ms = haul_mono_ms() + 50; /* empty queue: do not spin */
+        return;
+    }
+    wtask *wt = haul_calloc(1, sizeof *wt);
+    wt->raw = haul_malloc(r->len + 1);
+    memcpy(wt->raw, r->str, r->len);
+    wt->rawlen = r->len;
+    freeReplyObject(r);
+    if (haul_task_decode(wt->raw, wt->rawlen, &wt->t, err) < 0) {
+        dead_letter(L, wt->raw, wt->rawlen, err);
+        task_free(wt);
+        return;
+    }
+    /* Remember the task's secrets so no log line can show them. */
+    haul_log_secret(wt->t.conn.s3.secret_key);
+    haul_log_secret(wt->t.conn.s3.session_token);
+    haul_log_secret(wt->t.conn.swift.key);
+    haul_log_secret(wt->t.conn.swift.token);
+    wt->res = haul_calloc(wt->t.nkeys ? wt->t.nkeys : 1, sizeof *wt->res);
+    log_debug("task %s: %s of %zu keys", wt->t.id, haul_op_str(wt->t.op), wt->t.nkeys);
+    *L->tail = wt;
+    L->tail = &wt->link;
+    L->unstarted += (long long)wt->t.nkeys;
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static void finish_key(loop *L, unit *u)
+{
+    u->wt->ndone++;
+    haul_unit_reset(u);
+    u->wt = NULL;
+    u->link = L->free_units;
+    L->free_units = u;
+}
+
+static void start_keys(loop *L)
+{
+    for (wtask *wt = L->tasks; wt && L->free_units; wt = wt->link) {
+        while (wt->next < wt->t.nkeys && L->free_units) {
+            unit *u = L->free_units;
+            L->free_units = u->link;
+            u->wt = wt;
+            u->idx = wt->next++;
+            L->unstarted--;
+            if (haul_unit_start(&L->w, u) == 1) finish_key(L, u);
+        }
+    }
+}
+
+static void collect_transfers(loop *L)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(L->w.multi, &left))) {
+        if (m->msg != CURLMSG_DONE) continue;
+        unit *u = NULL;
+        CURL *e = m->easy_handle;
+        CURLcode cc = m->data.result;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&u);
+        curl_multi_remove_handle(L->w.multi, e);
+        if (haul_unit_done(&L->w, u, cc) == 0) finish_key(L, u);
+    }
+}
+
+static void flush_finished(loop *L)
+{
+    wtask **pp = &L->tasks;
+    while (*pp) {
+        wtask *wt = *pp;
+        if (wt->ndone == wt->t.nkeys && wt->next == wt->t.nkeys) {
+            if (flush_task(L, wt) < 0) return; /* Redis is away: keep order, retry later */
+            *pp = wt->link;
+            if (L->tail == &wt->link) L->tail = pp;
+            task_free(wt);
+        } else {
+            pp = &wt->link;
+        }
+    }
+}
+
+static haul_opt opts_tmpl[] = {
+    {"redis", HAUL_OPT_STR, NULL, "redis://127.0.0.1:6379/0", 0, 0, NULL, "URL",
+     "Redis to take tasks from: redis://[user:password@]host:port/db", 0},
+    {"queue", HAUL_OPT_STR, NULL, "default", 0, 0, NULL, "NAME", "queue to serve", 0},
+    {"concurrency", HAUL_OPT_INT, NULL, "32", 1, 4096, NULL, "N", "requests in flight at once", 0},
+    {"name", HAUL_OPT_STR, NULL, NULL, 0, 0, NULL, "ID", "worker id (default: <host>:<pid>)", 0},
+    {"log-level", HAUL_OPT_STR, NULL, "info", 0, 0, NULL, "LEVEL", "debug, info, warn or error", 0},
+    {NULL, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0}
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: haul-worker [options]\n\n"
+        "Takes tasks from a Redis list, performs them against S3 or Swift, and writes\n"
+        "one result per key to the job's Redis stream. Stateless: the store's address\n"
+        "and credentials come inside each task. Run as many as you like, on any hosts.\n"
+        "SIGTERM or SIGINT: finish the tasks held, store their results, exit.\n\noptions:\n");
+    haul_opts_usage(f, opts_tmpl);
+    fprintf(f, "  --help                     this text\n");
+}
+
+int main(int argc, char **argv)
+{
+    static loop L;
+    worker *w = &L.w;
+    char err[HAUL_ERR_LEN], host[256];
+    char *name = NULL;
+    char *pos[1];
+
+    haul_log_init("haul-worker");
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
+    opts_tmpl[0].ptr = &w->redis_url;
+    opts_tmpl[1].ptr = &w->queue;
+    opts_tmpl[2].ptr = &w->concurrency;
+    opts_tmpl[3].ptr = &name;
+    opts_tmpl[4].ptr = &L.log_level;
+    if (haul_opts_parse(opts_tmpl, argc, argv, 1, pos, 0, err) < 0) {
+        fprintf(stderr, "haul-worker: %s\n", err);
+        return 2;
+    }
+    if (haul_log_set_level(L.log_level) < 0) {
+        fprintf(stderr, "haul-worker: --log-level: '%s' is not one of debug, info, warn, error\n", L.log_level);
+        return 2;
+    }
+    if (gethostname(host, sizeof host) < 0) snprintf(host, sizeof host, "unknown");
+    host[sizeof host - 1] = '\0';
+    w->host = haul_strdup(host);
+    if (name) w->id = haul_strdup(name);
+    else {
+        haul_buf id = HAUL_BUF_INIT;
+        haul_buf_printf(&id, "%s:%d", host, (int)getpid());
+        w->id = haul_buf_detach(&id);
+    }
+    w->started_ms = haul_now_ms();
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "haul-worker: libcurl failed to initialise\n");
+        return 2;
+    }
+    w->rc = haul_redis_connect(w->redis_url, REDIS_TIMEOUT_S, err);
+    if (!w->rc) {
+        fprintf(stderr, "haul-worker: %s\n", err);
+        return 2;
+    }
+    w->multi = curl_multi_init();
+    curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)w->concurrency * 2);
+    L.units = haul_calloc((size_t)w->concurrency, sizeof *L.units);
+    for (long long i = w->concurrency - 1; i >= 0; i--) {
+        unit *u = &L.units[i];
+        u->e = curl_easy_init();
+        u->clen = -1;
+        if (!u->e) { fprintf(stderr, "haul-worker: out of memory\n"); abort(); }
+        u->link = L.free_units;
+        L.free_units = u;
+    }
+    L.tail = &L.tasks;
+    log_info("worker %s serving queue '%s' at %s with concurrency %lld", w->id, w->queue,
+             w->redis_url, w->concurrency);
+
+    for (;;) {
+        long long now = haul_mono_ms();
+        if (now >= L.next_hb_ms) {
+            heartbeat(&L, stop_requested ? "stopping" : "running");
+            L.next_hb_ms = now + HEARTBEAT_MS;
+        }
+        start_keys(&L);
+        if (!stop_requested && L.unstarted < w->concurrency) {
+            int idle = w->running == 0 && L.tasks == NULL;
+            if (idle) take_task(&L, 1);
+            else if (now >= L.next_take_ms) take_task(&L, 0);
+            start_keys(&L);
+        }
+        if (w->running > 0) {
+            int still;
+            curl_multi_perform(w->multi, &still);
+            collect_transfers(&L);
+            start_keys(&L);
+            if (w->running > 0) curl_multi_poll(w->multi, NULL, 0, 20, NULL);
+        }
+        collect_transfers(&L);
+        flush_finished(&L);
+        if (L.tasks && w->running == 0 && !L.free_units) {
+            /* cannot happen: every unit is free when nothing runs */
+            log_error("internal: no free unit with nothing running");
+        }
+        if (!redis_ok(&L) && w->running == 0) usleep(50 * 1000);
+        if (stop_requested && !L.tasks && w->running == 0) break;
+    }
+
+    log_info("stopping: %lld tasks, %lld keys done", w->tasks_done, w->keys_done);
+    if (redis_ok(&L)) {
+        redisReply *r;
+        haul_key_worker(&w->k1, w->id);
+        if ((r = haul_redis_cmd(w->rc, err, "DEL %s", w->k1.p))) freeReplyObject(r);
+        if ((r = haul_redis_cmd(w->rc, err, "ZREM " HAUL_KEY_WORKERS " %s", w->id))) freeReplyObject(r);
+    }
+    for (long long i = 0; i < w->concurrency; i++) {
+        haul_unit_reset(&L.units[i]);
+        curl_easy_cleanup(L.units[i].e);
+    }
+    free(L.units);
+    curl_multi_cleanup(w->multi);
+    if (w->rc) redisFree(w->rc);
+    haul_swift_cache_clear();
+    curl_global_cleanup();
+    haul_opts_free(opts_tmpl);
+    free(name);
+    free(w->id); free(w->host);
+    haul_buf_free(&w->k1); haul_buf_free(&w->k2);
+    return 0;
+}
