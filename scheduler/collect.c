@@ -1,0 +1,306 @@
+/* collect.c -- read a job's results from its stream and write them out.
+ *
+ * Results arrive in the order workers finish; rows are written in the order
+ * of the input keys. A row that arrives early waits in a min-heap keyed by
+ * its index until the rows before it are written, so memory holds only the
+ * rows that are out of order, not the job. A bitmap of the indexes already
+ * written drops duplicates (a task run twice), so each key is written once.
+ *
+ * Listing jobs (list, list-buckets) have no input order: their rows are
+ * written as they arrive, and the job is complete when every prefix's final
+ * ("eof") entry has arrived.
+ *
+ * collect reads the stream from its start, so it can attach to a job at any
+ * time -- also after the scheduler that submitted it was killed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "output.h"
+#include "queue.h"
+#include "scheduler.h"
+
+#define READ_COUNT 1000
+#define BLOCK_MS 500
+
+typedef struct prow {          /* a row waiting for its turn, owning its bytes */
+    long long i;
+    haul_row row;
+    char *mem;                 /* one allocation holding every string */
+} prow;
+
+typedef struct heap { prow **v; size_t n, cap; } heap;
+
+static void heap_push(heap *h, prow *p)
+{
+    if (h->n == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 64;
+        h->v = haul_realloc(h->v, h->cap * sizeof *h->v);
+    }
+    size_t i = h->n++;
+    while (i > 0 && h->v[(i - 1) / 2]->i > p->i) { h->v[i] = h->v[(i - 1) / 2]; i = (i - 1) / 2; }
+    h->v[i] = p;
+}
+
+static prow *heap_pop(heap *h)
+{
+    prow *top = h->v[0], *last = h->v[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h->n) break;
+        if (c + 1 < h->n && h->v[c + 1]->i < h->v[c]->i) c++;
+        if (h->v[c]->i >= last->i) break;
+        h->v[i] = h->v[c];
+        i = c;
+    }
+    if (h->n) h->v[i] = last;
+    return top;
+}
+
+/* Copy a row's strings into one allocation. */
+static prow *prow_new(long long i, const haul_row *r)
+{
+    const char *s[6] = {r->key, r->value, r->path, r->error, r->worker, r->task};
+    size_t n[6] = {r->key_len, r->value_len, r->path ? strlen(r->path) : 0,
+                   r->error ? strlen(r->error) : 0, r->worker ? strlen(r->worker) : 0,
+                   r->task ? strlen(r->task) : 0};
+    size_t total = 0;
+    for (int k = 0; k < 6; k++) total += n[k] + 1;
+    prow *p = haul_calloc(1, sizeof *p);
+    p->i = i;
+    p->row = *r;
+    p->mem = haul_malloc(total);
+    char *m = p->mem;
+    const char **dst[6] = {&p->row.key, &p->row.value, &p->row.path, &p->row.error, &p->row.worker, &p->row.task};
+    for (int k = 0; k < 6; k++) {
+        if (!s[k]) { *dst[k] = NULL; continue; }
+        memcpy(m, s[k], n[k]);
+        m[n[k]] = '\0';
+        *dst[k] = m;
+        m += n[k] + 1;
+    }
+    p->row.status = r->status && !strcmp(r->status, "ok") ? "ok" : "error";
+    return p;
+}
+
+typedef struct collector {
+    const sched_cfg *cfg;
+    FILE *out;
+    haul_fmt fmt;
+    haul_buf line;
+    int listing;               /* list / list-buckets job */
+    long long total;           /* keys (prefixes for listings) */
+    unsigned char *seen;       /* bitmap of indexes done */
+    long long done, ok, errors, rows, next;
+    heap pending;
+    int write_failed;
+} collector;
+
+static void emit(collector *c, const haul_row *r)
+{
+    haul_buf_reset(&c->line);
+    haul_out_row(&c->line, c->fmt, r);
+    if (fwrite(c->line.p, 1, c->line.len, c->out) != c->line.len) c->write_failed = 1;
+    c->rows++;
+}
+
+static const char *field(redisReply *kv, const char *name, size_t *len)
+{
+    for (size_t j = 0; j + 1 < kv->elements; j += 2) {
+        redisReply *f = kv->element[j], *v = kv->element[j + 1];
+        if (f->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING && !strcmp(f->str, name)) {
+            if (len) *len = v->len;
+            return v->str;
+        }
+    }
+    if (len) *len = 0;
+    return NULL;
+}
+
+static void take_entry(collector *c, redisReply *kv)
+{
+    size_t klen = 0, vlen = 0;
+    const char *key = field(kv, "key", &klen), *is = field(kv, "i", NULL);
+    const char *st = field(kv, "status", NULL), *http = field(kv, "http", NULL);
+    const char *bytes = field(kv, "bytes", NULL), *ms = field(kv, "ms", NULL);
+    const char *eof = field(kv, "eof", NULL);
+    if (!key || !is || !st) return; /* not a result entry */
+    long long i = strtoll(is, NULL, 10);
+    haul_row r = {
+        .key = key, .key_len = klen, .status = st, .http = http ? strtol(http, NULL, 10) : 0,
+        .path = field(kv, "path", NULL), .bytes = bytes ? strtoll(bytes, NULL, 10) : -1,
+        .error = field(kv, "error", NULL), .worker = field(kv, "worker", NULL),
+        .task = field(kv, "task", NULL), .ms = ms ? strtoll(ms, NULL, 10) : -1,
+    };
+    r.value = field(kv, "value", &vlen);
+    r.value_len = vlen;
+    int is_ok = !strcmp(st, "ok");
+
+    if (c->listing && !eof) { /* one listed object */
+        emit(c, &r);
+        c->ok++;
+        return;
+    }
+    if (i < 0 || i >= c->total || (c->seen[i / 8] & (1u << (i % 8)))) return; /* duplicate */
+    c->seen[i / 8] |= (unsigned char)(1u << (i % 8));
+    c->done++;
+    if (c->listing) {       /* a prefix finished: only its failure is a row */
+        if (!is_ok) { emit(c, &r); c->errors++; }
+        return;
+    }
+    if (is_ok) c->ok++; else c->errors++;
+    if (i != c->next) {
+        heap_push(&c->pending, prow_new(i, &r));
+        return;
+    }
+    emit(c, &r);
+    c->next++;
+    while (c->pending.n && c->pending.v[0]->i == c->next) {
+        prow *p = heap_pop(&c->pending);
+        emit(c, &p->row);
+        free(p->mem);
+        free(p);
+        c->next++;
+    }
+}
+
+static redisReply *hgetall(redisContext *rc, const char *key, char *err)
+{
+    return haul_redis_cmd(rc, err, "HGETALL %s", key);
+}
+
+static const char *hfield(redisReply *h, const char *name)
+{
+    return h ? field(h, name, NULL) : NULL;
+}
+
+static void progress(collector *c, long long t0, int final)
+{
+    double secs = (double)(haul_now_ms() - t0) / 1000.0;
+    double rate = secs > 0 ? (double)c->done / secs : 0;
+    double eta = rate > 0 ? (double)(c->total - c->done) / rate : 0;
+    fprintf(stderr, "\r  %lld/%lld keys  %.0f keys/s  %s%.0fs  %lld errors  ",
+            c->done, c->total, rate, final ? "done in " : "ETA ", final ? secs : eta, c->errors);
+    if (final) fputc('\n', stderr);
+}
+
+int haul_collect(const sched_cfg *cfg, redisContext *rc, const char *job, long long t0)
+{
+    collector c;
+    char err[HAUL_ERR_LEN];
+    haul_buf jkey = HAUL_BUF_INIT, skey = HAUL_BUF_INIT;
+    redisReply *h = NULL;
+    char last[64] = "0-0";
+    int status = EXIT_USAGE, show = cfg->progress < 0 ? isatty(2) : cfg->progress;
+    long long last_progress = 0, last_change = haul_mono_ms(), warned_idle = 0;
+
+    memset(&c, 0, sizeof c);
+    c.cfg = cfg;
+    c.fmt = cfg->format && !strcmp(cfg->format, "jsonl") ? HAUL_FMT_JSONL : HAUL_FMT_CSV;
+    if (cfg->format && strcmp(cfg->format, "jsonl") && strcmp(cfg->format, "csv")) {
+        fprintf(stderr, "haul-scheduler: --format: '%s' is not csv or jsonl\n", cfg->format);
+        return EXIT_USAGE;
+    }
+    haul_key_job(&jkey, job);
+    haul_key_results(&skey, job);
+
+    /* Wait until the job's size is known (its submitter may still be queueing). */
+    for (;;) {
+        if (h) freeReplyObject(h);
+        if (!(h = hgetall(rc, jkey.p, err))) goto fail;
+        if (h->elements == 0) {
+            fprintf(stderr, "haul-scheduler: no job '%s' in Redis (see haul-scheduler status)\n", job);
+            goto out;
+        }
+        const char *state = hfield(h, "state");
+        if (state && !strcmp(state, "failed")) {
+            fprintf(stderr, "haul-scheduler: job %s failed while it was being submitted\n", job);
+            goto out;
+        }
+        if (state && strcmp(state, "submitting")) break;
+        usleep(100 * 1000);
+    }
+    const char *op = hfield(h, "op");
+    c.listing = op && (!strcmp(op, "list") || !strcmp(op, "list-buckets"));
+    c.total = strtoll(hfield(h, "keys") ? hfield(h, "keys") : "0", NULL, 10);
+    if (t0 == 0) t0 = strtoll(hfield(h, "created") ? hfield(h, "created") : "0", NULL, 10);
+    if (t0 == 0) t0 = haul_now_ms();
+    c.seen = haul_calloc((size_t)(c.total / 8 + 1), 1);
+
+    c.out = (!cfg->out || !strcmp(cfg->out, "-")) ? stdout : fopen(cfg->out, "w");
+    if (!c.out) {
+        fprintf(stderr, "haul-scheduler: --out: cannot write %s: %m\n", cfg->out);
+        goto out;
+    }
+    haul_buf_reset(&c.line);
+    haul_out_header(&c.line, c.fmt);
+    if (c.line.len) fwrite(c.line.p, 1, c.line.len, c.out);
+    freeReplyObject(h);
+    h = NULL;
+    { redisReply *r = haul_redis_cmd(rc, err, "HSET %s state running", jkey.p); if (r) freeReplyObject(r); }
+
+    while (c.done < c.total) {
+        redisReply *r = haul_redis_cmd(rc, err, "XREAD COUNT %d BLOCK %d STREAMS %s %s",
+                                       READ_COUNT, BLOCK_MS, skey.p, last);
+        if (!r) goto fail;
+        long long before = c.done;
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
+            redisReply *entries = r->element[0]->element[1];
+            for (size_t k = 0; k < entries->elements; k++) {
+                redisReply *e = entries->element[k];
+                snprintf(last, sizeof last, "%s", e->element[0]->str);
+                take_entry(&c, e->element[1]);
+            }
+        }
+        freeReplyObject(r);
+        long long now = haul_mono_ms();
+        if (c.done != before) last_change = now;
+        if (show && (now - last_progress >= 250)) { progress(&c, t0, 0); last_progress = now; }
+        if (now - last_change > 10000 && now - warned_idle > 30000) {
+            redisReply *w = haul_redis_cmd(rc, err, "ZCOUNT " HAUL_KEY_WORKERS " %lld +inf", haul_now_ms() - 15000);
+            if (w && w->integer == 0)
+                log_warn("job %s: no result for 10 s and no live worker: start haul-worker --redis ... --queue %s",
+                         job, cfg->queue);
+            else
+                log_warn("job %s: no result for 10 s (%lld of %lld keys done)", job, c.done, c.total);
+            if (w) freeReplyObject(w);
+            warned_idle = now;
+        }
+        if (c.write_failed) {
+            fprintf(stderr, "haul-scheduler: writing %s failed: %m\n", cfg->out ? cfg->out : "stdout");
+            goto out;
+        }
+    }
+    if (fflush(c.out) != 0 || c.write_failed) {
+        fprintf(stderr, "haul-scheduler: writing %s failed: %m\n", cfg->out ? cfg->out : "stdout");
+        goto out;
+    }
+    if (show) progress(&c, t0, 1);
+    double secs = (double)(haul_now_ms() - t0) / 1000.0;
+    {
+        redisReply *r = haul_redis_cmd(rc, err, "HSET %s state done finished %lld ok %lld errors %lld",
+                                       jkey.p, haul_now_ms(), c.ok, c.errors);
+        if (r) freeReplyObject(r);
+    }
+    fprintf(stderr, "haul: job %s: %lld %s, %lld ok, %lld errors, %.2f s, %.0f keys/s\n",
+            job, c.listing ? c.rows : c.total, c.listing ? "rows" : "keys",
+            c.ok, c.errors, secs, secs > 0 ? (double)c.total / secs : 0.0);
+    status = c.errors ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+    goto out;
+fail:
+    fprintf(stderr, "haul-scheduler: %s\n", err);
+out:
+    if (h) freeReplyObject(h);
+    if (c.out && c.out != stdout) fclose(c.out);
+    else if (c.out) fflush(c.out);
+    while (c.pending.n) { prow *p = heap_pop(&c.pending); free(p->mem); free(p); }
+    free(c.pending.v);
+    free(c.seen);
+    haul_buf_free(&c.line);
+    haul_buf_free(&jkey);
+    haul_buf_free(&skey);
+    return status;
+}

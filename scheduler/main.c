@@ -1,0 +1,226 @@
+/* haul-scheduler -- turns a job into tasks in Redis, and collects results.
+ *
+ * The design is simple: the scheduler owns jobs, not work. `submit` reads the
+ * keys (a bucket listing, or a file), cuts them into batches, and pushes one
+ * msgpack task per batch onto the queue's Redis list; each task carries the
+ * full connection state, so workers need nothing else. `collect` reads the
+ * job's result stream and writes rows in the input keys' order. `run` does
+ * both. `status` shows queues, workers and jobs, and never a secret.
+ *
+ * Exit status: 0 every key ok, 1 some keys failed, 2 usage or infrastructure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "config.h"
+#include "log.h"
+#include "queue.h"
+#include "scheduler.h"
+
+static sched_cfg cfg;
+
+/* One table for every subcommand; each uses the options it needs. */
+static haul_opt opts[] = {
+    {"redis", HAUL_OPT_STR, &cfg.redis, "redis://127.0.0.1:6379/0", 0, 0, NULL, "URL", "Redis: redis://[user:password@]host:port/db", 0},
+    {"queue", HAUL_OPT_STR, &cfg.queue, "default", 0, 0, NULL, "NAME", "queue the tasks go to", 0},
+    {"s3", HAUL_OPT_STR, &cfg.s3, NULL, 0, 0, NULL, "ENDPOINT", "use S3 at this endpoint (http://host:port)", 0},
+    {"swift", HAUL_OPT_SET, &cfg.swift, NULL, 0, 1, NULL, NULL, "use Swift (auth v1.0 from --auth-url/--user/--key, or --token/--storage-url)", 0},
+    {"store", HAUL_OPT_STR, &cfg.store, NULL, 0, 0, NULL, "s3|swift", "the store kind, when neither --s3 nor --swift is given", 0},
+    {"endpoint", HAUL_OPT_STR, &cfg.endpoint, NULL, 0, 0, "AWS_ENDPOINT_URL", "URL", "S3 endpoint, when --s3 is not given", 0},
+    {"region", HAUL_OPT_STR, &cfg.region, "us-east-1", 0, 0, "AWS_REGION", "REGION", "S3 signing region", 0},
+    {"access-key", HAUL_OPT_SECRET, &cfg.access_key, NULL, 0, 0, "AWS_ACCESS_KEY_ID", "ID", "S3 access key", 0},
+    {"secret-key", HAUL_OPT_SECRET, &cfg.secret_key, NULL, 0, 0, "AWS_SECRET_ACCESS_KEY", "KEY", "S3 secret key (prefer the variable: flags show in ps)", 0},
+    {"session-token", HAUL_OPT_SECRET, &cfg.session_token, NULL, 0, 0, "AWS_SESSION_TOKEN", "TOKEN", "S3 session token", 0},
+    {"virtual-host", HAUL_OPT_BOOL, &cfg.virtual_host, "0", 0, 0, NULL, NULL, "S3 virtual-host addressing (bucket.host) instead of path-style", 0},
+    {"auth-url", HAUL_OPT_STR, &cfg.auth_url, NULL, 0, 0, "ST_AUTH", "URL", "Swift auth v1.0 URL", 0},
+    {"user", HAUL_OPT_STR, &cfg.user, NULL, 0, 0, "ST_USER", "ACCOUNT:USER", "Swift user", 0},
+    {"key", HAUL_OPT_SECRET, &cfg.key, NULL, 0, 0, "ST_KEY", "KEY", "Swift key (prefer the variable)", 0},
+    {"token", HAUL_OPT_SECRET, &cfg.token, NULL, 0, 0, "OS_AUTH_TOKEN", "TOKEN", "pre-issued Swift token (with --storage-url)", 0},
+    {"storage-url", HAUL_OPT_STR, &cfg.storage_url, NULL, 0, 0, "OS_STORAGE_URL", "URL", "Swift storage URL for --token", 0},
+    {"tls-verify", HAUL_OPT_BOOL, &cfg.tls_verify, "1", 0, 0, NULL, NULL, "verify the store's TLS certificate", 0},
+    {"ca-file", HAUL_OPT_STR, &cfg.ca_file, NULL, 0, 0, NULL, "FILE", "CA bundle to verify the store with (a path on the workers' hosts)", 0},
+    {"bucket", HAUL_OPT_STR, &cfg.bucket, NULL, 0, 0, NULL, "NAME", "S3 bucket or Swift container", 0},
+    {"container", HAUL_OPT_STR, &cfg.container, NULL, 0, 0, NULL, "NAME", "same as --bucket", 0},
+    {"prefix", HAUL_OPT_STR, &cfg.prefix, NULL, 0, 0, NULL, "PREFIX", "only keys under this prefix (listing, and --op list)", 0},
+    {"keys", HAUL_OPT_STR, &cfg.keys, NULL, 0, 0, NULL, "FILE", "keys from a file, one per line (- for stdin), instead of a listing", 0},
+    {"limit", HAUL_OPT_INT, &cfg.limit, "0", 0, 1LL << 50, NULL, "N", "at most N keys from the listing (0: all)", 0},
+    {"repeat", HAUL_OPT_INT, &cfg.repeat, "1", 1, 1000000, NULL, "N", "submit the keys N times over (the notebook's 10x listing)", 0},
+    {"op", HAUL_OPT_STR, &cfg.op, "sidecar", 0, 0, NULL, "OP", "list-buckets, list, head, get or sidecar", 0},
+    {"batch", HAUL_OPT_INT, &cfg.batch, "16", 1, HAUL_TASK_MAX_KEYS, NULL, "N", "keys per task", 0},
+    {"max-inline", HAUL_OPT_INT, &cfg.max_inline, "1M", 0, 512LL << 20, NULL, "BYTES", "get: bodies up to this size go in the result; larger to --out-dir", 0},
+    {"out-dir", HAUL_OPT_STR, &cfg.out_dir, NULL, 0, 0, NULL, "DIR", "get: directory (on the workers' hosts) for bodies over --max-inline", 0},
+    {"suffixes", HAUL_OPT_STR, &cfg.suffixes, ".zip", 0, 0, NULL, "LIST", "sidecar: comma-separated key suffixes that have a sidecar", 0},
+    {"sidecar-ext", HAUL_OPT_STR, &cfg.sidecar_ext, ".metadata", 0, 0, NULL, "EXT", "sidecar: appended to the key to name its sidecar", 0},
+    {"out", HAUL_OPT_STR, &cfg.out, "-", 0, 0, NULL, "FILE", "where results go (- for stdout)", 0},
+    {"format", HAUL_OPT_STR, &cfg.format, "csv", 0, 0, NULL, "FMT", "csv or jsonl", 0},
+    {"progress", HAUL_OPT_BOOL, &cfg.progress, NULL, 0, 0, NULL, NULL, "progress line on stderr (default: when stderr is a terminal)", 0},
+    {"check", HAUL_OPT_BOOL, &cfg.check, "1", 0, 0, NULL, NULL, "check credentials and bucket before queueing", 0},
+    {"log-level", HAUL_OPT_STR, &cfg.log_level, "info", 0, 0, NULL, "LEVEL", "debug, info, warn or error", 0},
+    {NULL, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0}
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: haul-scheduler COMMAND [options]\n\n"
+        "commands:\n"
+        "  run        submit a job, then collect its results (the usual one)\n"
+        "  submit     submit a job and print its id\n"
+        "  collect JOB  write the results of a job (also one submitted earlier)\n"
+        "  status     queues, workers and jobs\n"
+        "  help       this text\n\n"
+        "examples:\n"
+        "  export ST_AUTH=http://store:8080/auth/v1.0 ST_USER=test:tester ST_KEY=testing\n"
+        "  haul-scheduler run --swift --container LSST-IR-FUSION-testfromopenstack --op sidecar --out metadata.csv\n"
+        "  export AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing\n"
+        "  haul-scheduler run --s3 http://store:8080 --bucket B --keys keys.txt --op get --out-dir /data\n\n"
+        "options (flags win over HAUL_... variables, which win over the conventional ones):\n");
+    haul_opts_usage(f, opts);
+}
+
+static void print_field(redisReply *h, const char *name, const char *label)
+{
+    for (size_t j = 0; h && j + 1 < h->elements; j += 2)
+        if (!strcmp(h->element[j]->str, name)) { printf("  %s %s", label, h->element[j + 1]->str); return; }
+}
+
+static const char *hget(redisReply *h, const char *name)
+{
+    for (size_t j = 0; h && j + 1 < h->elements; j += 2)
+        if (!strcmp(h->element[j]->str, name)) return h->element[j + 1]->str;
+    return "";
+}
+
+/* Queues, workers and jobs, readable; never a secret (none is stored outside
+ * the tasks, and tasks are not printed). */
+static int status(redisContext *rc)
+{
+    char err[HAUL_ERR_LEN];
+    haul_buf k = HAUL_BUF_INIT;
+    long long now = haul_now_ms();
+    redisReply *qs = haul_redis_cmd(rc, err, "SMEMBERS " HAUL_KEY_QUEUES);
+    if (!qs) goto fail;
+    printf("queues:\n");
+    if (!qs->elements) printf("  (none yet)\n");
+    for (size_t i = 0; i < qs->elements; i++) {
+        const char *q = qs->element[i]->str;
+        redisReply *a = haul_redis_cmd(rc, err, "LLEN %s", haul_key_queue(&k, q));
+        redisReply *b = haul_redis_cmd(rc, err, "LLEN %s", haul_key_dead(&k, q));
+        printf("  %-20s %lld tasks waiting, %lld dead\n", q, a ? a->integer : -1, b ? b->integer : -1);
+        if (a) freeReplyObject(a);
+        if (b) freeReplyObject(b);
+    }
+    freeReplyObject(qs);
+
+    redisReply *ws = haul_redis_cmd(rc, err, "ZRANGEBYSCORE " HAUL_KEY_WORKERS " %lld +inf", now - 15000);
+    if (!ws) goto fail;
+    printf("workers: %zu alive\n", ws->elements);
+    for (size_t i = 0; i < ws->elements; i++) {
+        const char *id = ws->element[i]->str;
+        redisReply *h = haul_redis_cmd(rc, err, "HGETALL %s", haul_key_worker(&k, id));
+        redisReply *p = haul_redis_cmd(rc, err, "LLEN %s", haul_key_proc(&k, id));
+        if (h && h->elements) {
+            printf("  %-28s", id);
+            print_field(h, "queue", "queue");
+            print_field(h, "state", "");
+            print_field(h, "inflight", " in flight");
+            printf("  holding %lld tasks", p ? p->integer : 0);
+            print_field(h, "tasks_done", " tasks done");
+            print_field(h, "keys_done", " keys done");
+            printf("  seen %.1f s ago\n", (double)(now - atoll(hget(h, "last_seen"))) / 1000.0);
+        }
+        if (h) freeReplyObject(h);
+        if (p) freeReplyObject(p);
+    }
+    freeReplyObject(ws);
+
+    redisReply *js = haul_redis_cmd(rc, err, "ZREVRANGE " HAUL_KEY_JOBS " 0 9");
+    if (!js) goto fail;
+    printf("jobs (latest %zu):\n", js->elements);
+    for (size_t i = 0; i < js->elements; i++) {
+        const char *id = js->element[i]->str;
+        redisReply *h = haul_redis_cmd(rc, err, "HGETALL %s", haul_key_job(&k, id));
+        redisReply *x = haul_redis_cmd(rc, err, "XLEN %s", haul_key_results(&k, id));
+        if (h && h->elements)
+            printf("  %s  %-8s %s %s/%s  %s  %s keys in %s tasks  %lld results\n", id, hget(h, "state"),
+                   hget(h, "op"), hget(h, "store"), hget(h, "bucket"), hget(h, "endpoint"),
+                   hget(h, "keys"), hget(h, "tasks"), x ? x->integer : 0);
+        if (h) freeReplyObject(h);
+        if (x) freeReplyObject(x);
+    }
+    freeReplyObject(js);
+    haul_buf_free(&k);
+    return 0;
+fail:
+    fprintf(stderr, "haul-scheduler: %s\n", err);
+    haul_buf_free(&k);
+    return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    char err[HAUL_ERR_LEN];
+    char *pos[4];
+    int rc_ = EXIT_USAGE;
+    redisContext *rc = NULL;
+
+    haul_log_init("haul-scheduler");
+    cfg.progress = -1; /* auto: when stderr is a terminal */
+    if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    const char *cmd = argv[1];
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
+    int npos = haul_opts_parse(opts, argc, argv, 2, pos, 4, err);
+    if (npos < 0) {
+        fprintf(stderr, "haul-scheduler: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (haul_log_set_level(cfg.log_level) < 0) {
+        fprintf(stderr, "haul-scheduler: --log-level: '%s' is not one of debug, info, warn, error\n", cfg.log_level);
+        goto out;
+    }
+    int is_collect = !strcmp(cmd, "collect");
+    if (strcmp(cmd, "run") && strcmp(cmd, "submit") && !is_collect && strcmp(cmd, "status")) {
+        fprintf(stderr, "haul-scheduler: unknown command '%s' (run, submit, collect, status; see --help)\n", cmd);
+        goto out;
+    }
+    if (npos != (is_collect ? 1 : 0)) {
+        fprintf(stderr, "haul-scheduler: %s\n", is_collect ? "collect needs the job id: haul-scheduler collect JOB"
+                                                            : "unexpected argument (see --help)");
+        goto out;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    rc = haul_redis_connect(cfg.redis, 5.0, err);
+    if (!rc) {
+        fprintf(stderr, "haul-scheduler: %s\n", err);
+        goto out;
+    }
+    if (!strcmp(cmd, "status")) {
+        rc_ = status(rc);
+    } else if (is_collect) {
+        rc_ = haul_collect(&cfg, rc, pos[0], 0);
+    } else {
+        char *job = NULL;
+        long long t0 = haul_now_ms();
+        if (haul_submit(&cfg, rc, &job) < 0) goto out;
+        if (!strcmp(cmd, "submit")) {
+            printf("%s\n", job);
+            rc_ = 0;
+        } else {
+            fprintf(stderr, "haul: job %s submitted; collecting (haul-scheduler collect %s to reattach)\n", job, job);
+            rc_ = haul_collect(&cfg, rc, job, t0);
+        }
+        free(job);
+    }
+out:
+    if (rc) redisFree(rc);
+    haul_opts_free(opts);
+    curl_global_cleanup();
+    return rc_;
+}
