@@ -201,8 +201,11 @@ static int flush_task(loop *L, wtask *wt)
         redisAppendCommandArgv(w->rc, a.c, a.v, a.n);
     }
     redisAppendCommand(w->rc, "LREM %s 1 %b", w->k1.p, wt->raw, wt->rawlen);
+    haul_key_worker(&w->k1, w->id);
+    redisAppendCommand(w->rc, "HINCRBY %s tasks_done 1", w->k1.p);
+    redisAppendCommand(w->rc, "HINCRBY %s keys_done %lld", w->k1.p, (long long)wt->t.nkeys);
     int ok = 1;
-    for (size_t i = 0; i < wt->t.nkeys + 2; i++) {
+    for (size_t i = 0; i < wt->t.nkeys + 4; i++) {
         redisReply *r = haul_redis_get_reply(w->rc, err);
         if (!r) { ok = 0; if (!w->rc || w->rc->err) break; continue; }
         freeReplyObject(r);

@@ -49,6 +49,7 @@ void haul_unit_reset(unit *u)
     if (u->md5) EVP_MD_CTX_free(u->md5);
     u->md5 = NULL;
     free(u->list_next); u->list_next = NULL;
+    free(u->token_used); u->token_used = NULL;
     u->clen = -1;
     u->nbytes = 0;
     u->write_failed = 0;
@@ -251,10 +252,20 @@ static int launch(worker *w, unit *u)
     int rc;
 
     haul_req_free(&u->req);
-    if (t->conn.kind == HAUL_STORE_SWIFT &&
-        haul_swift_session(&t->conn, u->auth_retried, &token, &surl, &http, err) < 0) {
-        haul_result_set(r, 0, http, err);
-        return -1;
+    if (t->conn.kind == HAUL_STORE_SWIFT) {
+        int rc2 = haul_swift_session(&t->conn, 0, &token, &surl, &http, err);
+        /* After a 401, authenticate again only if no other key did already:
+         * many transfers see the same expired token at once. */
+        if (rc2 == 0 && u->auth_retried && u->token_used && strcmp(token, u->token_used) == 0) {
+            log_info("swift: token for %s refused with 401; authenticating again", t->conn.swift.user);
+            rc2 = haul_swift_session(&t->conn, 1, &token, &surl, &http, err);
+        }
+        if (rc2 < 0) {
+            haul_result_set(r, 0, http, err);
+            return -1;
+        }
+        free(u->token_used);
+        u->token_used = haul_strdup(token);
     }
     switch (t->op) {
     case HAUL_OP_LIST:

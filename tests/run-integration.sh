@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Run every tests/integration/test_*.sh; sum their closing lines.
+set -u
+cd "$(dirname "$0")/.."
+passed=0 failed=0
+for t in tests/integration/test_*.sh; do
+    echo "== $t"
+    start=$SECONDS
+    out=$(bash "$t" 2>&1); rc=$?
+    echo "$out"
+    line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)
+    p=$(echo "$line" | awk '{print $1}'); f=$(echo "$line" | awk '{print $3}')
+    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+    if [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then failed=$((failed + 1)); echo "FAIL $t exited $rc"; fi
+    echo "   ($((SECONDS - start)) s)"
+done
+echo "integration: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
