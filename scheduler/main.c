@@ -24,7 +24,7 @@ static sched_cfg cfg;
 
 /* One table for every subcommand; each uses the options it needs. */
 static haul_opt opts[] = {
-    {"redis", HAUL_OPT_STR, &cfg.redis, "redis://127.0.0.1:6379/0", 0, 0, NULL, "URL", "Redis: redis://[user:password@]host:port/db", 0},
+    {"redis", HAUL_OPT_STR, &cfg.redis, "redis://127.0.0.1:6379/0", 0, 0, "HAUL_REDIS_URL", "URL", "Redis: redis://[user:password@]host:port/db", 0},
     {"queue", HAUL_OPT_STR, &cfg.queue, "default", 0, 0, NULL, "NAME", "queue the tasks go to", 0},
     {"s3", HAUL_OPT_STR, &cfg.s3, NULL, 0, 0, NULL, "ENDPOINT", "use S3 at this endpoint (http://host:port)", 0},
     {"swift", HAUL_OPT_SET, &cfg.swift, NULL, 0, 1, NULL, NULL, "use Swift (auth v1.0 from --auth-url/--user/--key, or --token/--storage-url)", 0},

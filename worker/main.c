@@ -360,7 +360,7 @@ static void flush_finished(loop *L)
 }
 
 static haul_opt opts_tmpl[] = {
-    {"redis", HAUL_OPT_STR, NULL, "redis://127.0.0.1:6379/0", 0, 0, NULL, "URL",
+    {"redis", HAUL_OPT_STR, NULL, "redis://127.0.0.1:6379/0", 0, 0, "HAUL_REDIS_URL", "URL",
      "Redis to take tasks from: redis://[user:password@]host:port/db", 0},
     {"queue", HAUL_OPT_STR, NULL, "default", 0, 0, NULL, "NAME", "queue to serve", 0},
     {"concurrency", HAUL_OPT_INT, NULL, "32", 1, 4096, NULL, "N", "requests in flight at once", 0},

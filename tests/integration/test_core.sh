@@ -55,7 +55,7 @@ s3env "$SCHED" run --redis "$R" --s3 "$HAUL_TEST_S3" --region us-east-1 --bucket
 rc=$?
 t1=$(now)
 if [ $rc -eq 0 ] && $PY tests/lib/check_results.py "$T/s3.csv" "$T/data/notebook-expected.tsv" 10 >"$T/s3.check"; then
-    ok "notebook job over S3: 800 sidecar answers equal the expected text ($(echo "$t1 - $t0" | bc) s)"
+    ok "notebook job over S3: 800 sidecar answers equal the expected text ($(awk "BEGIN{printf \"%.2f\", $t1 - $t0}") s)"
 else
     fail "notebook job over S3 (exit $rc)" "$T/s3.check"; cat "$T/s3.err"
 fi
@@ -67,7 +67,7 @@ swiftenv "$SCHED" run --redis "$R" --swift --container "$BUCKET" --prefix dummy 
 rc=$?
 t1=$(now)
 if [ $rc -eq 0 ] && $PY tests/lib/check_results.py "$T/swift.jsonl" "$T/data/notebook-expected.tsv" 10 >"$T/swift.check"; then
-    ok "notebook job over Swift: 800 sidecar answers equal the expected text ($(echo "$t1 - $t0" | bc) s)"
+    ok "notebook job over Swift: 800 sidecar answers equal the expected text ($(awk "BEGIN{printf \"%.2f\", $t1 - $t0}") s)"
 else
     fail "notebook job over Swift (exit $rc)" "$T/swift.check"; cat "$T/swift.err"
 fi
