@@ -8,6 +8,8 @@
 #   make deps         install the Debian packages haul needs to build and test
 #   make SANITIZER=address,undefined test
 #   make TEST_PREFIX="valgrind --error-exitcode=9" unit
+#   make fuzz         libFuzzer targets, FUZZ_SECONDS (60) each (clang; see below)
+#   make fuzz-smoke   the same for 15 s each, as CI runs them
 
 PKGS      := hiredis msgpack libcurl openssl expat jansson
 CC        ?= cc
@@ -70,7 +72,7 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(SCHED_LIBOBJ) $(LIB)
 DEB_PKGS := build-essential pkg-config libhiredis-dev libmsgpack-dev \
 	libcurl4-openssl-dev libssl-dev libexpat1-dev libjansson-dev \
 	redis-server memcached swift swift-proxy swift-account swift-container \
-	swift-object python3-swift python3-swiftclient curl iproute2 util-linux procps
+	swift-object python3-swift python3-swiftclient python3-boto3 curl iproute2 util-linux procps
 
 deps:
 	@tests/lib/deps.sh $(DEB_PKGS)
@@ -88,6 +90,63 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@tests/demo.sh
+
+# libFuzzer targets (tests/fuzz/): the task codec and the listing and header
+# parsers against arbitrary bytes, under ASan (leaks included) and UBSan.
+# common/ is rebuilt with clang and coverage instrumentation into $(B)/fuzz/obj/,
+# apart from the normal build. tests/fuzz/run.sh runs each target on a fresh
+# copy of its seeds (tests/fuzz/corpus/<target>/) and prints the reproducer of
+# any failure; FUZZ_ARGS adds libFuzzer flags, FUZZ_JOBS sets how many run at once.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# Same warnings as the normal build; clang 14 has no -Wformat-truncation to turn off.
+FUZZ_CFLAGS  := -std=c11 $(WARN) -Wno-unknown-warning-option -O1 -g $(FUZZ_SAN) \
+	$(CPPFLAGS) $(PKG_CFLAGS) -Icommon -MMD -MP
+# clang, its fuzzer runtime (libclang-rt-dev pulls the one matching clang), and
+# the libraries haul builds against.
+FUZZ_PKGS    := clang libclang-rt-dev $(filter pkg-config lib%-dev,$(DEB_PKGS))
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
+FUZZ_OBJ     := $(COMMON_SRC:%.c=$(B)/fuzz/obj/%.o)
+FUZZ_HOBJ    := $(FUZZ_SRC:%.c=$(B)/fuzz/obj/%.o)
+FUZZ_LIB     := $(B)/fuzz/libhaul.a
+
+.PHONY: fuzz fuzz-smoke fuzz-build fuzz-deps fuzz-seeds
+
+$(FUZZ_OBJ) $(FUZZ_HOBJ): $(B)/fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_BIN): $(B)/fuzz/%: $(B)/fuzz/obj/tests/fuzz/%.o $(FUZZ_LIB)
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(PKG_LIBS) -lm
+
+fuzz-deps:
+	@tests/lib/deps.sh $(FUZZ_PKGS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=15
+
+# fuzz_task's seeds are encoded tasks: regenerate them when the wire format changes.
+$(B)/fuzz/gen_seeds: tests/fuzz/gen_seeds.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz-seeds: $(B)/fuzz/gen_seeds
+	@mkdir -p tests/fuzz/corpus/fuzz_task
+	$(B)/fuzz/gen_seeds tests/fuzz/corpus/fuzz_task
+
+-include $(FUZZ_OBJ:.o=.d) $(FUZZ_HOBJ:.o=.d)
 
 PREFIX ?= /usr/local
 install: $(BINS)

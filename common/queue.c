@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 void haul_redis_url_free(haul_redis_url *u)
 {
@@ -113,6 +114,44 @@ redisReply *haul_redis_cmd(redisContext *c, char *err, const char *fmt, ...)
     return r;
 }
 
+redisReply *haul_redis_call(haul_redis *r, char *err, const char *fmt, ...)
+{
+    long long start = haul_mono_ms(), backoff = 200;
+    int warned = 0;
+    for (;;) {
+        redisReply *rep = NULL;
+        if (!r->c) r->c = haul_redis_connect(r->url, r->timeout_s, err);
+        if (r->c) {
+            va_list ap;
+            va_start(ap, fmt);
+            rep = redisvCommand(r->c, fmt, ap);
+            va_end(ap);
+            if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "LOADING", 7) != 0) {
+                snprintf(err, HAUL_ERR_LEN, "Redis: %s", rep->str);
+                freeReplyObject(rep);
+                return NULL;
+            }
+            if (rep && rep->type != REDIS_REPLY_ERROR) {
+                if (warned) log_info("Redis is back");
+                return rep;
+            }
+            if (rep) {
+                snprintf(err, HAUL_ERR_LEN, "Redis: %s", rep->str);
+                freeReplyObject(rep);
+            } else {
+                snprintf(err, HAUL_ERR_LEN, "Redis: %s", r->c->errstr[0] ? r->c->errstr : "connection lost");
+                redisFree(r->c);
+                r->c = NULL;
+            }
+        }
+        if (haul_mono_ms() - start > r->wait_ms) return NULL;
+        if (!warned) log_warn("%s; retrying for up to %lld s", err, r->wait_ms / 1000);
+        warned = 1;
+        usleep((useconds_t)backoff * 1000);
+        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+    }
+}
+
 redisContext *haul_redis_connect(const char *url, double timeout_s, char *err)
 {
     haul_redis_url u;
@@ -165,6 +204,95 @@ const char *haul_key_dead(haul_buf *o, const char *q)     { return key2(o, "dead
 const char *haul_key_job(haul_buf *o, const char *j)      { return key2(o, "job", j); }
 const char *haul_key_results(haul_buf *o, const char *j)  { return key2(o, "res", j); }
 const char *haul_key_worker(haul_buf *o, const char *w)   { return key2(o, "worker", w); }
+const char *haul_key_leases(haul_buf *o, const char *q)   { return key2(o, "leases", q); }
+
+/* ZADD with the deadline computed from Redis' clock; returns 1 when the
+ * member was new (no lease before). */
+static const char lease_lua[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "return redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[2])\n";
+
+int haul_lease_renew(redisContext *c, const char *queue, const char *worker,
+                     long long ttl_ms, int *lost, char *err)
+{
+    haul_buf k = HAUL_BUF_INIT;
+    redisReply *r = haul_redis_cmd(c, err, "EVAL %s 1 %s %lld %s", lease_lua,
+                                   haul_key_leases(&k, queue), ttl_ms, worker);
+    haul_buf_free(&k);
+    if (!r) return -1;
+    *lost = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    freeReplyObject(r);
+    return 0;
+}
+
+int haul_lease_drop(redisContext *c, const char *queue, const char *worker, char *err)
+{
+    haul_buf k = HAUL_BUF_INIT;
+    redisReply *r = haul_redis_cmd(c, err, "ZREM %s %s", haul_key_leases(&k, queue), worker);
+    haul_buf_free(&k);
+    if (!r) return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+/* The reaper (see queue.h). A task encoded by haul starts with the bytes
+ * 8N a1 'v' 01 a7 "attempt" ce, then the attempt count as a big-endian
+ * uint32 (docs/protocol.md), so the script can bump it without decoding.
+ * Tasks of another layout are requeued unchanged (and so never reach the
+ * poison-pill cap). RPOP + LPUSH keeps the tasks' order at the queue head. */
+static const char reap_lua[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 16)\n"
+    "local cap = tonumber(ARGV[1])\n"
+    "local head = '\\161v\\001\\167attempt\\206'\n"
+    "local requeued, dead = 0, 0\n"
+    "for _, w in ipairs(lapsed) do\n"
+    "  local proc = ARGV[2] .. 'proc:' .. w\n"
+    "  while true do\n"
+    "    local task = redis.call('RPOP', proc)\n"
+    "    if not task then break end\n"
+    "    local n = nil\n"
+    "    if string.sub(task, 2, 13) == head then\n"
+    "      n = struct.unpack('>I4', string.sub(task, 14, 17)) + 1\n"
+    "      task = string.sub(task, 1, 13) .. struct.pack('>I4', n) .. string.sub(task, 18)\n"
+    "    end\n"
+    "    if n and n >= cap then\n"
+    "      redis.call('RPUSH', KEYS[3], 'reason=delivered ' .. n .. ' times, and every worker '\n"
+    "        .. 'holding it died (poison-pill cap: --max-deliveries ' .. cap .. ')'\n"
+    "        .. '\\tworker=' .. w .. '\\tqueue=' .. ARGV[3] .. '\\tat=' .. now\n"
+    "        .. '\\tattempt=' .. n .. '\\n' .. task)\n"
+    "      dead = dead + 1\n"
+    "    else\n"
+    "      redis.call('LPUSH', KEYS[2], task)\n"
+    "      requeued = requeued + 1\n"
+    "    end\n"
+    "  end\n"
+    "  redis.call('ZREM', KEYS[1], w)\n"
+    "  redis.call('DEL', ARGV[2] .. 'worker:' .. w)\n"
+    "  redis.call('ZREM', ARGV[2] .. 'workers', w)\n"
+    "end\n"
+    "return {requeued, dead, #lapsed}\n";
+
+int haul_reap(redisContext *c, const char *queue, long long max_deliveries,
+              long long *requeued, long long *dead, long long *workers, char *err)
+{
+    haul_buf kl = HAUL_BUF_INIT, kq = HAUL_BUF_INIT, kd = HAUL_BUF_INIT;
+    redisReply *r = haul_redis_cmd(c, err, "EVAL %s 3 %s %s %s %lld %s %s", reap_lua,
+                                   haul_key_leases(&kl, queue), haul_key_queue(&kq, queue),
+                                   haul_key_dead(&kd, queue), max_deliveries, HAUL_NS, queue);
+    haul_buf_free(&kl); haul_buf_free(&kq); haul_buf_free(&kd);
+    if (!r) return -1;
+    *requeued = *dead = *workers = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
+        *requeued = r->element[0]->integer;
+        *dead = r->element[1]->integer;
+        *workers = r->element[2]->integer;
+    }
+    freeReplyObject(r);
+    return 0;
+}
 
 long long haul_now_ms(void)
 {
@@ -178,4 +306,33 @@ long long haul_mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char requeue_lua[] =
+    "local head = '\\161v\\001\\167attempt\\206'\n"
+    "local n = 0\n"
+    "while true do\n"
+    "  local e = redis.call('LPOP', KEYS[1])\n"
+    "  if not e then break end\n"
+    "  local nl = string.find(e, '\\n', 1, true)\n"
+    "  local task = e\n"
+    "  if nl and string.sub(e, 1, 7) == 'reason=' then task = string.sub(e, nl + 1) end\n"
+    "  if string.sub(task, 2, 13) == head then\n"
+    "    task = string.sub(task, 1, 13) .. struct.pack('>I4', 0) .. string.sub(task, 18)\n"
+    "  end\n"
+    "  redis.call('RPUSH', KEYS[2], task)\n"
+    "  n = n + 1\n"
+    "end\n"
+    "return n\n";
+
+int haul_requeue_dead(redisContext *c, const char *queue, long long *n, char *err)
+{
+    haul_buf kd = HAUL_BUF_INIT, kq = HAUL_BUF_INIT;
+    redisReply *r = haul_redis_cmd(c, err, "EVAL %s 2 %s %s", requeue_lua,
+                                   haul_key_dead(&kd, queue), haul_key_queue(&kq, queue));
+    haul_buf_free(&kd); haul_buf_free(&kq);
+    if (!r) return -1;
+    *n = r->integer;
+    freeReplyObject(r);
+    return 0;
 }

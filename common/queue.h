@@ -12,6 +12,8 @@
  *   haul:jobs             zset    job ids scored by creation time (ms)
  *   haul:worker:<worker>  hash    a live worker: host, pid, started, tasks_done, last_seen (expires)
  *   haul:workers          zset    worker ids scored by last heartbeat (ms)
+ *   haul:leases:<queue>   zset    worker ids scored by lease deadline (Redis server time, ms)
+ *   haul:cancelled        set     ids of cancelled jobs
  */
 #ifndef HAUL_QUEUE_H
 #define HAUL_QUEUE_H
@@ -40,6 +42,18 @@ void haul_redis_url_free(haul_redis_url *u);
  * for less). NULL with a sentence naming the URL (never the password) in err. */
 redisContext *haul_redis_connect(const char *url, double timeout_s, char *err);
 
+/* A connection that mends itself: haul_redis_call() runs a command and, when
+ * the connection is lost or Redis is still loading its data after a restart,
+ * reconnects with backoff (200 ms doubling to 5 s) and runs it again, for up
+ * to wait_ms in all. Only for commands that are safe to repeat. */
+typedef struct haul_redis {
+    redisContext *c;     /* NULL while disconnected */
+    const char *url;     /* not copied */
+    double timeout_s;
+    long long wait_ms;
+} haul_redis;
+redisReply *haul_redis_call(haul_redis *r, char *err, const char *fmt, ...);
+
 /* Run a command; NULL (reply freed) with err filled when the connection
  * failed or Redis answered an error. */
 redisReply *haul_redis_cmd(redisContext *c, char *err, const char *fmt, ...);
@@ -53,9 +67,34 @@ const char *haul_key_dead(haul_buf *out, const char *queue);
 const char *haul_key_job(haul_buf *out, const char *job);
 const char *haul_key_results(haul_buf *out, const char *job);
 const char *haul_key_worker(haul_buf *out, const char *worker);
+const char *haul_key_leases(haul_buf *out, const char *queue);
 #define HAUL_KEY_QUEUES  HAUL_NS "queues"
+#define HAUL_KEY_CANCELLED HAUL_NS "cancelled"
 #define HAUL_KEY_JOBS    HAUL_NS "jobs"
 #define HAUL_KEY_WORKERS HAUL_NS "workers"
+
+/* Leases. A worker holds a lease on its queue, a deadline in Redis' own
+ * clock (so hosts' clocks do not matter), renewed with every heartbeat.
+ * haul_lease_renew() sets it ttl_ms ahead; *lost is 1 when the worker had no
+ * lease (first call, or it lapsed and was reaped: its tasks went back). */
+int haul_lease_renew(redisContext *c, const char *queue, const char *worker,
+                     long long ttl_ms, int *lost, char *err);
+/* Drop a worker's lease (on a clean exit, with nothing held). */
+int haul_lease_drop(redisContext *c, const char *queue, const char *worker, char *err);
+
+/* The reaper: for every worker whose lease on queue lapsed, move the tasks
+ * in its processing list back to the head of the queue, in order, each with
+ * its attempt count bumped in place -- or, once a task has been delivered
+ * max_deliveries times to workers that all died, to the dead-letter list
+ * (the poison-pill cap). One Lua script: atomic, so any number of workers and
+ * schedulers may run it at once; a lease renewed meanwhile is left alone.
+ * Fills the counts; 0, or -1 with err. */
+int haul_reap(redisContext *c, const char *queue, long long max_deliveries,
+              long long *requeued, long long *dead, long long *workers, char *err);
+
+/* Move every dead letter of queue back to it (the reason line stripped, the
+ * attempt count reset), atomically; *n gets how many. */
+int haul_requeue_dead(redisContext *c, const char *queue, long long *n, char *err);
 
 /* Milliseconds since the Unix epoch / a monotonic clock. */
 long long haul_now_ms(void);

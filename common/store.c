@@ -1,6 +1,7 @@
 /* store.c -- S3 and Swift requests, Swift auth cache, error sentences. */
 #include "store.h"
 #include "log.h"
+#include "task.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -198,23 +199,35 @@ void haul_swift_cache_clear(void)
     ncache = 0;
 }
 
-typedef struct auth_hdrs { haul_buf token, url; } auth_hdrs;
+int haul_swift_auth_header(const char *line, size_t len, haul_buf *token, haul_buf *url)
+{
+    const char *colon = memchr(line, ':', len);
+    if (!colon) return 0;
+    size_t nlen = (size_t)(colon - line);
+    const char *v = colon + 1, *end = line + len;
+    while (v < end && (*v == ' ' || *v == '\t')) v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t')) end--;
+    haul_buf *dst = NULL;
+    if (nlen == 12 && strncasecmp(line, "X-Auth-Token", 12) == 0) dst = token;
+    else if (nlen == 13 && strncasecmp(line, "X-Storage-Url", 13) == 0) dst = url;
+    if (!dst) return 0;
+    /* A token or URL is one header line of printable text; anything else
+     * (control bytes, NUL, absurd length) is refused, not stored. */
+    if (end - v > HAUL_STR_MAX) return -1;
+    for (const char *c = v; c < end; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) return -1;
+    haul_buf_reset(dst);
+    haul_buf_add(dst, v, (size_t)(end - v));
+    return 1;
+}
+
+typedef struct auth_hdrs { haul_buf token, url; int bad; } auth_hdrs;
 
 static size_t auth_header_cb(char *line, size_t sz, size_t n, void *ud)
 {
     auth_hdrs *h = ud;
-    size_t len = sz * n;
-    const char *colon = memchr(line, ':', len);
-    if (!colon) return len;
-    size_t nlen = (size_t)(colon - line);
-    const char *v = colon + 1, *end = line + len;
-    while (v < end && (*v == ' ' || *v == '\t')) v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
-    haul_buf *dst = NULL;
-    if (nlen == 12 && strncasecmp(line, "X-Auth-Token", 12) == 0) dst = &h->token;
-    else if (nlen == 13 && strncasecmp(line, "X-Storage-Url", 13) == 0) dst = &h->url;
-    if (dst) { haul_buf_reset(dst); haul_buf_add(dst, v, (size_t)(end - v)); }
-    return len;
+    if (haul_swift_auth_header(line, sz * n, &h->token, &h->url) < 0) h->bad = 1;
+    return sz * n;
 }
 
 static size_t body_cb(char *p, size_t sz, size_t n, void *ud)
@@ -249,7 +262,7 @@ int haul_swift_session(const haul_conn *c, int force_new, const char **token,
     }
 
     CURL *e = curl_easy_init();
-    auth_hdrs h = {HAUL_BUF_INIT, HAUL_BUF_INIT};
+    auth_hdrs h = {HAUL_BUF_INIT, HAUL_BUF_INIT, 0};
     haul_buf body = HAUL_BUF_INIT;
     struct curl_slist *hl = NULL;
     haul_req r = {0};
@@ -277,7 +290,7 @@ int haul_swift_session(const haul_conn *c, int force_new, const char **token,
                  s->auth_url, s->user, *http, *http == 401 ? "Unauthorized" : "Forbidden");
         goto out;
     }
-    if (*http < 200 || *http > 299 || !h.token.len || !h.url.len) {
+    if (*http < 200 || *http > 299 || !h.token.len || !h.url.len || h.bad) {
         snprintf(err, HAUL_ERR_LEN, "Swift auth at %s as %s: HTTP %ld without X-Auth-Token/X-Storage-Url (is this an auth v1.0 URL?)",
                  s->auth_url, s->user, *http);
         goto out;

@@ -43,6 +43,10 @@ void haul_store_setup(CURL *e, const haul_conn *c, const haul_req *r);
  * and HTTP status, never the key) on failure; *http gets the auth status. */
 int haul_swift_session(const haul_conn *c, int force_new, const char **token,
                        const char **storage_url, long *http, char *err);
+/* Parse one response header line of an auth v1.0 answer: X-Auth-Token or
+ * X-Storage-Url (any case) is trimmed and stored in token / url. 1 stored,
+ * 0 another header, -1 a malformed value (control bytes, over HAUL_STR_MAX). */
+int haul_swift_auth_header(const char *line, size_t len, haul_buf *token, haul_buf *url);
 /* Forget every cached token (tests, and workers on shutdown). */
 void haul_swift_cache_clear(void);
 

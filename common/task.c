@@ -18,7 +18,13 @@
  *   2. after "v" is known to be HAUL_TASK_VERSION: each field, in whatever
  *      order the map holds them, checked for type and limits.
  * Checking the version before any field means a task from a newer, incompatible
- * scheduler is reported as such, rather than as whichever field changed. */
+ * scheduler is reported as such, rather than as whichever field changed.
+ *
+ * A sealed task carries its connection map as the plaintext of "sealed"
+ * (seal.h), bound by the associated data of task_aad() to every other field
+ * that steers a worker. The decoder reads "sealed" in pass 2 like any other
+ * field but opens it last, once the fields the associated data is made of are
+ * known, then reads the plaintext with the same reader as a clear "conn". */
 #include "task.h"
 
 #include <inttypes.h>
@@ -29,6 +35,8 @@
 #include <string.h>
 
 #include <msgpack.h>
+
+#include "seal.h"
 
 /* ---- operations ------------------------------------------------------- */
 
@@ -69,6 +77,7 @@ void haul_task_init(haul_task *t)
 {
     memset(t, 0, sizeof *t);
     haul_conn_init(&t->conn);
+    t->max_attempts = HAUL_TASK_DEFAULT_ATTEMPTS;
 }
 
 static void free_strv(char **v, size_t n)
@@ -165,6 +174,21 @@ static int check_str(const char *name, long idx, const char *s, size_t limit,
     return 0;
 }
 
+/* args.max_attempts: the one limit with a floor as well as a ceiling. */
+static int check_attempts(uint64_t n, char *err)
+{
+    if (n == 0) {
+        field_err(err, "args.max_attempts", -1, "0, must be at least 1 (1 means no retries)");
+        return -1;
+    }
+    if (n > HAUL_TASK_MAX_ATTEMPTS) {
+        field_err(err, "args.max_attempts", -1, "%" PRIu64 " out of range, limit %d", n,
+                  HAUL_TASK_MAX_ATTEMPTS);
+        return -1;
+    }
+    return 0;
+}
+
 /* Everything the decoder would refuse, refused here first, so the scheduler
  * learns about it before it queues a task no worker can read. */
 static int encode_check(const haul_task *t, char *err)
@@ -195,6 +219,7 @@ static int encode_check(const haul_task *t, char *err)
     if (check_str("args.out_dir", -1, t->out_dir, HAUL_STR_MAX, 0, err) < 0) return -1;
     if (check_str("args.sidecar_ext", -1, t->sidecar_ext, HAUL_STR_MAX, 0, err) < 0)
         return -1;
+    if (check_attempts(t->max_attempts, err) < 0) return -1;
     if (t->nsuffixes > HAUL_SUFFIX_MAX) {
         field_err(err, "args.suffixes", -1, "%zu entries, limit %d", t->nsuffixes,
                   HAUL_SUFFIX_MAX);
@@ -274,29 +299,121 @@ static void pack_conn(msgpack_packer *pk, const haul_conn *c)
     }
 }
 
-int haul_task_encode(const haul_task *t, haul_buf *out, char *err)
+/* The associated data of a sealed task: every field outside the connection
+ * that steers a worker, each item followed by a NUL (docs/protocol.md,
+ * "Sealed connection state"). No item can hold a NUL (the decoder refuses
+ * strings with one), and each list is preceded by its count, so no two tasks
+ * give the same bytes. An optional string is "-" when nil and "+" and its
+ * bytes when set, because nil and "" mean different things (a nil sidecar_ext
+ * is ".metadata", an empty one is nothing). attempt and created are left out:
+ * the reaper rewrites attempt in Redis. */
+static void aad_item(haul_buf *b, const char *s)
 {
+    haul_buf_adds(b, s);
+    haul_buf_addc(b, '\0');
+}
+
+static void aad_opt(haul_buf *b, const char *s)
+{
+    haul_buf_addc(b, s ? '+' : '-');
+    aad_item(b, s ? s : "");
+}
+
+static void aad_num(haul_buf *b, uint64_t v)
+{
+    haul_buf_printf(b, "%" PRIu64, v);
+    haul_buf_addc(b, '\0');
+}
+
+static void task_aad(const haul_task *t, haul_buf *b)
+{
+    aad_item(b, "haul-task-aad-v1");
+    aad_item(b, t->id);
+    aad_item(b, t->job);
+    aad_item(b, haul_op_str(t->op));
+    aad_opt(b, t->bucket);
+    aad_opt(b, t->out_dir);
+    aad_opt(b, t->sidecar_ext);
+    aad_num(b, t->nsuffixes);
+    for (size_t i = 0; i < t->nsuffixes; i++) aad_item(b, t->suffixes[i]);
+    aad_num(b, t->first);
+    aad_num(b, t->max_inline);
+    aad_num(b, t->max_attempts);
+    aad_num(b, t->nkeys);
+    for (size_t i = 0; i < t->nkeys; i++) aad_item(b, t->keys[i]);
+}
+
+/* The value of "sealed": the conn map's msgpack, sealed with the task's
+ * associated data. The plaintext is wiped as soon as it is sealed. */
+static int seal_conn(const haul_task *t, const unsigned char *key, haul_buf *out,
+                     char *err)
+{
+    haul_buf pt = HAUL_BUF_INIT, aad = HAUL_BUF_INIT;
+    msgpack_packer pk;
+    char serr[HAUL_ERR_LEN];
+    int rc = -1;
+
+    msgpack_packer_init(&pk, &pt, buf_write);
+    pack_conn(&pk, &t->conn);
+    task_aad(t, &aad);
+    if (haul_seal(key, aad.p, aad.len, pt.p, pt.len, out, serr) < 0) {
+        snprintf(err, HAUL_ERR_LEN, "task conn: %.*s", HAUL_ERR_LEN - 12, serr);
+        goto out;
+    }
+    if (out->len > HAUL_SEALED_MAX) {
+        field_err(err, "sealed", -1, "%zu bytes, limit %u", out->len, HAUL_SEALED_MAX);
+        goto out;
+    }
+    rc = 0;
+out:
+    haul_seal_buf_wipe(&pt);
+    haul_buf_free(&aad);
+    return rc;
+}
+
+_Static_assert(HAUL_TASK_VERSION > 0 && HAUL_TASK_VERSION < 128,
+               "\"v\" must stay a positive fixint, one byte at offset 3");
+
+int haul_task_encode_key(const haul_task *t, const unsigned char *key, haul_buf *out,
+                         char *err)
+{
+    haul_buf sealed = HAUL_BUF_INIT;
+
     if (encode_check(t, err) < 0) return -1;
+    if (key && seal_conn(t, key, &sealed, err) < 0) {
+        haul_buf_free(&sealed);
+        return -1;
+    }
 
     size_t start = out->len;
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, buf_write);
 
+    /* "v" then "attempt", always in these formats: the fixed prefix of
+     * HAUL_TASK_ATTEMPT_OFFSET, which the reaper rewrites in place. */
     msgpack_pack_map(&pk, 11);
     pack_str(&pk, "v");
     msgpack_pack_uint32(&pk, HAUL_TASK_VERSION);
+    pack_str(&pk, "attempt");
+    msgpack_pack_fix_uint32(&pk, t->attempt);
     pack_str(&pk, "id");
     pack_str(&pk, t->id);
     pack_str(&pk, "job");
     pack_str(&pk, t->job);
     pack_str(&pk, "op");
     pack_str(&pk, haul_op_str(t->op));
-    pack_str(&pk, "conn");
-    pack_conn(&pk, &t->conn);
+    if (key) {
+        pack_str(&pk, "sealed");
+        msgpack_pack_bin(&pk, sealed.len);
+        msgpack_pack_bin_body(&pk, sealed.p, sealed.len);
+    } else {
+        pack_str(&pk, "conn");
+        pack_conn(&pk, &t->conn);
+    }
     pack_str(&pk, "bucket");
     pack_str(&pk, t->bucket);
     pack_str(&pk, "args");
-    msgpack_pack_map(&pk, 4);
+    msgpack_pack_map(&pk, 5);
     pack_str(&pk, "max_inline");
     msgpack_pack_uint64(&pk, t->max_inline);
     pack_str(&pk, "out_dir");
@@ -305,14 +422,15 @@ int haul_task_encode(const haul_task *t, haul_buf *out, char *err)
     pack_strv(&pk, t->suffixes, t->nsuffixes);
     pack_str(&pk, "sidecar_ext");
     pack_str(&pk, t->sidecar_ext);
+    pack_str(&pk, "max_attempts");
+    msgpack_pack_uint32(&pk, t->max_attempts);
     pack_str(&pk, "first");
     msgpack_pack_uint64(&pk, t->first);
     pack_str(&pk, "keys");
     pack_strv(&pk, t->keys, t->nkeys);
-    pack_str(&pk, "attempt");
-    msgpack_pack_uint32(&pk, t->attempt);
     pack_str(&pk, "created");
     msgpack_pack_uint64(&pk, t->created_ms);
+    haul_buf_free(&sealed);
 
     size_t len = out->len - start;
     if (len > HAUL_TASK_MAX_BYTES) {
@@ -322,6 +440,34 @@ int haul_task_encode(const haul_task *t, haul_buf *out, char *err)
                  "shorter keys in each task", len, HAUL_TASK_MAX_BYTES);
         return -1;
     }
+    return 0;
+}
+
+int haul_task_encode(const haul_task *t, haul_buf *out, char *err)
+{
+    return haul_task_encode_key(t, NULL, out, err);
+}
+
+int haul_task_bump_attempt(char *p, size_t n, uint32_t *now)
+{
+    static const unsigned char prefix[HAUL_TASK_ATTEMPT_OFFSET - 1] = {
+        0xa1, 'v', HAUL_TASK_VERSION, 0xa7, 'a', 't', 't', 'e', 'm', 'p', 't', 0xce,
+    };
+    unsigned char *u = (unsigned char *)p;
+
+    /* A fixmap of at least the two entries the prefix holds. */
+    if (!p || n < HAUL_TASK_ATTEMPT_OFFSET + 4 || u[0] < 0x82 || u[0] > 0x8f ||
+        memcmp(u + 1, prefix, sizeof prefix) != 0)
+        return -1;
+    u += HAUL_TASK_ATTEMPT_OFFSET;
+    uint32_t v = (uint32_t)u[0] << 24 | (uint32_t)u[1] << 16 | (uint32_t)u[2] << 8 | u[3];
+    if (v == UINT32_MAX) return -1;
+    v++;
+    u[0] = (unsigned char)(v >> 24);
+    u[1] = (unsigned char)(v >> 16);
+    u[2] = (unsigned char)(v >> 8);
+    u[3] = (unsigned char)v;
+    if (now) *now = v;
     return 0;
 }
 
@@ -682,9 +828,9 @@ static int decode_conn(reader *r, haul_conn *c)
     return 0;
 }
 
-enum { A_MAX_INLINE, A_OUT_DIR, A_SUFFIXES, A_SIDECAR_EXT, A_COUNT };
+enum { A_MAX_INLINE, A_OUT_DIR, A_SUFFIXES, A_SIDECAR_EXT, A_MAX_ATTEMPTS, A_COUNT };
 static const char *const args_names[A_COUNT] = {"max_inline", "out_dir", "suffixes",
-                                                "sidecar_ext"};
+                                                "sidecar_ext", "max_attempts"};
 
 static int decode_args(reader *r, haul_task *t)
 {
@@ -713,6 +859,13 @@ static int decode_args(reader *r, haul_task *t)
         case A_SIDECAR_EXT:
             rc = read_str(r, fname, -1, HAUL_STR_MAX, 1, &t->sidecar_ext);
             break;
+        case A_MAX_ATTEMPTS: {
+            uint64_t u = 0;
+            rc = read_uint(r, fname, UINT64_MAX, &u);
+            if (rc == 0) rc = check_attempts(u, r->err);
+            if (rc == 0) t->max_attempts = (uint32_t)u;
+            break;
+        }
         }
         if (rc < 0) return -1;
     }
@@ -720,10 +873,10 @@ static int decode_args(reader *r, haul_task *t)
 }
 
 enum { F_V, F_ID, F_JOB, F_OP, F_CONN, F_BUCKET, F_ARGS, F_FIRST, F_KEYS, F_ATTEMPT,
-       F_CREATED, F_COUNT };
+       F_CREATED, F_SEALED, F_COUNT };
 static const char *const top_names[F_COUNT] = {"v", "id", "job", "op", "conn", "bucket",
                                                "args", "first", "keys", "attempt",
-                                               "created"};
+                                               "created", "sealed"};
 
 /* Pass 1: the shape of the whole input, and where "v" is (0: absent). */
 static int check_structure(reader *r, size_t *vpos)
@@ -776,10 +929,80 @@ static int check_version(reader *r, size_t vpos, haul_task *t)
     return 0;
 }
 
-static int decode_fields(reader *r, haul_task *t)
+/* "sealed": opened with key and the associated data of the fields decoded so
+ * far, then its plaintext read as the conn map, with the same checks as a
+ * clear "conn" plus those of pass 1 (one map, within the nesting limit,
+ * nothing after it). The plaintext is wiped once read. */
+static int decode_sealed(reader *r, const unsigned char *key, const unsigned char *ct,
+                         size_t ctlen, haul_task *t)
+{
+    haul_buf aad = HAUL_BUF_INIT, pt = HAUL_BUF_INIT;
+    char serr[HAUL_ERR_LEN];
+    int rc = -1;
+
+    task_aad(t, &aad);
+    if (haul_unseal(key, aad.p, aad.len, ct, ctlen, &pt, serr) < 0) {
+        if (strncmp(serr, "authentication failed", 21) == 0)
+            snprintf(r->err, HAUL_ERR_LEN, "task's sealed connection state failed "
+                     "authentication: wrong key (HAUL_KEY_FILE), or the task was altered");
+        else
+            snprintf(r->err, HAUL_ERR_LEN, "task's sealed connection state: %.*s",
+                     HAUL_ERR_LEN - 40, serr);
+        goto out;
+    }
+    reader pr = {(const unsigned char *)pt.p, pt.len, 0, r->err};
+    unsigned b = pt.len ? (unsigned char)pt.p[0] : 0;
+    if (!(b >= 0x80 && b <= 0x8f) && b != 0xde && b != 0xdf) {
+        field_err(r->err, "sealed", -1, "the sealed connection state is not a msgpack map");
+        goto out;
+    }
+    if (skip_item(&pr, 1) < 0) goto out;
+    if (pr.pos != pr.n) {
+        field_err(r->err, "sealed", -1, "trailing bytes after the sealed connection map "
+                  "(%zu bytes from byte %zu of %zu)", pr.n - pr.pos, pr.pos, pr.n);
+        goto out;
+    }
+    pr.pos = 0;
+    rc = decode_conn(&pr, &t->conn);
+out:
+    haul_seal_buf_wipe(&pt);
+    haul_buf_free(&aad);
+    return rc;
+}
+
+/* Which of "conn" and "sealed" a task must have depends on the worker: with
+ * a key, a sealed one only, as a task in the clear could come from anyone who
+ * can write to Redis; without one, a clear one only. */
+static int check_sealing(reader *r, const unsigned char *key, unsigned seen)
+{
+    int conn = !!(seen & (1u << F_CONN)), sealed = !!(seen & (1u << F_SEALED));
+
+    if (conn && sealed) {
+        snprintf(r->err, HAUL_ERR_LEN, "task has both 'conn' and 'sealed': refusing it (a "
+                 "sealed task carries its connection state only in 'sealed')");
+        return -1;
+    }
+    if (key && !sealed) {
+        snprintf(r->err, HAUL_ERR_LEN, "task is not sealed but this worker has a key "
+                 "(HAUL_KEY_FILE): refusing it; a task in the clear may be forged");
+        return -1;
+    }
+    if (!key && sealed) {
+        snprintf(r->err, HAUL_ERR_LEN, "task is sealed: this worker has no key; set "
+                 "HAUL_KEY_FILE to the scheduler's key file");
+        return -1;
+    }
+    if (!key && !conn) {
+        field_err(r->err, "conn", -1, "missing");
+        return -1;
+    }
+    return 0;
+}
+
+static int decode_fields(reader *r, const unsigned char *key, haul_task *t)
 {
     unsigned seen = 0;
-    mp_item top;
+    mp_item top, sealed = {0};
     uint64_t u = 0;
 
     r->pos = 0;
@@ -807,7 +1030,21 @@ static int decode_fields(reader *r, haul_task *t)
             }
             break;
         }
-        case F_CONN: rc = decode_conn(r, &t->conn); break;
+        case F_CONN:
+            /* A keyed worker refuses a clear task (check_sealing()), and
+             * does not copy out credentials it will not use. */
+            rc = key ? skip_item(r, 1) : decode_conn(r, &t->conn);
+            break;
+        case F_SEALED:
+            if (read_item(r, &sealed) < 0) return -1;
+            if (sealed.type != MP_BIN && sealed.type != MP_STR)
+                return type_err(r, "sealed", -1, &sealed, "binary");
+            if (sealed.u > HAUL_SEALED_MAX) {
+                field_err(r->err, "sealed", -1, "%" PRIu64 " bytes, limit %u", sealed.u,
+                          HAUL_SEALED_MAX);
+                return -1;
+            }
+            break;
         case F_BUCKET: rc = read_str(r, "bucket", -1, HAUL_STR_MAX, 1, &t->bucket); break;
         case F_ARGS: rc = decode_args(r, t); break;
         case F_FIRST: rc = read_uint(r, "first", UINT64_MAX, &t->first); break;
@@ -823,13 +1060,14 @@ static int decode_fields(reader *r, haul_task *t)
         if (rc < 0) return -1;
     }
 
-    static const int required[] = {F_ID, F_JOB, F_OP, F_CONN, F_KEYS};
+    static const int required[] = {F_ID, F_JOB, F_OP, F_KEYS};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
         if (!(seen & (1u << required[i]))) {
             field_err(r->err, top_names[required[i]], -1, "missing");
             return -1;
         }
     }
+    if (check_sealing(r, key, seen) < 0) return -1;
     if (!*t->id) { field_err(r->err, "id", -1, "empty"); return -1; }
     if (!*t->job) { field_err(r->err, "job", -1, "empty"); return -1; }
     if (t->op != HAUL_OP_LIST_BUCKETS) {
@@ -840,10 +1078,12 @@ static int decode_fields(reader *r, haul_task *t)
         }
         if (!*t->bucket) { field_err(r->err, "bucket", -1, "empty"); return -1; }
     }
+    if (key) return decode_sealed(r, key, sealed.data, (size_t)sealed.u, t);
     return 0;
 }
 
-int haul_task_decode(const char *p, size_t n, haul_task *t, char *err)
+int haul_task_decode_key(const char *p, size_t n, const unsigned char *key, haul_task *t,
+                         char *err)
 {
     reader r = {(const unsigned char *)p, n, 0, err};
     size_t vpos;
@@ -858,9 +1098,14 @@ int haul_task_decode(const char *p, size_t n, haul_task *t, char *err)
         return -1;
     }
     if (check_structure(&r, &vpos) < 0 || check_version(&r, vpos, t) < 0 ||
-        decode_fields(&r, t) < 0) {
+        decode_fields(&r, key, t) < 0) {
         haul_task_clear(t);
         return -1;
     }
     return 0;
+}
+
+int haul_task_decode(const char *p, size_t n, haul_task *t, char *err)
+{
+    return haul_task_decode_key(p, n, NULL, t, err);
 }

@@ -5,7 +5,11 @@
  * this codec is its only implementation. A task read from Redis is untrusted
  * input: haul_task_decode() checks every type and every length against the
  * limits below before it allocates anything, and answers a sentence saying
- * what is wrong instead of crashing. */
+ * what is wrong instead of crashing.
+ *
+ * With a key shared by the scheduler and the workers (seal.h), the connection
+ * state travels sealed: encrypted, and bound to the fields that say what to
+ * do with it, so Redis holds no secret and a task altered in Redis is refused. */
 #ifndef HAUL_TASK_H
 #define HAUL_TASK_H
 
@@ -22,6 +26,18 @@
 #define HAUL_STR_MAX        4096        /* bytes in any other string field */
 #define HAUL_SUFFIX_MAX     16          /* sidecar suffixes in one task */
 #define HAUL_TASK_MAX_DEPTH 8           /* nested maps/arrays, the task's own map included */
+#define HAUL_SEALED_MAX     (64u << 10) /* bytes in the "sealed" field */
+#define HAUL_TASK_DEFAULT_ATTEMPTS 4    /* args.max_attempts when absent */
+#define HAUL_TASK_MAX_ATTEMPTS     1000 /* args.max_attempts, at most */
+
+/* Where an encoded task's delivery count lives. The encoder always writes
+ * "v" first, as a positive fixint, and "attempt" second, as a uint32, so every
+ * task it makes starts with these 17 bytes:
+ *   [0] fixmap header 0x8N   [1..2] a1 'v'   [3] 01 (the version)
+ *   [4..11] a7 "attempt"     [12] ce         [13..16] the count, big-endian
+ * A Lua script in Redis (the reaper) can then bump the count in place without
+ * decoding msgpack; haul_task_bump_attempt() is the same rule in C. */
+#define HAUL_TASK_ATTEMPT_OFFSET 13
 
 typedef enum haul_op {
     HAUL_OP_NONE = 0,
@@ -48,6 +64,8 @@ typedef struct haul_task {
     char **suffixes;       /* sidecar: keys ending in one of these get their sidecar fetched */
     size_t nsuffixes;
     char *sidecar_ext;     /* sidecar: appended to the key, default ".metadata" */
+    uint32_t max_attempts; /* tries per key of a transient failure, the first included:
+                              1..HAUL_TASK_MAX_ATTEMPTS, HAUL_TASK_DEFAULT_ATTEMPTS by default */
     /* The batch. */
     uint64_t first;        /* index within the job of keys[0]; keys are consecutive */
     char **keys;           /* for list: the prefixes ("" = whole bucket) */
@@ -56,20 +74,39 @@ typedef struct haul_task {
     uint64_t created_ms;   /* unix time in ms when the scheduler made it */
 } haul_task;
 
-/* Zero *t (conn initialised to its defaults). */
+/* Zero *t (conn and max_attempts initialised to their defaults). */
 void haul_task_init(haul_task *t);
 /* Free everything *t owns and re-initialise it. */
 void haul_task_clear(haul_task *t);
 
-/* Append the msgpack encoding of *t to out. -1 with err when a field is over
+/* Append the msgpack encoding of *t to out. key NULL: the connection goes in
+ * the clear as "conn"; else it is sealed with key (HAUL_SEAL_KEY_LEN bytes,
+ * not kept) into "sealed". -1 with err, and out as it was, when a field is over
  * its limit (the scheduler checks before it queues anything). */
+int haul_task_encode_key(const haul_task *t, const unsigned char *key, haul_buf *out,
+                         char *err);
+/* haul_task_encode_key(t, NULL, out, err). */
 int haul_task_encode(const haul_task *t, haul_buf *out, char *err);
 
 /* Decode n bytes at p into *t (which is initialised here; the caller clears it
  * afterwards in every case). 0 on success; -1 with a sentence in err naming the
  * field and what is wrong with it ("task field 'keys': 3000000 entries, limit
  * 100000"). Unknown map keys are skipped, so newer schedulers can add fields;
- * a different major version is refused. */
+ * a different major version is refused.
+ * key: this worker's key (HAUL_SEAL_KEY_LEN bytes, not kept), or NULL when it
+ * has none. A worker with a key accepts sealed tasks only, and only those that
+ * authenticate; a worker without one accepts tasks in the clear only. */
+int haul_task_decode_key(const char *p, size_t n, const unsigned char *key, haul_task *t,
+                         char *err);
+/* haul_task_decode_key(p, n, NULL, t, err). */
 int haul_task_decode(const char *p, size_t n, haul_task *t, char *err);
+
+/* Add one to the delivery count of the encoded task at p (n bytes), in place,
+ * as the reaper does in Redis: the task must start with the layout described
+ * at HAUL_TASK_ATTEMPT_OFFSET. 0, with the new count in *now (NULL ok); -1,
+ * with p untouched, when it does not (a task from another encoder, or
+ * garbage) or the count is already UINT32_MAX. Does no decoding and no I/O;
+ * a sealed task still authenticates afterwards, as "attempt" is not bound. */
+int haul_task_bump_attempt(char *p, size_t n, uint32_t *now);
 
 #endif

@@ -167,9 +167,9 @@ static void take_entry(collector *c, redisReply *kv)
     }
 }
 
-static redisReply *hgetall(redisContext *rc, const char *key, char *err)
+static redisReply *hgetall(haul_redis *rc, const char *key, char *err)
 {
-    return haul_redis_cmd(rc, err, "HGETALL %s", key);
+    return haul_redis_call(rc, err, "HGETALL %s", key);
 }
 
 static const char *hfield(redisReply *h, const char *name)
@@ -187,15 +187,16 @@ static void progress(collector *c, long long t0, int final)
     if (final) fputc('\n', stderr);
 }
 
-int haul_collect(const sched_cfg *cfg, redisContext *rc, const char *job, long long t0)
+int haul_collect(const sched_cfg *cfg, haul_redis *rc, const char *job, long long t0)
 {
     collector c;
     char err[HAUL_ERR_LEN];
     haul_buf jkey = HAUL_BUF_INIT, skey = HAUL_BUF_INIT;
     redisReply *h = NULL;
     char last[64] = "0-0";
+    char *queue = NULL;          /* the job's queue, from its hash */
     int status = EXIT_USAGE, show = cfg->progress < 0 ? isatty(2) : cfg->progress;
-    long long last_progress = 0, last_change = haul_mono_ms(), warned_idle = 0;
+    long long last_progress = 0, last_change = haul_mono_ms(), warned_idle = 0, last_check = 0;
 
     memset(&c, 0, sizeof c);
     c.cfg = cfg;
@@ -224,6 +225,7 @@ int haul_collect(const sched_cfg *cfg, redisContext *rc, const char *job, long l
         usleep(100 * 1000);
     }
     const char *op = hfield(h, "op");
+    queue = haul_strdup(hfield(h, "queue") ? hfield(h, "queue") : cfg->queue);
     c.listing = op && (!strcmp(op, "list") || !strcmp(op, "list-buckets"));
     c.total = strtoll(hfield(h, "keys") ? hfield(h, "keys") : "0", NULL, 10);
     if (t0 == 0) t0 = strtoll(hfield(h, "created") ? hfield(h, "created") : "0", NULL, 10);
@@ -240,10 +242,10 @@ int haul_collect(const sched_cfg *cfg, redisContext *rc, const char *job, long l
     if (c.line.len) fwrite(c.line.p, 1, c.line.len, c.out);
     freeReplyObject(h);
     h = NULL;
-    { redisReply *r = haul_redis_cmd(rc, err, "HSET %s state running", jkey.p); if (r) freeReplyObject(r); }
+    { redisReply *r = haul_redis_call(rc, err, "HSET %s state running", jkey.p); if (r) freeReplyObject(r); }
 
     while (c.done < c.total) {
-        redisReply *r = haul_redis_cmd(rc, err, "XREAD COUNT %d BLOCK %d STREAMS %s %s",
+        redisReply *r = haul_redis_call(rc, err, "XREAD COUNT %d BLOCK %d STREAMS %s %s",
                                        READ_COUNT, BLOCK_MS, skey.p, last);
         if (!r) goto fail;
         long long before = c.done;
@@ -258,12 +260,28 @@ int haul_collect(const sched_cfg *cfg, redisContext *rc, const char *job, long l
         freeReplyObject(r);
         long long now = haul_mono_ms();
         if (c.done != before) last_change = now;
+        if (now - last_check >= 2000) {
+            /* Every 2 s: requeue the tasks of dead workers (so a job finishes
+             * even when every worker died), and notice a cancel. */
+            long long rq, dead, nw;
+            if (rc->c && haul_reap(rc->c, queue, cfg->max_deliveries, &rq, &dead, &nw, err) == 0 && nw)
+                log_warn("reaped %lld dead worker(s): %lld task(s) requeued, %lld dead-lettered", nw, rq, dead);
+            redisReply *st = haul_redis_call(rc, err, "HGET %s state", jkey.p);
+            int cancelled = st && st->type == REDIS_REPLY_STRING && !strcmp(st->str, "cancelled");
+            if (st) freeReplyObject(st);
+            if (cancelled) {
+                fprintf(stderr, "haul-scheduler: job %s was cancelled (%lld of %lld keys done)\n",
+                        job, c.done, c.total);
+                goto out;
+            }
+            last_check = now;
+        }
         if (show && (now - last_progress >= 250)) { progress(&c, t0, 0); last_progress = now; }
         if (now - last_change > 10000 && now - warned_idle > 30000) {
-            redisReply *w = haul_redis_cmd(rc, err, "ZCOUNT " HAUL_KEY_WORKERS " %lld +inf", haul_now_ms() - 15000);
+            redisReply *w = haul_redis_call(rc, err, "ZCOUNT " HAUL_KEY_WORKERS " %lld +inf", haul_now_ms() - 15000);
             if (w && w->integer == 0)
                 log_warn("job %s: no result for 10 s and no live worker: start haul-worker --redis ... --queue %s",
-                         job, cfg->queue);
+                         job, queue);
             else
                 log_warn("job %s: no result for 10 s (%lld of %lld keys done)", job, c.done, c.total);
             if (w) freeReplyObject(w);
@@ -281,9 +299,16 @@ int haul_collect(const sched_cfg *cfg, redisContext *rc, const char *job, long l
     if (show) progress(&c, t0, 1);
     double secs = (double)(haul_now_ms() - t0) / 1000.0;
     {
-        redisReply *r = haul_redis_cmd(rc, err, "HSET %s state done finished %lld ok %lld errors %lld",
+        redisReply *r = haul_redis_call(rc, err, "HSET %s state done finished %lld ok %lld errors %lld",
                                        jkey.p, haul_now_ms(), c.ok, c.errors);
         if (r) freeReplyObject(r);
+        /* Collected: the job's keys now live only as long as the retention. */
+        if (cfg->retention > 0) {
+            if ((r = haul_redis_call(rc, err, "EXPIRE %s %lld", jkey.p, cfg->retention))) freeReplyObject(r);
+            if ((r = haul_redis_call(rc, err, "EXPIRE %s %lld", skey.p, cfg->retention))) freeReplyObject(r);
+        } else {
+            if ((r = haul_redis_call(rc, err, "DEL %s", skey.p))) freeReplyObject(r);
+        }
     }
     fprintf(stderr, "haul: job %s: %lld %s, %lld ok, %lld errors, %.2f s, %.0f keys/s\n",
             job, c.listing ? c.rows : c.total, c.listing ? "rows" : "keys",
@@ -299,6 +324,7 @@ out:
     while (c.pending.n) { prow *p = heap_pop(&c.pending); free(p->mem); free(p); }
     free(c.pending.v);
     free(c.seen);
+    free(queue);
     haul_buf_free(&c.line);
     haul_buf_free(&jkey);
     haul_buf_free(&skey);

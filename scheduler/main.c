@@ -14,11 +14,15 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
 
 #include "config.h"
 #include "log.h"
 #include "queue.h"
 #include "scheduler.h"
+#include "seal.h"
 
 static sched_cfg cfg;
 
@@ -58,6 +62,10 @@ static haul_opt opts[] = {
     {"format", HAUL_OPT_STR, &cfg.format, "csv", 0, 0, NULL, "FMT", "csv or jsonl", 0},
     {"progress", HAUL_OPT_BOOL, &cfg.progress, NULL, 0, 0, NULL, NULL, "progress line on stderr (default: when stderr is a terminal)", 0},
     {"check", HAUL_OPT_BOOL, &cfg.check, "1", 0, 0, NULL, NULL, "check credentials and bucket before queueing", 0},
+    {"max-attempts", HAUL_OPT_INT, &cfg.max_attempts, "4", 1, 1000, NULL, "N", "attempts per key for transient failures (connection, timeout, 429, 5xx)", 0},
+    {"max-deliveries", HAUL_OPT_INT, &cfg.max_deliveries, "5", 1, 1000, NULL, "N", "a task whose workers died N times is dead-lettered (poison-pill cap)", 0},
+    {"retention", HAUL_OPT_INT, &cfg.retention, "86400", 0, 1LL << 40, NULL, "SECONDS", "keep a collected job's results and hash this long (0: delete the results at once)", 0},
+    {"key-file", HAUL_OPT_STR, &cfg.key_file, NULL, 0, 0, NULL, "FILE", "seal the connection state in tasks with this key (haul-scheduler keygen makes one)", 0},
     {"log-level", HAUL_OPT_STR, &cfg.log_level, "info", 0, 0, NULL, "LEVEL", "debug, info, warn or error", 0},
     {NULL, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0}
 };
@@ -70,7 +78,10 @@ static void usage(FILE *f)
         "  run        submit a job, then collect its results (the usual one)\n"
         "  submit     submit a job and print its id\n"
         "  collect JOB  write the results of a job (also one submitted earlier)\n"
-        "  status     queues, workers and jobs\n"
+        "  status     queues, workers, jobs and dead letters\n"
+        "  cancel JOB   stop a job: workers drop its remaining tasks\n"
+        "  requeue-dead move the queue's dead letters back to it (after fixing their cause)\n"
+        "  keygen FILE  write a new key for --key-file / HAUL_KEY_FILE (mode 0600)\n"
         "  help       this text\n\n"
         "examples:\n"
         "  export ST_AUTH=http://store:8080/auth/v1.0 ST_USER=test:tester ST_KEY=testing\n"
@@ -96,6 +107,62 @@ static const char *hget(redisReply *h, const char *name)
 
 /* Queues, workers and jobs, readable; never a secret (none is stored outside
  * the tasks, and tasks are not printed). */
+static int cancel(redisContext *rc, const char *job)
+{
+    char err[HAUL_ERR_LEN];
+    haul_buf k = HAUL_BUF_INIT;
+    redisReply *r = haul_redis_cmd(rc, err, "HGET %s state", haul_key_job(&k, job));
+    int rc_ = EXIT_USAGE;
+    if (!r) goto fail;
+    if (r->type != REDIS_REPLY_STRING) {
+        fprintf(stderr, "haul-scheduler: no job '%s' in Redis (see haul-scheduler status)\n", job);
+        goto out;
+    }
+    freeReplyObject(r);
+    /* Workers read haul:cancelled with every heartbeat and drop the job's
+     * tasks as they take them; a collector attached to the job stops. */
+    if (!(r = haul_redis_cmd(rc, err, "HSET %s state cancelled", k.p))) goto fail;
+    freeReplyObject(r);
+    if (!(r = haul_redis_cmd(rc, err, "SADD " HAUL_KEY_CANCELLED " %s", job))) goto fail;
+    freeReplyObject(r);
+    r = NULL;
+    printf("job %s cancelled: workers drop its remaining tasks within a few seconds\n", job);
+    rc_ = 0;
+    goto out;
+fail:
+    fprintf(stderr, "haul-scheduler: %s\n", err);
+out:
+    if (r) freeReplyObject(r);
+    haul_buf_free(&k);
+    return rc_;
+}
+
+static int keygen(const char *path)
+{
+    char hex[2 * HAUL_SEAL_KEY_LEN + 1];
+    if (haul_seal_keygen(hex) < 0) {
+        fprintf(stderr, "haul-scheduler: keygen: the random number generator failed\n");
+        return EXIT_USAGE;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "haul-scheduler: keygen: cannot create %s: %s%s\n", path, strerror(errno),
+                errno == EEXIST ? " (not overwriting an existing key)" : "");
+        return EXIT_USAGE;
+    }
+    size_t n = strlen(hex);
+    hex[n++] = '\n';
+    int bad = write(fd, hex, n) != (ssize_t)n;
+    bad |= close(fd) != 0;
+    OPENSSL_cleanse(hex, sizeof hex);
+    if (bad) {
+        fprintf(stderr, "haul-scheduler: keygen: writing %s failed\n", path);
+        return EXIT_USAGE;
+    }
+    printf("wrote a new key to %s; give the same file to every worker (HAUL_KEY_FILE)\n", path);
+    return 0;
+}
+
 static int status(redisContext *rc)
 {
     char err[HAUL_ERR_LEN];
@@ -110,6 +177,15 @@ static int status(redisContext *rc)
         redisReply *a = haul_redis_cmd(rc, err, "LLEN %s", haul_key_queue(&k, q));
         redisReply *b = haul_redis_cmd(rc, err, "LLEN %s", haul_key_dead(&k, q));
         printf("  %-20s %lld tasks waiting, %lld dead\n", q, a ? a->integer : -1, b ? b->integer : -1);
+        if (b && b->integer > 0) { /* the latest dead letters' reasons (their first line) */
+            redisReply *d = haul_redis_cmd(rc, err, "LRANGE %s -3 -1", k.p);
+            for (size_t j = 0; d && j < d->elements; j++) {
+                const char *e = d->element[j]->str;
+                size_t n = strcspn(e, "\n\t");
+                printf("    dead: %.*s\n", (int)(n > 200 ? 200 : n), e);
+            }
+            if (d) freeReplyObject(d);
+        }
         if (a) freeReplyObject(a);
         if (b) freeReplyObject(b);
     }
@@ -166,6 +242,7 @@ int main(int argc, char **argv)
     char *pos[4];
     int rc_ = EXIT_USAGE;
     redisContext *rc = NULL;
+    haul_redis hr = {0};
 
     haul_log_init("haul-scheduler");
     cfg.progress = -1; /* auto: when stderr is a terminal */
@@ -185,26 +262,51 @@ int main(int argc, char **argv)
         fprintf(stderr, "haul-scheduler: --log-level: '%s' is not one of debug, info, warn, error\n", cfg.log_level);
         goto out;
     }
-    int is_collect = !strcmp(cmd, "collect");
-    if (strcmp(cmd, "run") && strcmp(cmd, "submit") && !is_collect && strcmp(cmd, "status")) {
-        fprintf(stderr, "haul-scheduler: unknown command '%s' (run, submit, collect, status; see --help)\n", cmd);
+    static const struct { const char *name; int args; const char *usage; } cmds[] = {
+        {"run", 0, NULL}, {"submit", 0, NULL}, {"status", 0, NULL}, {"requeue-dead", 0, NULL},
+        {"collect", 1, "collect needs the job id: haul-scheduler collect JOB"},
+        {"cancel", 1, "cancel needs the job id: haul-scheduler cancel JOB"},
+        {"keygen", 1, "keygen needs a file name: haul-scheduler keygen FILE"},
+    };
+    int known = -1;
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(cmd, cmds[i].name)) known = (int)i;
+    if (known < 0) {
+        fprintf(stderr, "haul-scheduler: unknown command '%s' (run, submit, collect, status, cancel, "
+                "requeue-dead, keygen; see --help)\n", cmd);
         goto out;
     }
-    if (npos != (is_collect ? 1 : 0)) {
-        fprintf(stderr, "haul-scheduler: %s\n", is_collect ? "collect needs the job id: haul-scheduler collect JOB"
-                                                            : "unexpected argument (see --help)");
+    if (npos != cmds[known].args) {
+        fprintf(stderr, "haul-scheduler: %s\n", cmds[known].usage ? cmds[known].usage : "unexpected argument (see --help)");
+        goto out;
+    }
+    if (!strcmp(cmd, "keygen")) {
+        rc_ = keygen(pos[0]);
         goto out;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    rc = haul_redis_connect(cfg.redis, 5.0, err);
+    hr.url = cfg.redis;
+    hr.timeout_s = 5.0;
+    hr.wait_ms = 300 * 1000; /* a collector rides out a Redis restart of up to 5 minutes */
+    hr.c = rc = haul_redis_connect(cfg.redis, 5.0, err);
     if (!rc) {
         fprintf(stderr, "haul-scheduler: %s\n", err);
         goto out;
     }
     if (!strcmp(cmd, "status")) {
         rc_ = status(rc);
-    } else if (is_collect) {
-        rc_ = haul_collect(&cfg, rc, pos[0], 0);
+    } else if (!strcmp(cmd, "collect")) {
+        rc_ = haul_collect(&cfg, &hr, pos[0], 0);
+    } else if (!strcmp(cmd, "cancel")) {
+        rc_ = cancel(rc, pos[0]);
+    } else if (!strcmp(cmd, "requeue-dead")) {
+        long long n = 0;
+        if (haul_requeue_dead(rc, cfg.queue, &n, err) < 0) {
+            fprintf(stderr, "haul-scheduler: %s\n", err);
+            goto out;
+        }
+        printf("%lld dead letter(s) moved back to queue '%s'\n", n, cfg.queue);
+        rc_ = 0;
     } else {
         char *job = NULL;
         long long t0 = haul_now_ms();
@@ -214,10 +316,11 @@ int main(int argc, char **argv)
             rc_ = 0;
         } else {
             fprintf(stderr, "haul: job %s submitted; collecting (haul-scheduler collect %s to reattach)\n", job, job);
-            rc_ = haul_collect(&cfg, rc, job, t0);
+            rc_ = haul_collect(&cfg, &hr, job, t0);
         }
         free(job);
     }
+    rc = hr.c; /* the collector may have reconnected */
 out:
     if (rc) redisFree(rc);
     haul_opts_free(opts);

@@ -5,6 +5,7 @@
 #include <hiredis/hiredis.h>
 
 #include "conn.h"
+#include "queue.h"
 #include "task.h"
 
 /* Exit statuses: every key ok / some keys failed / usage or infrastructure. */
@@ -17,12 +18,13 @@ typedef struct sched_cfg {
     char *auth_url, *user, *key, *token, *storage_url, *ca_file;
     char *bucket, *container, *prefix, *keys, *op, *out_dir, *suffixes, *sidecar_ext;
     char *out, *format, *log_level;
-    long long batch, repeat, max_inline, limit;
+    long long batch, repeat, max_inline, limit, max_attempts, max_deliveries, retention;
+    char *key_file;
 } sched_cfg;
 
 /* submit.c: make the job and queue its tasks; the job id in *job (malloc). */
 int haul_submit(const sched_cfg *cfg, redisContext *rc, char **job);
 /* collect.c: read the job's results and write them out; an exit status. */
-int haul_collect(const sched_cfg *cfg, redisContext *rc, const char *job, long long t0_ms);
+int haul_collect(const sched_cfg *cfg, haul_redis *rc, const char *job, long long t0_ms);
 
 #endif

@@ -14,7 +14,10 @@
 #include "log.h"
 #include "queue.h"
 #include "scheduler.h"
+#include "seal.h"
 #include "store.h"
+
+#include <openssl/crypto.h>
 
 #define PIPELINE 64  /* tasks pushed per round trip */
 
@@ -29,6 +32,7 @@ typedef struct submitter {
     char **kept; size_t nkept, capkept; /* --repeat */
     int replaying;        /* adding kept keys again */
     int failed;
+    const unsigned char *key;  /* seals the connection state; NULL: in the clear */
     char err[HAUL_ERR_LEN];
 } submitter;
 
@@ -52,7 +56,7 @@ static int push_batch(submitter *s)
     s->t.id = haul_buf_detach(&id);
     s->t.created_ms = (uint64_t)haul_now_ms();
     haul_buf_reset(&s->enc);
-    if (haul_task_encode(&s->t, &s->enc, s->err) < 0) { s->failed = 1; return -1; }
+    if (haul_task_encode_key(&s->t, s->key, &s->enc, s->err) < 0) { s->failed = 1; return -1; }
     redisAppendCommand(s->rc, "RPUSH %s %b", s->qkey.p, s->enc.p, s->enc.len);
     s->pending++;
     s->ntasks++;
@@ -213,6 +217,7 @@ int haul_submit(const sched_cfg *cfg, redisContext *rc, char **job_out)
     redisReply *r;
     int rc_ = -1;
     const char *bucket = cfg->bucket ? cfg->bucket : cfg->container;
+    unsigned char key[HAUL_SEAL_KEY_LEN];
 
     memset(&s, 0, sizeof s);
     s.cfg = cfg;
@@ -245,7 +250,22 @@ int haul_submit(const sched_cfg *cfg, redisContext *rc, char **job_out)
         }
     }
 
+    /* Seal the connection state when a key is given; say once that it
+     * travels in the clear otherwise. */
+    if (cfg->key_file) {
+        int kl = haul_seal_key_load(cfg->key_file, key, s.err);
+        if (kl < 0) {
+            fprintf(stderr, "haul-scheduler: %s\n", s.err);
+            goto out;
+        }
+        if (kl == 1) log_warn("key file %s is readable by other users: chmod 600 it", cfg->key_file);
+        s.key = key;
+    } else {
+        log_warn("no --key-file / HAUL_KEY_FILE: the store's credentials are stored in the clear "
+                 "in Redis tasks (haul-scheduler keygen FILE makes a key; give it to the workers too)");
+    }
     s.t.op = op;
+    s.t.max_attempts = (uint32_t)cfg->max_attempts;
     s.t.bucket = haul_strdup(op == HAUL_OP_LIST_BUCKETS ? NULL : bucket);
     s.t.max_inline = (uint64_t)cfg->max_inline;
     s.t.out_dir = haul_strdup(cfg->out_dir);
@@ -314,5 +334,6 @@ out:
     haul_buf_free(&s.qkey);
     haul_buf_free(&s.enc);
     haul_buf_free(&k);
+    OPENSSL_cleanse(key, sizeof key);
     return rc_;
 }

@@ -16,9 +16,18 @@
  *      a task leaves the processing list only once its results are stored;
  *   4. every 2 s: heartbeat (haul:worker:<id>, expiring; haul:workers).
  * A task that cannot be decoded goes to haul:dead:<queue> with the reason. A
- * failed request is an error result, never a reason to exit. When Redis goes
- * away, transfers continue and results wait until it is back. SIGTERM/SIGINT:
- * take no more tasks, finish those held, write their results, exit. */
+ * failed request is an error result, never a reason to exit; a transient
+ * failure (connection, timeout, 429, 5xx) is tried again after a backoff with
+ * jitter, up to the task's max_attempts, without holding a transfer slot.
+ * When Redis goes away, transfers continue and results wait until it is back.
+ *
+ * Liveness is a lease (haul:leases:<queue>, deadline in Redis' clock) renewed
+ * with each heartbeat; with each heartbeat the worker also runs the reaper,
+ * which requeues the tasks of workers whose lease lapsed (queue.h).
+ *
+ * SIGTERM/SIGINT: take no more tasks, finish those held and store their
+ * results; after --shutdown-timeout (or a second signal) return the tasks
+ * still held to the queue, then exit. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +38,7 @@
 #include "config.h"
 #include "log.h"
 #include "queue.h"
+#include "seal.h"
 #include "worker.h"
 
 #define HEARTBEAT_MS 2000
@@ -36,13 +46,16 @@
 #define REDIS_TIMEOUT_S 5.0     /* socket timeout: blocking commands block for less */
 #define BLOCK_S 1               /* BLMOVE timeout when idle */
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested; /* signals received */
 
 static void on_signal(int sig)
 {
     (void)sig;
-    stop_requested = 1;
+    if (stop_requested < 2) stop_requested++;
 }
+
+/* A key waiting for its next attempt. */
+typedef struct retry { long long due_ms; wtask *wt; size_t idx; } retry;
 
 typedef struct loop {
     worker w;
@@ -54,9 +67,58 @@ typedef struct loop {
     int pending_rows;     /* pipelined list rows whose replies are unread */
     long long next_take_ms, next_hb_ms, next_redis_ms, redis_backoff_ms;
     char *log_level;
+    retry *retries;       /* min-heap by due time */
+    size_t nretries, capretries;
+    long long max_deliveries, lease_ms, shutdown_s, stop_deadline;
+    char **cancelled;     /* ids of cancelled jobs, refreshed every heartbeat */
+    size_t ncancelled;
+    unsigned seed;
+    long long next_flush_ms, flush_backoff_ms; /* storing results failed: wait */
+    unsigned char keybuf[HAUL_SEAL_KEY_LEN];
+    const unsigned char *key; /* unseals tasks; NULL: none given */
+    int warned_clear;
 } loop;
 
 /* ---- Redis connection, with reconnect ------------------------------- */
+
+/* After every (re)connection: a task in this worker's processing list that
+ * the worker does not hold in memory is an orphan -- from an earlier life of
+ * a worker with the same --name, or a Redis that lost the last second of its
+ * AOF (the LMOVE survived, the results did not). A live worker renews its
+ * lease, so the reaper would never free it: requeue it here. */
+static void reconcile(loop *L)
+{
+    worker *w = &L->w;
+    char err[HAUL_ERR_LEN];
+    haul_key_proc(&w->k1, w->id);
+    redisReply *r = haul_redis_cmd(w->rc, err, "LRANGE %s 0 -1", w->k1.p);
+    if (!r) { log_warn("checking %s: %s", w->k1.p, err); return; }
+    long long orphans = 0;
+    haul_key_queue(&w->k2, w->queue);
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *e = r->element[i];
+        int held = 0;
+        for (wtask *wt = L->tasks; wt && !held; wt = wt->link)
+            held = wt->rawlen == e->len && memcmp(wt->raw, e->str, e->len) == 0;
+        if (held) continue;
+        redisAppendCommand(w->rc, "MULTI");
+        redisAppendCommand(w->rc, "LREM %s 1 %b", w->k1.p, e->str, e->len);
+        redisAppendCommand(w->rc, "LPUSH %s %b", w->k2.p, e->str, e->len);
+        redisAppendCommand(w->rc, "EXEC");
+        orphans++;
+    }
+    freeReplyObject(r);
+    for (long long i = 0; i < 4 * orphans; i++) {
+        redisReply *x = haul_redis_get_reply(w->rc, err);
+        if (!x) {
+            log_warn("requeueing orphans: %s", err);
+            if (w->rc->err) return;
+            continue;
+        }
+        freeReplyObject(x);
+    }
+    if (orphans) log_warn("requeued %lld task(s) found in %s that this worker does not hold", orphans, w->k1.p);
+}
 
 static int redis_ok(loop *L)
 {
@@ -81,6 +143,7 @@ static int redis_ok(loop *L)
     }
     if (L->redis_backoff_ms) log_info("reconnected to Redis");
     L->redis_backoff_ms = 0;
+    reconcile(L);
     return 1;
 }
 
@@ -98,11 +161,46 @@ static void heartbeat(loop *L, const char *state)
         w->tasks_done, w->keys_done, w->running, state);
     redisAppendCommand(w->rc, "EXPIRE %s %d", w->k1.p, WORKER_TTL_S);
     redisAppendCommand(w->rc, "ZADD " HAUL_KEY_WORKERS " %lld %s", now, w->id);
-    for (int i = 0; i < 3; i++) {
+    redisAppendCommand(w->rc, "ZREMRANGEBYSCORE " HAUL_KEY_WORKERS " -inf %lld", now - 3600 * 1000LL);
+    redisAppendCommand(w->rc, "SMEMBERS " HAUL_KEY_CANCELLED);
+    for (int i = 0; i < 5; i++) {
         redisReply *r = haul_redis_get_reply(w->rc, err);
-        if (!r) { log_warn("heartbeat: %s", err); break; }
+        if (!r) { /* read every reply of the pipeline unless the connection broke */
+            log_warn("heartbeat: %s", err);
+            if (w->rc->err) return;
+            continue;
+        }
+        if (i == 4 && r->type == REDIS_REPLY_ARRAY) {
+            for (size_t j = 0; j < L->ncancelled; j++) free(L->cancelled[j]);
+            L->cancelled = haul_realloc(L->cancelled, (r->elements + 1) * sizeof *L->cancelled);
+            L->ncancelled = r->elements;
+            for (size_t j = 0; j < r->elements; j++) L->cancelled[j] = haul_strdup(r->element[j]->str);
+        }
         freeReplyObject(r);
     }
+    int lost = 0;
+    static int had_lease;
+    if (haul_lease_renew(w->rc, w->queue, w->id, L->lease_ms, &lost, err) < 0) {
+        log_warn("renewing the lease: %s", err);
+        return;
+    }
+    if (lost && had_lease)
+        log_warn("my lease had lapsed (paused or cut off for over %lld ms): the tasks I held were "
+                 "requeued, so their keys may be answered twice (the collector keeps one)", L->lease_ms);
+    had_lease = 1;
+    long long requeued, dead, workers;
+    if (haul_reap(w->rc, w->queue, L->max_deliveries, &requeued, &dead, &workers, err) < 0)
+        log_warn("reaping: %s", err);
+    else if (workers)
+        log_warn("reaped %lld worker(s) whose lease lapsed: %lld task(s) requeued, %lld dead-lettered",
+                 workers, requeued, dead);
+}
+
+static int is_cancelled(loop *L, const char *job)
+{
+    for (size_t i = 0; i < L->ncancelled; i++)
+        if (!strcmp(L->cancelled[i], job)) return 1;
+    return 0;
 }
 
 static void drain_rows(loop *L)
@@ -154,6 +252,7 @@ static void result_fields(argv_b *a, worker *w, wtask *wt, size_t i)
     args(a, "worker"); args(a, w->id);
     args(a, "task"); args(a, t->id);
     args(a, "attempt"); argnum(a, t->attempt);
+    args(a, "tries"); argnum(a, r->tries);
 }
 
 void haul_emit_list_row(worker *w, wtask *wt, size_t idx, const haul_list_entry *e)
@@ -204,23 +303,42 @@ static int flush_task(loop *L, wtask *wt)
     haul_key_worker(&w->k1, w->id);
     redisAppendCommand(w->rc, "HINCRBY %s tasks_done 1", w->k1.p);
     redisAppendCommand(w->rc, "HINCRBY %s keys_done %lld", w->k1.p, (long long)wt->t.nkeys);
-    int ok = 1;
+    /* Keep the first error: the ones after it are its consequences. */
+    char first[HAUL_ERR_LEN] = "";
     for (size_t i = 0; i < wt->t.nkeys + 4; i++) {
         redisReply *r = haul_redis_get_reply(w->rc, err);
-        if (!r) { ok = 0; if (!w->rc || w->rc->err) break; continue; }
+        if (!r) {
+            if (!first[0]) snprintf(first, sizeof first, "%s", err);
+            if (w->rc->err) break;
+            continue;
+        }
         freeReplyObject(r);
     }
-    if (w->rc && !w->rc->err) {
+    if (!w->rc->err) {
         redisReply *r = haul_redis_cmd(w->rc, err, "EXEC");
-        if (!r || r->type != REDIS_REPLY_ARRAY) ok = 0;
+        if (!r && !first[0]) snprintf(first, sizeof first, "%s", err);
+        else if (r && r->type != REDIS_REPLY_ARRAY && !first[0])
+            snprintf(first, sizeof first, "EXEC answered no results (type %d)", r->type);
         if (r) freeReplyObject(r);
-    } else {
-        ok = 0;
+    } else if (!first[0]) {
+        snprintf(first, sizeof first, "Redis: %s", w->rc->errstr);
     }
-    if (!ok) {
-        log_warn("task %s: cannot store results yet: %s", wt->t.id, err);
+    if (first[0]) {
+        /* Retry later, not in a loop: Redis may be loading, out of memory,
+         * or refusing this user a command (fix the ACL: see README). */
+        L->flush_backoff_ms = L->flush_backoff_ms ? L->flush_backoff_ms * 2 : 250;
+        if (L->flush_backoff_ms > 5000) L->flush_backoff_ms = 5000;
+        L->next_flush_ms = haul_mono_ms() + L->flush_backoff_ms;
+        if (strstr(first, "NOPERM"))
+            log_error("task %s: Redis refuses this worker's user a command: %s (grant the commands "
+                      "listed in README, 'Workers on several hosts'); retrying in %lld ms",
+                      wt->t.id, first, L->flush_backoff_ms);
+        else
+            log_warn("task %s: cannot store results yet: %s; retrying in %lld ms", wt->t.id, first,
+                     L->flush_backoff_ms);
         return -1;
     }
+    L->flush_backoff_ms = 0;
     w->tasks_done++;
     w->keys_done += (long long)wt->t.nkeys;
     log_debug("task %s: %zu keys done", wt->t.id, wt->t.nkeys);
@@ -233,6 +351,7 @@ static void task_free(wtask *wt)
         haul_buf_free(&wt->res[i].value);
         free(wt->res[i].path);
         free(wt->res[i].error);
+        free(wt->res[i].resume);
     }
     free(wt->res);
     free(wt->raw);
@@ -257,7 +376,11 @@ static void dead_letter(loop *L, const char *raw, size_t rawlen, const char *rea
     redisAppendCommand(w->rc, "EXEC");
     for (int i = 0; i < 4; i++) {
         redisReply *r = haul_redis_get_reply(w->rc, err);
-        if (!r) { log_error("dead-lettering a task: %s", err); break; }
+        if (!r) {
+            log_error("dead-lettering a task: %s", err);
+            if (w->rc->err) break;
+            continue;
+        }
         freeReplyObject(r);
     }
     log_warn("malformed task moved to %s: %s", w->k1.p, reason);
@@ -275,7 +398,11 @@ static void take_task(loop *L, int block)
     haul_key_proc(&w->k2, w->id);
     if (block) r = haul_redis_cmd(w->rc, err, "BLMOVE %s %s LEFT RIGHT %d", w->k1.p, w->k2.p, BLOCK_S);
     else r = haul_redis_cmd(w->rc, err, "LMOVE %s %s LEFT RIGHT", w->k1.p, w->k2.p);
-    if (!r) { log_warn("taking a task: %s", err); return; }
+    if (!r) {
+        log_warn("taking a task: %s", err);
+        L->next_take_ms = haul_mono_ms() + 1000; /* do not spin on a refusal */
+        return;
+    }
     if (r->type != REDIS_REPLY_STRING) {
         freeReplyObject(r);
         L->next_take_ms = haul_mono_ms() + 50; /* empty queue: do not spin */
@@ -286,10 +413,21 @@ static void take_task(loop *L, int block)
     memcpy(wt->raw, r->str, r->len);
     wt->rawlen = r->len;
     freeReplyObject(r);
-    if (haul_task_decode(wt->raw, wt->rawlen, &wt->t, err) < 0) {
+    if (haul_task_decode_key(wt->raw, wt->rawlen, L->key, &wt->t, err) < 0) {
         dead_letter(L, wt->raw, wt->rawlen, err);
         task_free(wt);
         return;
+    }
+    if (is_cancelled(L, wt->t.job)) { /* drop it: no results for a cancelled job */
+        redisReply *d = haul_redis_cmd(w->rc, err, "LREM %s 1 %b", w->k2.p, wt->raw, wt->rawlen);
+        if (d) freeReplyObject(d);
+        log_info("task %s dropped: job %s was cancelled", wt->t.id, wt->t.job);
+        task_free(wt);
+        return;
+    }
+    if (!L->key && !L->warned_clear) {
+        log_warn("tasks carry the store's credentials in the clear (no --key-file / HAUL_KEY_FILE)");
+        L->warned_clear = 1;
     }
     /* Remember the task's secrets so no log line can show them. */
     haul_log_secret(wt->t.conn.s3.secret_key);
@@ -305,17 +443,80 @@ static void take_task(loop *L, int block)
 
 /* ---- the loop ----------------------------------------------------------- */
 
-static void finish_key(loop *L, unit *u)
+static void retry_push(loop *L, retry x)
 {
-    u->wt->ndone++;
+    if (L->nretries == L->capretries) {
+        L->capretries = L->capretries ? L->capretries * 2 : 64;
+        L->retries = haul_realloc(L->retries, L->capretries * sizeof *L->retries);
+    }
+    size_t i = L->nretries++;
+    while (i > 0 && L->retries[(i - 1) / 2].due_ms > x.due_ms) {
+        L->retries[i] = L->retries[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    L->retries[i] = x;
+}
+
+static retry retry_pop(loop *L)
+{
+    retry top = L->retries[0], last = L->retries[--L->nretries];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= L->nretries) break;
+        if (c + 1 < L->nretries && L->retries[c + 1].due_ms < L->retries[c].due_ms) c++;
+        if (L->retries[c].due_ms >= last.due_ms) break;
+        L->retries[i] = L->retries[c];
+        i = c;
+    }
+    if (L->nretries) L->retries[i] = last;
+    return top;
+}
+
+/* Exponential backoff with jitter: 250 ms, 500 ms, 1 s ... capped at 8 s,
+ * each drawn from [d/2, d] so that keys failed together retry apart. */
+static long long backoff_ms(loop *L, int tries)
+{
+    long long d = 250LL << (tries > 6 ? 5 : tries - 1);
+    if (d > 8000) d = 8000;
+    return d / 2 + (long long)(rand_r(&L->seed) % (unsigned)(d / 2 + 1));
+}
+
+static void free_unit(loop *L, unit *u)
+{
     haul_unit_reset(u);
     u->wt = NULL;
     u->link = L->free_units;
     L->free_units = u;
 }
 
+static void finish_key(loop *L, unit *u)
+{
+    wresult *r = &u->wt->res[u->idx];
+    if (!r->ok && r->transient && r->tries < (int)u->wt->t.max_attempts && stop_requested < 2) {
+        retry x = {haul_mono_ms() + backoff_ms(L, r->tries), u->wt, u->idx};
+        log_debug("task %s key %zu: attempt %d failed (%s); retrying in %lld ms", u->wt->t.id,
+                  u->idx, r->tries, r->error ? r->error : "", x.due_ms - haul_mono_ms());
+        r->done = 0;
+        retry_push(L, x);
+        L->w.retries++;
+    } else {
+        u->wt->ndone++;
+    }
+    free_unit(L, u);
+}
+
 static void start_keys(loop *L)
 {
+    long long now = haul_mono_ms();
+    while (L->nretries && L->free_units && L->retries[0].due_ms <= now) {
+        retry x = retry_pop(L);
+        unit *u = L->free_units;
+        L->free_units = u->link;
+        u->wt = x.wt;
+        u->idx = x.idx;
+        if (haul_unit_start(&L->w, u) == 1) finish_key(L, u);
+    }
     for (wtask *wt = L->tasks; wt && L->free_units; wt = wt->link) {
         while (wt->next < wt->t.nkeys && L->free_units) {
             unit *u = L->free_units;
@@ -346,6 +547,7 @@ static void collect_transfers(loop *L)
 static void flush_finished(loop *L)
 {
     wtask **pp = &L->tasks;
+    if (haul_mono_ms() < L->next_flush_ms) return;
     while (*pp) {
         wtask *wt = *pp;
         if (wt->ndone == wt->t.nkeys && wt->next == wt->t.nkeys) {
@@ -359,13 +561,51 @@ static void flush_finished(loop *L)
     }
 }
 
-static haul_opt opts_tmpl[] = {
-    {"redis", HAUL_OPT_STR, NULL, "redis://127.0.0.1:6379/0", 0, 0, "HAUL_REDIS_URL", "URL",
+/* Give the tasks still held back to the head of the queue (shutdown past its
+ * bound): their keys are done again by another worker. */
+static void return_held(loop *L)
+{
+    worker *w = &L->w;
+    char err[HAUL_ERR_LEN];
+    long long n = 0;
+    if (!redis_ok(L)) return;
+    haul_key_proc(&w->k1, w->id);
+    haul_key_queue(&w->k2, w->queue);
+    for (wtask *wt = L->tasks; wt; wt = wt->link) {
+        redisAppendCommand(w->rc, "MULTI");
+        redisAppendCommand(w->rc, "LREM %s 1 %b", w->k1.p, wt->raw, wt->rawlen);
+        redisAppendCommand(w->rc, "LPUSH %s %b", w->k2.p, wt->raw, wt->rawlen);
+        redisAppendCommand(w->rc, "EXEC");
+        n++;
+    }
+    for (long long i = 0; i < 4 * n; i++) {
+        redisReply *r = haul_redis_get_reply(w->rc, err);
+        if (!r) { log_error("returning tasks: %s (they stay in %s for the reaper)", err, w->k1.p); return; }
+        freeReplyObject(r);
+    }
+    if (n) log_warn("shutdown bound reached: returned %lld unfinished task(s) to the queue", n);
+}
+
+static struct {
+    char *redis_url, *queue, *name, *log_level, *key_file;
+    long long concurrency, max_deliveries, lease_s, shutdown_s;
+} opt;
+
+static haul_opt opts[] = {
+    {"redis", HAUL_OPT_STR, &opt.redis_url, "redis://127.0.0.1:6379/0", 0, 0, "HAUL_REDIS_URL", "URL",
      "Redis to take tasks from: redis://[user:password@]host:port/db", 0},
-    {"queue", HAUL_OPT_STR, NULL, "default", 0, 0, NULL, "NAME", "queue to serve", 0},
-    {"concurrency", HAUL_OPT_INT, NULL, "32", 1, 4096, NULL, "N", "requests in flight at once", 0},
-    {"name", HAUL_OPT_STR, NULL, NULL, 0, 0, NULL, "ID", "worker id (default: <host>:<pid>)", 0},
-    {"log-level", HAUL_OPT_STR, NULL, "info", 0, 0, NULL, "LEVEL", "debug, info, warn or error", 0},
+    {"queue", HAUL_OPT_STR, &opt.queue, "default", 0, 0, NULL, "NAME", "queue to serve", 0},
+    {"concurrency", HAUL_OPT_INT, &opt.concurrency, "32", 1, 4096, NULL, "N", "requests in flight at once", 0},
+    {"name", HAUL_OPT_STR, &opt.name, NULL, 0, 0, NULL, "ID", "worker id (default: <host>:<pid>)", 0},
+    {"lease", HAUL_OPT_INT, &opt.lease_s, "10", 3, 3600, NULL, "SECONDS",
+     "lease renewed every 2 s; a worker silent this long is presumed dead and its tasks requeued", 0},
+    {"max-deliveries", HAUL_OPT_INT, &opt.max_deliveries, "5", 1, 1000, NULL, "N",
+     "a task whose workers died N times goes to the dead-letter list (poison-pill cap)", 0},
+    {"shutdown-timeout", HAUL_OPT_INT, &opt.shutdown_s, "30", 0, 86400, NULL, "SECONDS",
+     "on SIGTERM, finish held tasks for at most this long, then return the rest to the queue", 0},
+    {"key-file", HAUL_OPT_STR, &opt.key_file, NULL, 0, 0, NULL, "FILE",
+     "key that unseals tasks (the scheduler's); with it, tasks in the clear are refused", 0},
+    {"log-level", HAUL_OPT_STR, &opt.log_level, "info", 0, 0, NULL, "LEVEL", "debug, info, warn or error", 0},
     {NULL, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0}
 };
 
@@ -376,8 +616,10 @@ static void usage(FILE *f)
         "Takes tasks from a Redis list, performs them against S3 or Swift, and writes\n"
         "one result per key to the job's Redis stream. Stateless: the store's address\n"
         "and credentials come inside each task. Run as many as you like, on any hosts.\n"
-        "SIGTERM or SIGINT: finish the tasks held, store their results, exit.\n\noptions:\n");
-    haul_opts_usage(f, opts_tmpl);
+        "SIGTERM or SIGINT: take no more tasks, finish those held (for at most\n"
+        "--shutdown-timeout), store their results, exit; a second signal returns the\n"
+        "held tasks to the queue at once.\n\noptions:\n");
+    haul_opts_usage(f, opts);
     fprintf(f, "  --help                     this text\n");
 }
 
@@ -386,35 +628,45 @@ int main(int argc, char **argv)
     static loop L;
     worker *w = &L.w;
     char err[HAUL_ERR_LEN], host[256];
-    char *name = NULL;
     char *pos[1];
 
     haul_log_init("haul-worker");
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
-    opts_tmpl[0].ptr = &w->redis_url;
-    opts_tmpl[1].ptr = &w->queue;
-    opts_tmpl[2].ptr = &w->concurrency;
-    opts_tmpl[3].ptr = &name;
-    opts_tmpl[4].ptr = &L.log_level;
-    if (haul_opts_parse(opts_tmpl, argc, argv, 1, pos, 0, err) < 0) {
+    if (haul_opts_parse(opts, argc, argv, 1, pos, 0, err) < 0) {
         fprintf(stderr, "haul-worker: %s\n", err);
         return 2;
     }
-    if (haul_log_set_level(L.log_level) < 0) {
-        fprintf(stderr, "haul-worker: --log-level: '%s' is not one of debug, info, warn, error\n", L.log_level);
+    if (haul_log_set_level(opt.log_level) < 0) {
+        fprintf(stderr, "haul-worker: --log-level: '%s' is not one of debug, info, warn, error\n", opt.log_level);
         return 2;
     }
+    if (opt.key_file) {
+        int k = haul_seal_key_load(opt.key_file, L.keybuf, err);
+        if (k < 0) {
+            fprintf(stderr, "haul-worker: %s\n", err);
+            return 2;
+        }
+        if (k == 1) log_warn("key file %s is readable by other users: chmod 600 it", opt.key_file);
+        L.key = L.keybuf;
+    }
+    w->redis_url = opt.redis_url;
+    w->queue = opt.queue;
+    w->concurrency = opt.concurrency;
+    L.lease_ms = opt.lease_s * 1000;
+    L.max_deliveries = opt.max_deliveries;
+    L.shutdown_s = opt.shutdown_s;
     if (gethostname(host, sizeof host) < 0) snprintf(host, sizeof host, "unknown");
     host[sizeof host - 1] = '\0';
     w->host = haul_strdup(host);
-    if (name) w->id = haul_strdup(name);
+    if (opt.name) w->id = haul_strdup(opt.name);
     else {
         haul_buf id = HAUL_BUF_INIT;
         haul_buf_printf(&id, "%s:%d", host, (int)getpid());
         w->id = haul_buf_detach(&id);
     }
     w->started_ms = haul_now_ms();
+    L.seed = (unsigned)getpid() ^ (unsigned)w->started_ms;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -446,9 +698,27 @@ int main(int argc, char **argv)
     L.tail = &L.tasks;
     log_info("worker %s serving queue '%s' at %s with concurrency %lld", w->id, w->queue,
              w->redis_url, w->concurrency);
+    reconcile(&L);
 
     for (;;) {
         long long now = haul_mono_ms();
+        if (stop_requested && !L.stop_deadline) {
+            L.stop_deadline = now + L.shutdown_s * 1000;
+            log_info("stopping: taking no more tasks; finishing %s held", L.tasks ? "those" : "none");
+        }
+        if (stop_requested && (stop_requested > 1 || now >= L.stop_deadline) && L.tasks) {
+            /* Out of time: abandon the transfers and give the tasks back. */
+            for (long long i = 0; i < w->concurrency; i++) {
+                unit *u = &L.units[i];
+                if (!u->wt) continue;
+                curl_multi_remove_handle(w->multi, u->e);
+                w->running--;
+                free_unit(&L, u);
+            }
+            flush_finished(&L);
+            return_held(&L);
+            break;
+        }
         if (now >= L.next_hb_ms) {
             heartbeat(&L, stop_requested ? "stopping" : "running");
             L.next_hb_ms = now + HEARTBEAT_MS;
@@ -456,8 +726,11 @@ int main(int argc, char **argv)
         start_keys(&L);
         if (!stop_requested && L.unstarted < w->concurrency) {
             int idle = w->running == 0 && L.tasks == NULL;
-            if (idle) take_task(&L, 1);
-            else if (now >= L.next_take_ms) take_task(&L, 0);
+            if (now < L.next_take_ms) {
+                if (idle) usleep(50 * 1000);
+            } else {
+                take_task(&L, idle);
+            }
             start_keys(&L);
         }
         if (w->running > 0) {
@@ -466,35 +739,43 @@ int main(int argc, char **argv)
             collect_transfers(&L);
             start_keys(&L);
             if (w->running > 0) curl_multi_poll(w->multi, NULL, 0, 20, NULL);
+        } else if (L.nretries) {
+            /* Only retries are waiting: sleep until the first is due (briefly). */
+            long long wait = L.retries[0].due_ms - haul_mono_ms();
+            if (wait > 0) usleep((useconds_t)(wait > 50 ? 50 : wait) * 1000);
         }
         collect_transfers(&L);
         flush_finished(&L);
-        if (L.tasks && w->running == 0 && !L.free_units) {
-            /* cannot happen: every unit is free when nothing runs */
-            log_error("internal: no free unit with nothing running");
-        }
         if (!redis_ok(&L) && w->running == 0) usleep(50 * 1000);
         if (stop_requested && !L.tasks && w->running == 0) break;
     }
 
-    log_info("stopping: %lld tasks, %lld keys done", w->tasks_done, w->keys_done);
+    log_info("stopped: %lld tasks, %lld keys done, %lld retries", w->tasks_done, w->keys_done, w->retries);
     if (redis_ok(&L)) {
         redisReply *r;
         haul_key_worker(&w->k1, w->id);
         if ((r = haul_redis_cmd(w->rc, err, "DEL %s", w->k1.p))) freeReplyObject(r);
         if ((r = haul_redis_cmd(w->rc, err, "ZREM " HAUL_KEY_WORKERS " %s", w->id))) freeReplyObject(r);
+        haul_key_proc(&w->k1, w->id);
+        r = haul_redis_cmd(w->rc, err, "LLEN %s", w->k1.p);
+        if (r && r->integer == 0) haul_lease_drop(w->rc, w->queue, w->id, err);
+        else log_warn("%s still holds tasks: leaving the lease to lapse so the reaper requeues them", w->k1.p);
+        if (r) freeReplyObject(r);
     }
     for (long long i = 0; i < w->concurrency; i++) {
         haul_unit_reset(&L.units[i]);
         curl_easy_cleanup(L.units[i].e);
     }
+    while (L.tasks) { wtask *wt = L.tasks; L.tasks = wt->link; task_free(wt); }
+    for (size_t j = 0; j < L.ncancelled; j++) free(L.cancelled[j]);
+    free(L.cancelled);
+    free(L.retries);
     free(L.units);
     curl_multi_cleanup(w->multi);
     if (w->rc) redisFree(w->rc);
     haul_swift_cache_clear();
     curl_global_cleanup();
-    haul_opts_free(opts_tmpl);
-    free(name);
+    haul_opts_free(opts);
     free(w->id); free(w->host);
     haul_buf_free(&w->k1); haul_buf_free(&w->k2);
     return 0;

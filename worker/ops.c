@@ -24,9 +24,31 @@
 #define ERROR_BODY_MAX (64u << 10)   /* bytes of an error response kept for its message */
 #define LIST_BODY_MAX  (64u << 20)   /* one listing page */
 
+void haul_result_fail(wresult *r, long http, const char *error, int transient)
+{
+    haul_result_set(r, 0, http, error);
+    r->transient = transient;
+}
+
+/* Failures of the network or the server, worth another attempt; not those
+ * of this host (a full disk) or of the request itself. */
+static int curl_transient(CURLcode cc)
+{
+    switch (cc) {
+    case CURLE_COULDNT_RESOLVE_HOST: case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT: case CURLE_SEND_ERROR: case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING: case CURLE_PARTIAL_FILE: case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_HTTP2: case CURLE_HTTP2_STREAM:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 void haul_result_set(wresult *r, int ok, long http, const char *error)
 {
     r->done = 1;
+    r->transient = 0;
     r->ok = ok;
     r->http = http;
     free(r->error);
@@ -260,8 +282,8 @@ static int launch(worker *w, unit *u)
             log_info("swift: token for %s refused with 401; authenticating again", t->conn.swift.user);
             rc2 = haul_swift_session(&t->conn, 1, &token, &surl, &http, err);
         }
-        if (rc2 < 0) {
-            haul_result_set(r, 0, http, err);
+        if (rc2 < 0) { /* unreachable auth or a 5xx: retry; a refused key: not */
+            haul_result_fail(r, http, err, haul_store_transient(http));
             return -1;
         }
         free(u->token_used);
@@ -328,9 +350,12 @@ int haul_unit_start(worker *w, unit *u)
     haul_unit_reset(u);
     u->t0 = haul_mono_ms();
     u->auth_retried = 0;
-    u->list_count = 0;
+    r->tries++;
     r->bytes = -1;
     r->count = -1;
+    /* A retried listing resumes after the last page it wrote. */
+    u->list_count = r->listed;
+    if (r->resume) u->list_next = haul_strdup(r->resume);
     if (t->op == HAUL_OP_SIDECAR) {
         int match = 0;
         for (size_t i = 0; i < t->nsuffixes && !match; i++) match = ends_with(key, t->suffixes[i]);
@@ -414,7 +439,7 @@ int haul_unit_done(worker *w, unit *u, CURLcode cc)
     }
     if (u->write_failed) {
         snprintf(err, sizeof err, "%s %s: %s", t->conn.kind == HAUL_STORE_S3 ? "S3" : "Swift", what.p, u->werr);
-        haul_result_set(r, 0, http, err);
+        haul_result_fail(r, http, err, 0);
         goto finished;
     }
     if (cc != CURLE_OK) {
@@ -422,7 +447,7 @@ int haul_unit_done(worker *w, unit *u, CURLcode cc)
         curl_easy_getinfo(u->e, CURLINFO_EFFECTIVE_URL, &url);
         snprintf(err, sizeof err, "%s %s: %s (%.*s)", t->conn.kind == HAUL_STORE_S3 ? "S3" : "Swift",
                  what.p, curl_easy_strerror(cc), url ? (int)strcspn(url, "?") : 0, url ? url : "");
-        haul_result_set(r, 0, http, err);
+        haul_result_fail(r, http, err, curl_transient(cc));
         goto finished;
     }
     if (http == 401 && t->conn.kind == HAUL_STORE_SWIFT && !u->auth_retried && !t->conn.swift.token) {
@@ -440,7 +465,10 @@ int haul_unit_done(worker *w, unit *u, CURLcode cc)
     }
     if (http < 200 || http > 299) {
         haul_store_error(&t->conn, what.p, http, u->body.p, u->body.len, err);
-        haul_result_set(r, 0, http, err);
+        /* A 401 that survived re-authenticating is worth another attempt
+         * later (tokens are revoked and issued asynchronously). */
+        haul_result_fail(r, http, err, haul_store_transient(http) ||
+                         (http == 401 && t->conn.kind == HAUL_STORE_SWIFT));
         goto finished;
     }
     switch (t->op) {
@@ -453,7 +481,7 @@ int haul_unit_done(worker *w, unit *u, CURLcode cc)
     case HAUL_OP_GET:
         r->bytes = u->nbytes;
         if (md5_check(u, err) < 0) {
-            haul_result_set(r, 0, http, err);
+            haul_result_fail(r, http, err, 1); /* corrupted on the way: fetch again */
             break;
         }
         if (u->f) {
@@ -488,9 +516,12 @@ int haul_unit_done(worker *w, unit *u, CURLcode cc)
         }
         for (size_t i = 0; i < page.n; i++) haul_emit_list_row(w, u->wt, u->idx, &page.v[i]);
         u->list_count += (long long)page.n;
+        r->listed = u->list_count;
         if (page.truncated && page.next && page.n) {
             free(u->list_next);
             u->list_next = haul_strdup(page.next);
+            free(r->resume);
+            r->resume = haul_strdup(page.next);
             haul_list_page_free(&page);
             haul_buf_reset(&u->body);
             haul_buf_free(&what);

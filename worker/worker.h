@@ -21,6 +21,10 @@ typedef struct wresult {
     char *error;         /* NULL when ok */
     long long ms;
     long long count;     /* list: entries listed; -1 otherwise */
+    int tries;           /* attempts made for this key */
+    int transient;       /* the failure is worth another attempt */
+    char *resume;        /* list: where a retried listing resumes */
+    long long listed;    /* list: entries already written */
 } wresult;
 
 /* A task this worker holds: taken from the queue into its processing list,
@@ -67,7 +71,7 @@ typedef struct worker {
     redisContext *rc;
     CURLM *multi;
     int running;         /* transfers in flight */
-    long long tasks_done, keys_done;
+    long long tasks_done, keys_done, retries;
     long long started_ms;
     haul_buf k1, k2;     /* scratch for key names */
 } worker;
@@ -81,8 +85,10 @@ int haul_unit_start(worker *w, unit *u);
 int haul_unit_done(worker *w, unit *u, CURLcode cc);
 /* Release what a unit holds between uses (keeps its easy handle). */
 void haul_unit_reset(unit *u);
-/* Set a finished key's result. */
+/* Set a finished key's result (not transient). */
 void haul_result_set(wresult *r, int ok, long http, const char *error);
+/* Set a failed key's result, saying whether another attempt may succeed. */
+void haul_result_fail(wresult *r, long http, const char *error, int transient);
 
 /* main.c: write one listing row for a list task immediately (pipelined). */
 void haul_emit_list_row(worker *w, wtask *wt, size_t idx, const haul_list_entry *e);
