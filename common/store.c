@@ -1,6 +1,7 @@
 /* store.c -- S3 and Swift requests, Swift auth cache, error sentences. */
 #include "store.h"
 #include "log.h"
+#include "queue.h"
 #include "task.h"
 
 #include <stdlib.h>
@@ -185,6 +186,7 @@ void haul_store_setup(CURL *e, const haul_conn *c, const haul_req *r)
 typedef struct swift_entry {
     char *id;          /* auth_url "\n" user "\n" sha256(key): never the key itself */
     char *token, *storage_url;
+    long long authed_ms;  /* haul_mono_ms() when the token was obtained */
 } swift_entry;
 
 #define SWIFT_CACHE 32
@@ -237,7 +239,7 @@ static size_t body_cb(char *p, size_t sz, size_t n, void *ud)
     return sz * n;
 }
 
-int haul_swift_session(const haul_conn *c, int force_new, const char **token,
+int haul_swift_session(const haul_conn *c, long long refresh_before, const char **token,
                        const char **storage_url, long *http, char *err)
 {
     const haul_swift_conn *s = &c->swift;
@@ -254,7 +256,7 @@ int haul_swift_session(const haul_conn *c, int force_new, const char **token,
     swift_entry *ent = NULL;
     for (size_t i = 0; i < ncache; i++)
         if (strcmp(cache[i].id, id.p) == 0) ent = &cache[i];
-    if (ent && !force_new) {
+    if (ent && ent->authed_ms >= refresh_before) {
         haul_buf_free(&id);
         *token = ent->token;
         *storage_url = ent->storage_url;
@@ -307,11 +309,15 @@ int haul_swift_session(const haul_conn *c, int force_new, const char **token,
     } else {
         free(ent->token); free(ent->storage_url);
     }
+    ent->authed_ms = haul_mono_ms();
     ent->token = haul_buf_detach(&h.token);
     ent->storage_url = haul_buf_detach(&h.url);
     *token = ent->token;
     *storage_url = ent->storage_url;
-    log_debug("swift: authenticated as %s at %s", s->user, s->auth_url);
+    if (refresh_before)
+        log_info("swift: token for %s refused with 401; authenticated again", s->user);
+    else
+        log_debug("swift: authenticated as %s at %s", s->user, s->auth_url);
     rc = 0;
 out:
     curl_easy_cleanup(e);
@@ -424,7 +430,7 @@ int haul_store_list(const haul_conn *c, const char *bucket, const char *prefix,
     CURL *e = curl_easy_init();
     haul_buf body = HAUL_BUF_INIT, what = HAUL_BUF_INIT;
     char *next = NULL;
-    long long seen = 0;
+    long long seen = 0, sent = 0;
     int rc = -1, reauthed = 0;
 
     if (!e) { fprintf(stderr, "haul: out of memory\n"); abort(); }
@@ -438,13 +444,14 @@ int haul_store_list(const haul_conn *c, const char *bucket, const char *prefix,
         if (limit > 0 && limit - seen < psize) psize = limit - seen;
         if (c->kind == HAUL_STORE_SWIFT &&
             haul_swift_session(c, 0, &token, &surl, &http, err) < 0) goto out;
+        sent = haul_mono_ms();
         if (haul_store_list_request(c, token, surl, bucket, prefix, next, psize, &r, err) < 0) goto out;
         int prc = haul_store_perform(e, c, &r, &body, &http, err);
         haul_req_free(&r);
         if (prc < 0) goto out;
         if (http == 401 && c->kind == HAUL_STORE_SWIFT && !reauthed && !c->swift.token) {
             reauthed = 1; /* the cached token expired: authenticate once more */
-            if (haul_swift_session(c, 1, &token, &surl, &http, err) < 0) goto out;
+            if (haul_swift_session(c, sent + 1, &token, &surl, &http, err) < 0) goto out;
             continue;
         }
         if (http == 204 && c->kind == HAUL_STORE_SWIFT) break; /* empty container */

@@ -36,12 +36,15 @@ int haul_store_request(const haul_conn *c, const char *token, const char *storag
 void haul_store_setup(CURL *e, const haul_conn *c, const haul_req *r);
 
 /* Swift: the token and storage URL for c. A pre-issued token is returned as
- * is; otherwise the per-process cache is asked, and on a miss (or with
- * force_new, after a 401) the worker authenticates with auth v1.0 -- a
- * blocking request. The strings stay valid until the next call for the same
- * credentials with force_new. -1 with a sentence (naming the auth URL, user
- * and HTTP status, never the key) on failure; *http gets the auth status. */
-int haul_swift_session(const haul_conn *c, int force_new, const char **token,
+ * is; otherwise the per-process cache is asked, and on a miss the worker
+ * authenticates with auth v1.0 -- a blocking request. After a 401, pass the
+ * time (haul_mono_ms) the refused request was sent as refresh_before: the
+ * token is renewed only if it was obtained before then, so many requests
+ * refused together cause one new authentication, not one each; 0 takes the
+ * cached token. The strings stay valid until the token is renewed. -1 with a
+ * sentence (naming the auth URL, user and HTTP status, never the key) on
+ * failure; *http gets the auth status. */
+int haul_swift_session(const haul_conn *c, long long refresh_before, const char **token,
                        const char **storage_url, long *http, char *err);
 /* Parse one response header line of an auth v1.0 answer: X-Auth-Token or
  * X-Storage-Url (any case) is trimmed and stored in token / url. 1 stored,

@@ -126,7 +126,7 @@ static void take_entry(collector *c, redisReply *kv)
     const char *key = field(kv, "key", &klen), *is = field(kv, "i", NULL);
     const char *st = field(kv, "status", NULL), *http = field(kv, "http", NULL);
     const char *bytes = field(kv, "bytes", NULL), *ms = field(kv, "ms", NULL);
-    const char *eof = field(kv, "eof", NULL);
+    const char *eof = field(kv, "eof", NULL), *tries = field(kv, "tries", NULL);
     if (!key || !is || !st) return; /* not a result entry */
     long long i = strtoll(is, NULL, 10);
     haul_row r = {
@@ -134,6 +134,7 @@ static void take_entry(collector *c, redisReply *kv)
         .path = field(kv, "path", NULL), .bytes = bytes ? strtoll(bytes, NULL, 10) : -1,
         .error = field(kv, "error", NULL), .worker = field(kv, "worker", NULL),
         .task = field(kv, "task", NULL), .ms = ms ? strtoll(ms, NULL, 10) : -1,
+        .tries = tries ? strtoll(tries, NULL, 10) : 0,
     };
     r.value = field(kv, "value", &vlen);
     r.value_len = vlen;

@@ -172,6 +172,8 @@ static void jsonl_row(haul_buf *b, const haul_row *r)
     json_str(b, r->worker);
     haul_buf_adds(b, ",\"task\":");
     json_str(b, r->task);
+    haul_buf_adds(b, ",\"tries\":");
+    json_num(b, r->tries, r->tries > 0);
     haul_buf_adds(b, "}\n");
 }
 

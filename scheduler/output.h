@@ -14,7 +14,7 @@
  *   column holds the path of the worker's file when value is NULL.
  *
  * JSON Lines: one object per line, always the same members in this order:
- *   key, status, http, value, bytes, error, ms, worker, task
+ *   key, status, http, value, bytes, error, ms, worker, task, tries
  *   Absent strings, http 0, bytes -1 and ms -1 are null, so every line has
  *   every member. When value is NULL and path is set, the fourth member is
  *   "path" instead of "value"; when both are set, value wins.
@@ -41,6 +41,7 @@ typedef struct haul_row {
     const char *error;                   /* NULL when ok */
     const char *worker, *task;           /* JSONL only */
     long long ms;                        /* JSONL only, -1 unknown */
+    long long tries;                     /* JSONL only: attempts made, 0 unknown */
 } haul_row;
 
 /* CSV: appends "key,status,http,value,bytes,error\n". JSONL: appends nothing. */

@@ -156,9 +156,9 @@ static void heartbeat(loop *L, const char *state)
     haul_key_worker(&w->k1, w->id);
     redisAppendCommand(w->rc,
         "HSET %s host %s pid %d queue %s concurrency %lld started %lld last_seen %lld "
-        "tasks_done %lld keys_done %lld inflight %d state %s",
+        "tasks_done %lld keys_done %lld retries %lld inflight %d state %s",
         w->k1.p, w->host, (int)getpid(), w->queue, w->concurrency, w->started_ms, now,
-        w->tasks_done, w->keys_done, w->running, state);
+        w->tasks_done, w->keys_done, w->retries, w->running, state);
     redisAppendCommand(w->rc, "EXPIRE %s %d", w->k1.p, WORKER_TTL_S);
     redisAppendCommand(w->rc, "ZADD " HAUL_KEY_WORKERS " %lld %s", now, w->id);
     redisAppendCommand(w->rc, "ZREMRANGEBYSCORE " HAUL_KEY_WORKERS " -inf %lld", now - 3600 * 1000LL);
@@ -383,7 +383,7 @@ static void dead_letter(loop *L, const char *raw, size_t rawlen, const char *rea
         }
         freeReplyObject(r);
     }
-    log_warn("malformed task moved to %s: %s", w->k1.p, reason);
+    log_warn("task refused and moved to %s: %s", w->k1.p, reason);
     haul_buf_free(&entry);
 }
 

@@ -71,7 +71,6 @@ void haul_unit_reset(unit *u)
     if (u->md5) EVP_MD_CTX_free(u->md5);
     u->md5 = NULL;
     free(u->list_next); u->list_next = NULL;
-    free(u->token_used); u->token_used = NULL;
     u->clen = -1;
     u->nbytes = 0;
     u->write_failed = 0;
@@ -275,20 +274,17 @@ static int launch(worker *w, unit *u)
 
     haul_req_free(&u->req);
     if (t->conn.kind == HAUL_STORE_SWIFT) {
-        int rc2 = haul_swift_session(&t->conn, 0, &token, &surl, &http, err);
-        /* After a 401, authenticate again only if no other key did already:
-         * many transfers see the same expired token at once. */
-        if (rc2 == 0 && u->auth_retried && u->token_used && strcmp(token, u->token_used) == 0) {
-            log_info("swift: token for %s refused with 401; authenticating again", t->conn.swift.user);
-            rc2 = haul_swift_session(&t->conn, 1, &token, &surl, &http, err);
-        }
+        /* After a 401, the token is renewed only if no other key renewed it
+         * since this one's request went out: many transfers see the same
+         * expired token at once. */
+        long long before = u->auth_retried ? u->sent_ms + 1 : 0;
+        int rc2 = haul_swift_session(&t->conn, before, &token, &surl, &http, err);
         if (rc2 < 0) { /* unreachable auth or a 5xx: retry; a refused key: not */
             haul_result_fail(r, http, err, haul_store_transient(http));
             return -1;
         }
-        free(u->token_used);
-        u->token_used = haul_strdup(token);
     }
+    u->sent_ms = haul_mono_ms();
     switch (t->op) {
     case HAUL_OP_LIST:
         rc = haul_store_list_request(&t->conn, token, surl, t->bucket, key, u->list_next,

@@ -55,7 +55,7 @@ typedef struct unit {
     long long nbytes;    /* body bytes received */
     long long t0;
     int auth_retried;    /* Swift: re-authenticated once after a 401 */
-    char *token_used;    /* Swift: the token the last request carried */
+    long long sent_ms;   /* when the last request of this key was started */
     int write_failed;
     char werr[HAUL_ERR_LEN];
     char *list_next;     /* list: continuation token / marker */

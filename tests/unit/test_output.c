@@ -126,7 +126,7 @@ TEST(csv_row_ok_value)
 {
     haul_buf b = HAUL_BUF_INIT;
     haul_row r = {L("dummy/a.zip.metadata"), "ok", 200, L("{\"a\": 1, \"b\": \"x\"}"),
-                  NULL, 18, NULL, "w1", "t1", 12};
+                  NULL, 18, NULL, "w1", "t1", 12, 0};
     haul_out_row(&b, HAUL_FMT_CSV, &r);
     ASSERT_BUF(b, "dummy/a.zip.metadata,ok,200,\"{\"\"a\"\": 1, \"\"b\"\": \"\"x\"\"}\",18,\n");
     haul_buf_free(&b);
@@ -136,13 +136,13 @@ TEST(csv_row_path_and_unknowns)
 {
     haul_buf b = HAUL_BUF_INIT;
     haul_row r = {"big/file.bin", 12, "ok", 200, NULL, 0, "/data/out/big/file.bin", -1,
-                  NULL, NULL, NULL, -1};
+                  NULL, NULL, NULL, -1, 0};
     haul_out_row(&b, HAUL_FMT_CSV, &r);
     ASSERT_BUF(b, "big/file.bin,ok,200,/data/out/big/file.bin,,\n");
     haul_buf_free(&b);
 
     /* value set: the path does not replace it, even an empty value. */
-    haul_row r2 = {"k", 1, "ok", 200, "", 0, "/p", 0, NULL, NULL, NULL, -1};
+    haul_row r2 = {"k", 1, "ok", 200, "", 0, "/p", 0, NULL, NULL, NULL, -1, 0};
     haul_out_row(&b, HAUL_FMT_CSV, &r2);
     ASSERT_BUF(b, "k,ok,200,\"\",0,\n");
     haul_buf_free(&b);
@@ -153,19 +153,19 @@ TEST(csv_row_error)
     haul_buf b = HAUL_BUF_INIT;
     haul_row r = {L("dummy/b, \"c\".zip"), "error", 403, NULL, 0, NULL, -1,
                   "S3 GET dummy/b: 403 SignatureDoesNotMatch (check the \"secret\" key, and region)",
-                  "w2", "t2", 5};
+                  "w2", "t2", 5, 0};
     haul_out_row(&b, HAUL_FMT_CSV, &r);
     ASSERT_BUF(b, "\"dummy/b, \"\"c\"\".zip\",error,403,,,\"S3 GET dummy/b: 403 SignatureDoesNotMatch "
                   "(check the \"\"secret\"\" key, and region)\"\n");
     haul_buf_free(&b);
 
     haul_row r2 = {"k", 1, "error", 0, NULL, 0, NULL, -1, "connect: Connection refused",
-                   NULL, NULL, -1};
+                   NULL, NULL, -1, 0};
     haul_out_row(&b, HAUL_FMT_CSV, &r2);
     ASSERT_BUF(b, "k,error,,,,connect: Connection refused\n");
     haul_buf_free(&b);
 
-    haul_row r3 = {NULL, 0, NULL, 0, NULL, 0, NULL, -1, NULL, NULL, NULL, -1};
+    haul_row r3 = {NULL, 0, NULL, 0, NULL, 0, NULL, -1, NULL, NULL, NULL, -1, 0};
     haul_out_row(&b, HAUL_FMT_CSV, &r3);
     ASSERT_BUF(b, ",,,,,\n");
     haul_buf_free(&b);
@@ -188,7 +188,7 @@ TEST(csv_rows_read_back)
     for (size_t i = 0; i < nrows; i++) {
         haul_row r = {rows[i].key, rows[i].klen, rows[i].error ? "error" : "ok", 200,
                       rows[i].val, rows[i].vlen, NULL, (long long)rows[i].vlen, rows[i].error,
-                      NULL, NULL, -1};
+                      NULL, NULL, -1, 0};
         haul_out_row(&b, HAUL_FMT_CSV, &r);
     }
     const char *p = b.p, *end = b.p + b.len;
@@ -323,11 +323,11 @@ TEST(jsonl_row_full)
 {
     haul_buf b = HAUL_BUF_INIT;
     haul_row r = {"dummy/a.zip.metadata", 20, "ok", 200, "{\"size\": 3}\n", 12, NULL, 12,
-                  NULL, "worker-1:4242", "7f3a", 35};
+                  NULL, "worker-1:4242", "7f3a", 35, 2};
     haul_out_row(&b, HAUL_FMT_JSONL, &r);
     ASSERT_BUF(b, "{\"key\":\"dummy/a.zip.metadata\",\"status\":\"ok\",\"http\":200,"
                   "\"value\":\"{\\\"size\\\": 3}\\n\",\"bytes\":12,\"error\":null,\"ms\":35,"
-                  "\"worker\":\"worker-1:4242\",\"task\":\"7f3a\"}\n");
+                  "\"worker\":\"worker-1:4242\",\"task\":\"7f3a\",\"tries\":2}\n");
     haul_buf_free(&b);
 }
 
@@ -335,22 +335,22 @@ TEST(jsonl_row_path_and_nulls)
 {
     haul_buf b = HAUL_BUF_INIT;
     haul_row r = {"big.bin", 7, "ok", 200, NULL, 0, "/out/big.bin", 1073741824LL,
-                  NULL, NULL, NULL, -1};
+                  NULL, NULL, NULL, -1, 0};
     haul_out_row(&b, HAUL_FMT_JSONL, &r);
     ASSERT_BUF(b, "{\"key\":\"big.bin\",\"status\":\"ok\",\"http\":200,\"path\":\"/out/big.bin\","
-                  "\"bytes\":1073741824,\"error\":null,\"ms\":null,\"worker\":null,\"task\":null}\n");
+                  "\"bytes\":1073741824,\"error\":null,\"ms\":null,\"worker\":null,\"task\":null,\"tries\":null}\n");
     haul_buf_free(&b);
 
-    haul_row r2 = {NULL, 0, NULL, 0, NULL, 0, NULL, -1, NULL, NULL, NULL, -1};
+    haul_row r2 = {NULL, 0, NULL, 0, NULL, 0, NULL, -1, NULL, NULL, NULL, -1, 0};
     haul_out_row(&b, HAUL_FMT_JSONL, &r2);
     ASSERT_BUF(b, "{\"key\":null,\"status\":null,\"http\":null,\"value\":null,\"bytes\":null,"
-                  "\"error\":null,\"ms\":null,\"worker\":null,\"task\":null}\n");
+                  "\"error\":null,\"ms\":null,\"worker\":null,\"task\":null,\"tries\":null}\n");
     haul_buf_free(&b);
 
-    haul_row r3 = {"e", 1, "ok", 204, "", 0, "/ignored", 0, NULL, "w", "t", 0};
+    haul_row r3 = {"e", 1, "ok", 204, "", 0, "/ignored", 0, NULL, "w", "t", 0, 0};
     haul_out_row(&b, HAUL_FMT_JSONL, &r3);
     ASSERT_BUF(b, "{\"key\":\"e\",\"status\":\"ok\",\"http\":204,\"value\":\"\",\"bytes\":0,"
-                  "\"error\":null,\"ms\":0,\"worker\":\"w\",\"task\":\"t\"}\n");
+                  "\"error\":null,\"ms\":0,\"worker\":\"w\",\"task\":\"t\",\"tries\":null}\n");
     haul_buf_free(&b);
 }
 
@@ -358,12 +358,12 @@ TEST(jsonl_row_error_and_binary)
 {
     haul_buf b = HAUL_BUF_INIT;
     haul_row r = {"k\"ey\n", 5, "error", 503, "\0\xFF" "ok", 4, NULL, -1,
-                  "Swift GET c/k: 503 \"Service Unavailable\"\n(retry later)", "w", "t\\1", 1500};
+                  "Swift GET c/k: 503 \"Service Unavailable\"\n(retry later)", "w", "t\\1", 1500, 0};
     haul_out_row(&b, HAUL_FMT_JSONL, &r);
     ASSERT_BUF(b, "{\"key\":\"k\\\"ey\\n\",\"status\":\"error\",\"http\":503,"
                   "\"value\":\"\\u0000" FFFD "ok\",\"bytes\":null,"
                   "\"error\":\"Swift GET c/k: 503 \\\"Service Unavailable\\\"\\n(retry later)\","
-                  "\"ms\":1500,\"worker\":\"w\",\"task\":\"t\\\\1\"}\n");
+                  "\"ms\":1500,\"worker\":\"w\",\"task\":\"t\\\\1\",\"tries\":null}\n");
     /* One line, and jansson reads it as the object we meant. */
     ASSERT(memchr(b.p, '\n', b.len) == b.p + b.len - 1);
     json_error_t je;
@@ -383,7 +383,7 @@ TEST(jsonl_row_error_and_binary)
 TEST(rows_accumulate)
 {
     haul_buf b = HAUL_BUF_INIT;
-    haul_row r = {"a", 1, "ok", 200, "1", 1, NULL, 1, NULL, NULL, NULL, -1};
+    haul_row r = {"a", 1, "ok", 200, "1", 1, NULL, 1, NULL, NULL, NULL, -1, 0};
     haul_out_header(&b, HAUL_FMT_CSV);
     haul_out_row(&b, HAUL_FMT_CSV, &r);
     r.key = "b";

@@ -3,12 +3,15 @@
  * Round trips go through haul_task_encode(); malformed tasks are built byte
  * by byte with the small msgpack writer below, from one template task that
  * a test can patch: replace one field's value with raw bytes, leave a field
- * out, or add an entry. */
+ * out, or add an entry. The template writes its fields in another order than
+ * haul's encoder ("attempt" near the end, as a fixint), as another encoder
+ * may. Sealed tasks are forged by splicing the bytes of real encodings. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "seal.h"
 #include "task.h"
 #include "test.h"
 
@@ -179,17 +182,25 @@ static void build(haul_buf *out, const patch *ps, int swift)
 static char err_[HAUL_ERR_LEN];
 
 /* Decode a copy of n bytes in a block of exactly n bytes, so that valgrind
- * and ASan see any read past the end. NULL on success, else the sentence. */
-static const char *decode_raw(const char *p, size_t n, haul_task *t)
+ * and ASan see any read past the end; key NULL: as a worker without a key.
+ * NULL on success, else the sentence. */
+static const char *decode_raw_key(const char *p, size_t n, const unsigned char *key,
+                                  haul_task *t)
 {
     char *copy = haul_malloc(n);
     if (n) memcpy(copy, p, n);
     err_[0] = '\0';
-    int rc = haul_task_decode(copy, n, t, err_);
+    int rc = key ? haul_task_decode_key(copy, n, key, t, err_)
+                 : haul_task_decode(copy, n, t, err_);
     free(copy);
     if (rc == 0) return NULL;
     if (!err_[0]) snprintf(err_, sizeof err_, "(failed without a sentence)");
     return err_;
+}
+
+static const char *decode_raw(const char *p, size_t n, haul_task *t)
+{
+    return decode_raw_key(p, n, NULL, t);
 }
 
 /* Build the template with patches and decode it: NULL or the error. */
@@ -272,6 +283,7 @@ static const char *task_diff(const haul_task *a, const haul_task *b)
            str_differs("out_dir", a->out_dir, b->out_dir) ||
            strv_differs("suffixes", a->suffixes, a->nsuffixes, b->suffixes, b->nsuffixes) ||
            str_differs("sidecar_ext", a->sidecar_ext, b->sidecar_ext) ||
+           num_differs("max_attempts", a->max_attempts, b->max_attempts) ||
            num_differs("first", a->first, b->first) ||
            strv_differs("keys", a->keys, a->nkeys, b->keys, b->nkeys) ||
            num_differs("attempt", a->attempt, b->attempt) ||
@@ -316,6 +328,7 @@ static void full_s3(haul_task *t)
     t->suffixes = strv(sfx, 3);
     t->nsuffixes = 3;
     t->sidecar_ext = haul_strdup(".metadata");
+    t->max_attempts = HAUL_TASK_MAX_ATTEMPTS;
     t->first = UINT64_C(1) << 40;
     set_keys(t, keys, 3);
     t->attempt = UINT32_MAX;
@@ -342,26 +355,27 @@ static void full_swift(haul_task *t)
     t->suffixes = strv((const char *const[]){".zip"}, 1);
     t->nsuffixes = 1;
     t->sidecar_ext = haul_strdup(".meta");
+    t->max_attempts = 1;
     t->first = 800;
     set_keys(t, keys, 3);
     t->attempt = 2;
     t->created_ms = 1;
 }
 
-/* Encode, decode, compare; "" when the round trip is exact. */
-static const char *round_trip(const haul_task *t)
+/* Encode, decode, compare; "" when the round trip is exact. key NULL: in the clear. */
+static const char *round_trip_key(const haul_task *t, const unsigned char *key)
 {
     static char msg[HAUL_ERR_LEN + 32];
     haul_buf b = HAUL_BUF_INIT;
     haul_task d;
     char err[HAUL_ERR_LEN];
 
-    if (haul_task_encode(t, &b, err) < 0) {
+    if (haul_task_encode_key(t, key, &b, err) < 0) {
         snprintf(msg, sizeof msg, "encode: %s", err);
         haul_buf_free(&b);
         return msg;
     }
-    const char *e = decode_raw(b.p, b.len, &d);
+    const char *e = decode_raw_key(b.p, b.len, key, &d);
     haul_buf_free(&b);
     if (e) {
         snprintf(msg, sizeof msg, "decode: %s", e);
@@ -371,6 +385,85 @@ static const char *round_trip(const haul_task *t)
     if (!msg[0] && d.version != HAUL_TASK_VERSION) snprintf(msg, sizeof msg, "version");
     haul_task_clear(&d);
     return msg;
+}
+
+static const char *round_trip(const haul_task *t)
+{
+    return round_trip_key(t, NULL);
+}
+
+/* ---- sealed tasks -------------------------------------------------------- */
+
+static const unsigned char key1[HAUL_SEAL_KEY_LEN] = {
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e,
+    0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d,
+    0x1e, 0x1f,
+};
+static const unsigned char key2[HAUL_SEAL_KEY_LEN] = {
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e,
+    0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d,
+    0x1e, 0x1e,
+};
+
+/* memmem, which C11 and POSIX lack. */
+static const char *find(const void *hay, size_t n, const void *needle, size_t m)
+{
+    const char *h = hay;
+    for (size_t i = 0; m <= n && i <= n - m; i++)
+        if (memcmp(h + i, needle, m) == 0) return h + i;
+    return NULL;
+}
+
+/* Where the bytes of the "sealed" value are in an encoded task: 0, or -1. */
+static int sealed_span(const haul_buf *b, size_t *at, size_t *len)
+{
+    const char *k = find(b->p, b->len, "\xa6sealed", 7);
+    if (!k) return -1;
+    const unsigned char *h = (const unsigned char *)k + 7;
+    int w = *h == 0xc4 ? 1 : *h == 0xc5 ? 2 : *h == 0xc6 ? 4 : 0;
+    if (!w) return -1;
+    *len = 0;
+    for (int i = 1; i <= w; i++) *len = *len << 8 | h[i];
+    *at = (size_t)((const char *)h + 1 + w - b->p);
+    return 0;
+}
+
+/* b's task with the sealed value of from's (which must be as long): what a
+ * Redis writer who wants other keys or another id done with someone's
+ * credentials would try. NULL when the forgery is refused, else a sentence. */
+static const char *splice_refused(haul_buf *b, const haul_buf *from)
+{
+    static char msg[HAUL_ERR_LEN + 64];
+    size_t at, len, fat, flen;
+    haul_task d;
+
+    if (sealed_span(b, &at, &len) < 0 || sealed_span(from, &fat, &flen) < 0)
+        return "no sealed field";
+    if (len != flen) return "sealed values of different lengths";
+    memcpy(b->p + at, from->p + fat, len);
+    const char *e = decode_raw_key(b->p, b->len, key1, &d);
+    haul_task_clear(&d);
+    if (!e) return "the forgery decoded";
+    if (strcmp(e, "task's sealed connection state failed authentication: wrong key "
+                  "(HAUL_KEY_FILE), or the task was altered") != 0) {
+        snprintf(msg, sizeof msg, "refused, but: %s", e);
+        return msg;
+    }
+    return NULL;
+}
+
+static void free_list(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+/* Encode t sealed with key1 into a fresh *b. */
+static int encode_sealed(const haul_task *t, haul_buf *b)
+{
+    char err[HAUL_ERR_LEN];
+    haul_buf_free(b);
+    return haul_task_encode_key(t, key1, b, err);
 }
 
 /* ---- operations and connections --------------------------------------- */
@@ -624,28 +717,30 @@ TEST(round_trip_empty_keys)
 TEST(encoding_is_the_documented_one)
 {
     static const unsigned char want[] = {
-        0x8b, 0xa1, 0x76, 0x01, 0xa2, 0x69, 0x64, 0xa4, 0x6a, 0x31, 0x3a, 0x30, 0xa3, 0x6a,
-        0x6f, 0x62, 0xa2, 0x6a, 0x31, 0xa2, 0x6f, 0x70, 0xa7, 0x73, 0x69, 0x64, 0x65, 0x63,
-        0x61, 0x72, 0xa4, 0x63, 0x6f, 0x6e, 0x6e, 0x89, 0xa4, 0x6b, 0x69, 0x6e, 0x64, 0xa2,
-        0x73, 0x33, 0xaa, 0x74, 0x6c, 0x73, 0x5f, 0x76, 0x65, 0x72, 0x69, 0x66, 0x79, 0xc3,
-        0xa7, 0x63, 0x61, 0x5f, 0x66, 0x69, 0x6c, 0x65, 0xc0, 0xa8, 0x65, 0x6e, 0x64, 0x70,
-        0x6f, 0x69, 0x6e, 0x74, 0xb5, 0x68, 0x74, 0x74, 0x70, 0x3a, 0x2f, 0x2f, 0x31, 0x32,
-        0x37, 0x2e, 0x30, 0x2e, 0x30, 0x2e, 0x31, 0x3a, 0x38, 0x30, 0x38, 0x30, 0xa6, 0x72,
-        0x65, 0x67, 0x69, 0x6f, 0x6e, 0xa9, 0x75, 0x73, 0x2d, 0x65, 0x61, 0x73, 0x74, 0x2d,
-        0x31, 0xaa, 0x61, 0x63, 0x63, 0x65, 0x73, 0x73, 0x5f, 0x6b, 0x65, 0x79, 0xab, 0x41,
-        0x4b, 0x49, 0x44, 0x45, 0x58, 0x41, 0x4d, 0x50, 0x4c, 0x45, 0xaa, 0x73, 0x65, 0x63,
-        0x72, 0x65, 0x74, 0x5f, 0x6b, 0x65, 0x79, 0xa6, 0x73, 0x65, 0x63, 0x72, 0x65, 0x74,
-        0xad, 0x73, 0x65, 0x73, 0x73, 0x69, 0x6f, 0x6e, 0x5f, 0x74, 0x6f, 0x6b, 0x65, 0x6e,
-        0xc0, 0xaa, 0x70, 0x61, 0x74, 0x68, 0x5f, 0x73, 0x74, 0x79, 0x6c, 0x65, 0xc3, 0xa6,
-        0x62, 0x75, 0x63, 0x6b, 0x65, 0x74, 0xa3, 0x62, 0x6b, 0x74, 0xa4, 0x61, 0x72, 0x67,
-        0x73, 0x84, 0xaa, 0x6d, 0x61, 0x78, 0x5f, 0x69, 0x6e, 0x6c, 0x69, 0x6e, 0x65, 0xce,
-        0x00, 0x01, 0x00, 0x00, 0xa7, 0x6f, 0x75, 0x74, 0x5f, 0x64, 0x69, 0x72, 0xc0, 0xa8,
-        0x73, 0x75, 0x66, 0x66, 0x69, 0x78, 0x65, 0x73, 0x91, 0xa4, 0x2e, 0x7a, 0x69, 0x70,
-        0xab, 0x73, 0x69, 0x64, 0x65, 0x63, 0x61, 0x72, 0x5f, 0x65, 0x78, 0x74, 0xa9, 0x2e,
-        0x6d, 0x65, 0x74, 0x61, 0x64, 0x61, 0x74, 0x61, 0xa5, 0x66, 0x69, 0x72, 0x73, 0x74,
-        0x00, 0xa4, 0x6b, 0x65, 0x79, 0x73, 0x92, 0xa5, 0x61, 0x2e, 0x7a, 0x69, 0x70, 0xa1,
-        0x62, 0xa7, 0x61, 0x74, 0x74, 0x65, 0x6d, 0x70, 0x74, 0x00, 0xa7, 0x63, 0x72, 0x65,
-        0x61, 0x74, 0x65, 0x64, 0xcf, 0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x00,
+        0x8b, 0xa1, 0x76, 0x01, 0xa7, 0x61, 0x74, 0x74, 0x65, 0x6d, 0x70, 0x74, 0xce, 0x00,
+        0x00, 0x00, 0x00, 0xa2, 0x69, 0x64, 0xa4, 0x6a, 0x31, 0x3a, 0x30, 0xa3, 0x6a, 0x6f,
+        0x62, 0xa2, 0x6a, 0x31, 0xa2, 0x6f, 0x70, 0xa7, 0x73, 0x69, 0x64, 0x65, 0x63, 0x61,
+        0x72, 0xa4, 0x63, 0x6f, 0x6e, 0x6e, 0x89, 0xa4, 0x6b, 0x69, 0x6e, 0x64, 0xa2, 0x73,
+        0x33, 0xaa, 0x74, 0x6c, 0x73, 0x5f, 0x76, 0x65, 0x72, 0x69, 0x66, 0x79, 0xc3, 0xa7,
+        0x63, 0x61, 0x5f, 0x66, 0x69, 0x6c, 0x65, 0xc0, 0xa8, 0x65, 0x6e, 0x64, 0x70, 0x6f,
+        0x69, 0x6e, 0x74, 0xb5, 0x68, 0x74, 0x74, 0x70, 0x3a, 0x2f, 0x2f, 0x31, 0x32, 0x37,
+        0x2e, 0x30, 0x2e, 0x30, 0x2e, 0x31, 0x3a, 0x38, 0x30, 0x38, 0x30, 0xa6, 0x72, 0x65,
+        0x67, 0x69, 0x6f, 0x6e, 0xa9, 0x75, 0x73, 0x2d, 0x65, 0x61, 0x73, 0x74, 0x2d, 0x31,
+        0xaa, 0x61, 0x63, 0x63, 0x65, 0x73, 0x73, 0x5f, 0x6b, 0x65, 0x79, 0xab, 0x41, 0x4b,
+        0x49, 0x44, 0x45, 0x58, 0x41, 0x4d, 0x50, 0x4c, 0x45, 0xaa, 0x73, 0x65, 0x63, 0x72,
+        0x65, 0x74, 0x5f, 0x6b, 0x65, 0x79, 0xa6, 0x73, 0x65, 0x63, 0x72, 0x65, 0x74, 0xad,
+        0x73, 0x65, 0x73, 0x73, 0x69, 0x6f, 0x6e, 0x5f, 0x74, 0x6f, 0x6b, 0x65, 0x6e, 0xc0,
+        0xaa, 0x70, 0x61, 0x74, 0x68, 0x5f, 0x73, 0x74, 0x79, 0x6c, 0x65, 0xc3, 0xa6, 0x62,
+        0x75, 0x63, 0x6b, 0x65, 0x74, 0xa3, 0x62, 0x6b, 0x74, 0xa4, 0x61, 0x72, 0x67, 0x73,
+        0x85, 0xaa, 0x6d, 0x61, 0x78, 0x5f, 0x69, 0x6e, 0x6c, 0x69, 0x6e, 0x65, 0xce, 0x00,
+        0x01, 0x00, 0x00, 0xa7, 0x6f, 0x75, 0x74, 0x5f, 0x64, 0x69, 0x72, 0xc0, 0xa8, 0x73,
+        0x75, 0x66, 0x66, 0x69, 0x78, 0x65, 0x73, 0x91, 0xa4, 0x2e, 0x7a, 0x69, 0x70, 0xab,
+        0x73, 0x69, 0x64, 0x65, 0x63, 0x61, 0x72, 0x5f, 0x65, 0x78, 0x74, 0xa9, 0x2e, 0x6d,
+        0x65, 0x74, 0x61, 0x64, 0x61, 0x74, 0x61, 0xac, 0x6d, 0x61, 0x78, 0x5f, 0x61, 0x74,
+        0x74, 0x65, 0x6d, 0x70, 0x74, 0x73, 0x04, 0xa5, 0x66, 0x69, 0x72, 0x73, 0x74, 0x00,
+        0xa4, 0x6b, 0x65, 0x79, 0x73, 0x92, 0xa5, 0x61, 0x2e, 0x7a, 0x69, 0x70, 0xa1, 0x62,
+        0xa7, 0x63, 0x72, 0x65, 0x61, 0x74, 0x65, 0x64, 0xcf, 0x00, 0x00, 0x01, 0x8b, 0xcf,
+        0xe5, 0x68, 0x00,
     };
     haul_task t;
     haul_buf b = HAUL_BUF_INIT, tmpl = HAUL_BUF_INIT;
@@ -670,6 +765,8 @@ TEST(encoding_is_the_documented_one)
     ASSERT_EQ(haul_task_encode(&t, &b, err), 0);
     ASSERT_EQ(b.len, sizeof want);
     ASSERT_MEMEQ(b.p, want, sizeof want);
+    ASSERT_EQ(HAUL_TASK_ATTEMPT_OFFSET, 13);
+    ASSERT_MEMEQ(want, "\x8b\xa1v\x01\xa7" "attempt\xce\0\0\0\0", 17);
     /* Appending keeps what the buffer held. */
     haul_buf_reset(&b);
     haul_buf_adds(&b, "xyz");
@@ -690,6 +787,633 @@ TEST(encoding_is_the_documented_one)
     ASSERT_STREQ(t.conn.swift.user, "test:tester");
     haul_task_clear(&t);
     haul_buf_free(&tmpl);
+    haul_buf_free(&b);
+}
+
+/* ---- the delivery count at a fixed place ----------------------------------- */
+
+/* The 17 bytes every task starts with, whatever else it holds, sealed or not. */
+TEST(attempt_at_a_fixed_offset)
+{
+    static const uint32_t counts[] = {0, 1, 127, 128, 255, 256, 65535, 65536, 0x01020304,
+                                      UINT32_MAX};
+    for (int sealed = 0; sealed < 2; sealed++) {
+        for (int swift = 0; swift < 2; swift++) {
+            for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+                haul_task t, d;
+                haul_buf b = HAUL_BUF_INIT;
+                char err[HAUL_ERR_LEN];
+                if (swift) full_swift(&t);
+                else full_s3(&t);
+                t.attempt = counts[i];
+                ASSERT_EQ(haul_task_encode_key(&t, sealed ? key1 : NULL, &b, err), 0);
+                const unsigned char *u = (const unsigned char *)b.p;
+                ASSERT_EQ(u[0], 0x8b);
+                ASSERT_MEMEQ(b.p + 1, "\xa1v\x01\xa7" "attempt\xce", 12);
+                uint32_t v = (uint32_t)u[13] << 24 | (uint32_t)u[14] << 16 |
+                             (uint32_t)u[15] << 8 | u[16];
+                ASSERT_EQ(v, counts[i]);
+                ASSERT(decode_raw_key(b.p, b.len, sealed ? key1 : NULL, &d) == NULL);
+                ASSERT_EQ(d.attempt, counts[i]);
+                haul_task_clear(&d);
+                haul_task_clear(&t);
+                haul_buf_free(&b);
+            }
+        }
+    }
+}
+
+TEST(bump_attempt)
+{
+    haul_task t, d;
+    haul_buf b = HAUL_BUF_INIT, orig = HAUL_BUF_INIT;
+    char err[HAUL_ERR_LEN];
+    uint32_t now = 0;
+
+    /* In the clear and sealed: +1 in place, and the task still decodes, the
+     * sealed one still authenticates, with nothing else changed. */
+    for (int sealed = 0; sealed < 2; sealed++) {
+        const unsigned char *key = sealed ? key1 : NULL;
+        full_swift(&t);
+        t.attempt = 255;
+        haul_buf_reset(&b);
+        ASSERT_EQ(haul_task_encode_key(&t, key, &b, err), 0);
+        haul_buf_reset(&orig);
+        haul_buf_add(&orig, b.p, b.len);
+        ASSERT_EQ(haul_task_bump_attempt(b.p, b.len, &now), 0);
+        ASSERT_EQ(now, 256);
+        ASSERT_MEMEQ(b.p + 13, "\0\0\x01\0", 4);
+        ASSERT_MEMEQ(b.p, orig.p, 13);
+        ASSERT_MEMEQ(b.p + 17, orig.p + 17, b.len - 17);
+        ASSERT(decode_raw_key(b.p, b.len, key, &d) == NULL);
+        ASSERT_EQ(d.attempt, 256);
+        t.attempt = 256;
+        ASSERT_STREQ(task_diff(&t, &d), "");
+        haul_task_clear(&d);
+        ASSERT_EQ(haul_task_bump_attempt(b.p, b.len, NULL), 0);
+        ASSERT(decode_raw_key(b.p, b.len, key, &d) == NULL);
+        ASSERT_EQ(d.attempt, 257);
+        haul_task_clear(&d);
+        haul_task_clear(&t);
+    }
+
+    /* The count does not wrap around. */
+    full_s3(&t);   /* attempt = UINT32_MAX */
+    haul_buf_reset(&b);
+    ASSERT_EQ(haul_task_encode(&t, &b, err), 0);
+    haul_buf_reset(&orig);
+    haul_buf_add(&orig, b.p, b.len);
+    now = 7;
+    ASSERT_EQ(haul_task_bump_attempt(b.p, b.len, &now), -1);
+    ASSERT_EQ(now, 7);
+    ASSERT_MEMEQ(b.p, orig.p, b.len);
+    haul_task_clear(&t);
+
+    /* Foreign layouts are left alone: another encoder's order (the template),
+     * attempt as a fixint, a map16 header, another version, too short. */
+    full_s3(&t);
+    t.attempt = 3;
+    haul_buf_reset(&b);
+    ASSERT_EQ(haul_task_encode(&t, &b, err), 0);
+    haul_task_clear(&t);
+    haul_buf_reset(&orig);
+    build(&orig, NULL, 0);
+    ASSERT_EQ(haul_task_bump_attempt(orig.p, orig.len, &now), -1);
+    static const char *const foreign[] = {
+        "\x8b\xa1v\x01\xa7" "attempt\x03\0\0\0\0",           /* fixint */
+        "\xde\0\x0b\xa1v\x01\xa7" "attempt\xce\0\0\0\x03",   /* map16 */
+        "\x8b\xa1v\x02\xa7" "attempt\xce\0\0\0\x03",         /* version 2 */
+        "\x8b\xa1v\xcc\x01\xa7" "attempt\xce\0\0\0\x03",     /* v as uint8 */
+        "\x8b\xa1w\x01\xa7" "attempt\xce\0\0\0\x03",
+        "\x8b\xa1v\x01\xa7" "attempu\xce\0\0\0\x03",
+        "\x8b\xa1v\x01\xa7" "attempt\xcf\0\0\0\x03",
+        "\x80\xa1v\x01\xa7" "attempt\xce\0\0\0\x03",         /* an empty map */
+        "\x81\xa1v\x01\xa7" "attempt\xce\0\0\0\x03",         /* one entry */
+        "\xa1v\x01\xa7" "attempt\xce\0\0\0\x03\0",           /* not a map */
+    };
+    for (size_t i = 0; i < sizeof foreign / sizeof foreign[0]; i++) {
+        char raw[18];
+        memcpy(raw, foreign[i], 17);
+        ASSERT_EQ(haul_task_bump_attempt(raw, 17, &now), -1);
+        ASSERT_MEMEQ(raw, foreign[i], 17);
+    }
+    char ok[17];
+    memcpy(ok, "\x82\xa1v\x01\xa7" "attempt\xce\0\0\0\x03", 17);
+    ASSERT_EQ(haul_task_bump_attempt(ok, 17, &now), 0);
+    ASSERT_EQ(now, 4);
+    ASSERT_EQ(haul_task_bump_attempt(ok, 16, &now), -1);
+    ASSERT_EQ(haul_task_bump_attempt(b.p, 16, &now), -1);
+    ASSERT_EQ(haul_task_bump_attempt(NULL, 0, &now), -1);
+    ASSERT_EQ(haul_task_bump_attempt(b.p, b.len, &now), 0);
+    ASSERT_EQ(now, 4);
+    haul_buf_free(&b);
+    haul_buf_free(&orig);
+}
+
+/* ---- args.max_attempts ------------------------------------------------------ */
+
+TEST(max_attempts)
+{
+    haul_task t;
+    haul_buf b = HAUL_BUF_INIT;
+    char err[HAUL_ERR_LEN];
+
+    haul_task_init(&t);
+    ASSERT_EQ(t.max_attempts, HAUL_TASK_DEFAULT_ATTEMPTS);
+    ASSERT_EQ(HAUL_TASK_DEFAULT_ATTEMPTS, 4);
+    haul_task_clear(&t);
+    ASSERT_EQ(t.max_attempts, 4);
+
+    /* Absent (the template has none): 4. */
+    ASSERT(decode_patched(NULL, 0, &t) == NULL);
+    ASSERT_EQ(t.max_attempts, 4);
+    haul_task_clear(&t);
+    patch one[] = {{"args.+", RAW("\xac" "max_attempts\x01")}, {NULL, NULL, 0}};
+    ASSERT(decode_patched(one, 0, &t) == NULL);
+    ASSERT_EQ(t.max_attempts, 1);
+    haul_task_clear(&t);
+    patch most[] = {{"args.+", RAW("\xac" "max_attempts\xcd\x03\xe8")}, {NULL, NULL, 0}};
+    ASSERT(decode_patched(most, 0, &t) == NULL);
+    ASSERT_EQ(t.max_attempts, 1000);
+    haul_task_clear(&t);
+
+    ASSERT_STREQ(patch_err("args.+", RAW("\xac" "max_attempts\x00")),
+                 "task field 'args.max_attempts': 0, must be at least 1 (1 means no retries)");
+    ASSERT_STREQ(patch_err("args.+", RAW("\xac" "max_attempts\xcd\x03\xe9")),
+                 "task field 'args.max_attempts': 1001 out of range, limit 1000");
+    ASSERT_STREQ(patch_err("args.+", RAW("\xac" "max_attempts\xcf\xff\xff\xff\xff\xff\xff"
+                                         "\xff\xff")),
+                 "task field 'args.max_attempts': 18446744073709551615 out of range, "
+                 "limit 1000");
+    ASSERT_STREQ(patch_err("args.+", RAW("\xac" "max_attempts\xff")),
+                 "task field 'args.max_attempts': negative (-1), expected an unsigned "
+                 "integer");
+    ASSERT_HAS(patch_err("args.+", RAW("\xac" "max_attempts\xa1" "4")),
+               "task field 'args.max_attempts': expected an unsigned integer, got a string");
+    ASSERT_STREQ(patch_err("args", RAW("\x82\xac" "max_attempts\x01\xac" "max_attempts\x02")),
+                 "task field 'args.max_attempts': appears twice");
+
+    /* The encoder refuses what the decoder would, and round-trips the rest. */
+    full_s3(&t);
+    haul_buf_adds(&b, "kept");
+    t.max_attempts = 0;
+    ASSERT_EQ(haul_task_encode(&t, &b, err), -1);
+    ASSERT_STREQ(err, "task field 'args.max_attempts': 0, must be at least 1 (1 means no "
+                 "retries)");
+    t.max_attempts = HAUL_TASK_MAX_ATTEMPTS + 1;
+    ASSERT_EQ(haul_task_encode(&t, &b, err), -1);
+    ASSERT_STREQ(err, "task field 'args.max_attempts': 1001 out of range, limit 1000");
+    ASSERT_EQ(haul_task_encode_key(&t, key1, &b, err), -1);
+    ASSERT_STREQ(err, "task field 'args.max_attempts': 1001 out of range, limit 1000");
+    ASSERT_EQ(b.len, 4);
+    static const uint32_t fine[] = {1, 2, 4, 127, 128, 999, 1000};
+    for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
+        t.max_attempts = fine[i];
+        ASSERT_STREQ(round_trip(&t), "");
+    }
+    haul_task_clear(&t);
+    haul_buf_free(&b);
+}
+
+/* ---- sealed connection state ------------------------------------------------ */
+
+TEST(sealed_round_trip)
+{
+    haul_task t;
+    haul_buf b = HAUL_BUF_INIT;
+    char err[HAUL_ERR_LEN];
+    size_t at, len;
+
+    full_s3(&t);
+    ASSERT_STREQ(round_trip_key(&t, key1), "");
+    free(t.conn.s3.secret_key);
+    t.conn.s3.secret_key = haul_strdup("SuperSecret123");
+    ASSERT_STREQ(round_trip_key(&t, key1), "");
+
+    /* None of the connection is in the bytes: no secret, and not even the
+     * endpoint or the access key id; "conn" itself is gone. */
+    ASSERT_EQ(haul_task_encode_key(&t, key1, &b, err), 0);
+    ASSERT(find(b.p, b.len, "SuperSecret123", 14) == NULL);
+    ASSERT(find(b.p, b.len, "FwoGZXIvYXdzEXAMPLETOKEN", 24) == NULL);
+    ASSERT(find(b.p, b.len, "AKIDEXAMPLE", 11) == NULL);
+    ASSERT(find(b.p, b.len, "s3.example.org", 14) == NULL);
+    ASSERT(find(b.p, b.len, "\xa4" "conn", 5) == NULL);
+    ASSERT_EQ(sealed_span(&b, &at, &len), 0);
+    ASSERT(len > HAUL_SEAL_OVERHEAD && len < 400);
+    /* The same task sealed twice: a fresh nonce each time. */
+    haul_buf b2 = HAUL_BUF_INIT;
+    ASSERT_EQ(haul_task_encode_key(&t, key1, &b2, err), 0);
+    ASSERT_EQ(b2.len, b.len);
+    ASSERT(memcmp(b.p, b2.p, b.len) != 0);
+    haul_buf_free(&b2);
+    /* In the clear, by contrast, it is all there. */
+    haul_buf_reset(&b);
+    ASSERT_EQ(haul_task_encode(&t, &b, err), 0);
+    ASSERT(find(b.p, b.len, "SuperSecret123", 14) != NULL);
+    haul_task_clear(&t);
+
+    full_swift(&t);
+    ASSERT_STREQ(round_trip_key(&t, key1), "");
+    haul_buf_reset(&b);
+    ASSERT_EQ(haul_task_encode_key(&t, key1, &b, err), 0);
+    ASSERT(find(b.p, b.len, "testing", 7) == NULL);
+    ASSERT(find(b.p, b.len, "AUTH_tk0123456789abcdef", 23) == NULL);
+    haul_task_clear(&t);
+
+    /* Optional fields absent, no keys, list-buckets with a nil bucket. */
+    haul_task_init(&t);
+    t.id = haul_strdup("j:1");
+    t.job = haul_strdup("j");
+    t.op = HAUL_OP_LIST_BUCKETS;
+    t.conn.kind = HAUL_STORE_S3;
+    t.conn.s3.endpoint = haul_strdup("http://h");
+    t.conn.s3.region = haul_strdup("r");
+    t.conn.s3.access_key = haul_strdup("a");
+    t.conn.s3.secret_key = haul_strdup("s");
+    ASSERT_STREQ(round_trip_key(&t, key1), "");
+    t.bucket = haul_strdup("");
+    ASSERT_STREQ(round_trip_key(&t, key1), "");
+    haul_task_clear(&t);
+    haul_buf_free(&b);
+}
+
+/* The example of docs/protocol.md, sealed: the associated data is the one
+ * documented there, and the plaintext is exactly the clear "conn" value. */
+TEST(sealed_is_the_documented_one)
+{
+    static const char aad[] =
+        "haul-task-aad-v1\0" "j1:0\0" "j1\0" "sidecar\0" "+bkt\0" "-\0" "+.metadata\0"
+        "1\0" ".zip\0" "0\0" "65536\0" "4\0" "2\0" "a.zip\0" "b\0";
+    haul_task t, d;
+    haul_buf clear = HAUL_BUF_INIT, sealed = HAUL_BUF_INIT, pt = HAUL_BUF_INIT;
+    char err[HAUL_ERR_LEN];
+    size_t at, len;
+
+    haul_task_init(&t);
+    t.id = haul_strdup("j1:0");
+    t.job = haul_strdup("j1");
+    t.op = HAUL_OP_SIDECAR;
+    t.conn.kind = HAUL_STORE_S3;
+    t.conn.s3.endpoint = haul_strdup("http://127.0.0.1:8080");
+    t.conn.s3.region = haul_strdup("us-east-1");
+    t.conn.s3.access_key = haul_strdup("AKIDEXAMPLE");
+    t.conn.s3.secret_key = haul_strdup("secret");
+    t.bucket = haul_strdup("bkt");
+    t.max_inline = 65536;
+    t.suffixes = strv((const char *const[]){".zip"}, 1);
+    t.nsuffixes = 1;
+    t.sidecar_ext = haul_strdup(".metadata");
+    set_keys(&t, (const char *const[]){"a.zip", "b"}, 2);
+    t.created_ms = UINT64_C(1700000000000);
+    ASSERT_EQ(haul_task_encode(&t, &clear, err), 0);
+    ASSERT_EQ(haul_task_encode_key(&t, key1, &sealed, err), 0);
+
+    /* Same fields, same order, "sealed" where "conn" was. */
+    const char *c = find(clear.p, clear.len, "\xa4" "conn", 5);
+    const char *bk = find(clear.p, clear.len, "\xa6" "bucket", 7);
+    ASSERT(c && bk);
+    size_t conn_at = (size_t)(c - clear.p) + 5, conn_len = (size_t)(bk - c) - 5;
+    ASSERT_EQ(sealed_span(&sealed, &at, &len), 0);
+    ASSERT_EQ(len, conn_len + HAUL_SEAL_OVERHEAD);
+    ASSERT_MEMEQ(sealed.p, clear.p, conn_at - 5);
+    ASSERT_MEMEQ(sealed.p + conn_at - 5, "\xa6sealed\xc4", 8);
+    ASSERT_EQ((unsigned char)sealed.p[conn_at + 3], len);
+    ASSERT_EQ(sealed.len - (at + len), clear.len - (conn_at + conn_len));
+    ASSERT_MEMEQ(sealed.p + at + len, clear.p + conn_at + conn_len, sealed.len - (at + len));
+
+    ASSERT_EQ(haul_unseal(key1, aad, sizeof aad - 1, sealed.p + at, len, &pt, err), 0);
+    ASSERT_EQ(pt.len, conn_len);
+    ASSERT_MEMEQ(pt.p, clear.p + conn_at, conn_len);
+    haul_buf_reset(&pt);
+    ASSERT_EQ(haul_unseal(key1, aad, sizeof aad - 2, sealed.p + at, len, &pt, err), -1);
+    ASSERT(decode_raw_key(sealed.p, sealed.len, key1, &d) == NULL);
+    ASSERT_STREQ(task_diff(&t, &d), "");
+    haul_task_clear(&d);
+    haul_task_clear(&t);
+    haul_buf_free(&clear);
+    haul_buf_free(&sealed);
+    haul_buf_free(&pt);
+}
+
+TEST(sealed_who_may_decode)
+{
+    haul_task t, d;
+    haul_buf clear = HAUL_BUF_INIT, sealed = HAUL_BUF_INIT, both = HAUL_BUF_INIT;
+    char err[HAUL_ERR_LEN];
+
+    full_s3(&t);
+    ASSERT_EQ(haul_task_encode(&t, &clear, err), 0);
+    ASSERT_EQ(haul_task_encode_key(&t, key1, &sealed, err), 0);
+
+    ASSERT_STREQ(decode_raw_key(clear.p, clear.len, key1, &d),
+                 "task is not sealed but this worker has a key (HAUL_KEY_FILE): refusing "
+                 "it; a task in the clear may be forged");
+    ASSERT(d.conn.s3.secret_key == NULL && d.id == NULL);
+    ASSERT_STREQ(decode_raw(sealed.p, sealed.len, &d),
+                 "task is sealed: this worker has no key; set HAUL_KEY_FILE to the "
+                 "scheduler's key file");
+    ASSERT_STREQ(decode_raw_key(sealed.p, sealed.len, key2, &d),
+                 "task's sealed connection state failed authentication: wrong key "
+                 "(HAUL_KEY_FILE), or the task was altered");
+    ASSERT(decode_raw_key(sealed.p, sealed.len, key1, &d) == NULL);
+    haul_task_clear(&d);
+
+    /* Both fields: the sealed task with the clear one's "conn" added at the end. */
+    const char *c = find(clear.p, clear.len, "\xa4" "conn", 5);
+    const char *bk = find(clear.p, clear.len, "\xa6" "bucket", 7);
+    ASSERT(c && bk);
+    haul_buf_add(&both, sealed.p, sealed.len);
+    both.p[0] = (char)0x8c;
+    haul_buf_add(&both, c, (size_t)(bk - c));
+    static const char want_both[] = "task has both 'conn' and 'sealed': refusing it (a sealed "
+                                    "task carries its connection state only in 'sealed')";
+    ASSERT_STREQ(decode_raw_key(both.p, both.len, key1, &d), want_both);
+    ASSERT_STREQ(decode_raw(both.p, both.len, &d), want_both);
+    /* Neither. */
+    ASSERT_STREQ(patch_err("conn", OMIT), "task field 'conn': missing");
+    haul_buf_reset(&both);
+    build(&both, (const patch[]){{"conn", OMIT}, {NULL, NULL, 0}}, 0);
+    ASSERT_HAS(decode_raw_key(both.p, both.len, key1, &d), "task is not sealed but this "
+               "worker has a key");
+    haul_task_clear(&t);
+    haul_buf_free(&clear);
+    haul_buf_free(&sealed);
+    haul_buf_free(&both);
+}
+
+TEST(sealed_field_limits)
+{
+    haul_buf raw = HAUL_BUF_INIT, b = HAUL_BUF_INIT;
+    haul_task t;
+
+    /* Over the limit: refused on the header, by a worker with a key or without. */
+    mp_str(&raw, "sealed");
+    mp_byte(&raw, 0xc6);
+    mp_be(&raw, HAUL_SEALED_MAX + 1, 4);
+    for (unsigned i = 0; i < HAUL_SEALED_MAX + 1; i++) mp_byte(&raw, 0);
+    patch big[] = {{"conn", OMIT}, {"+", raw.p, raw.len}, {NULL, NULL, 0}};
+    build(&b, big, 0);
+    ASSERT_STREQ(decode_raw_key(b.p, b.len, key1, &t),
+                 "task field 'sealed': 65537 bytes, limit 65536");
+    ASSERT_STREQ(decode_raw(b.p, b.len, &t), "task field 'sealed': 65537 bytes, limit 65536");
+    /* A length the bytes do not hold. */
+    patch lie[] = {{"conn", OMIT}, {"+", RAW("\xa6sealed\xc6\xff\xff\xff\xff")},
+                   {NULL, NULL, 0}};
+    haul_buf_reset(&b);
+    build(&b, lie, 0);
+    ASSERT_HAS(decode_raw_key(b.p, b.len, key1, &t), "task: truncated at byte");
+    /* Too short for a nonce and a tag, empty, all zeros, or not binary. */
+    static const struct { const char *raw; size_t len; const char *want; } cases[] = {
+        {RAW("\xa6sealed\xc4\x00"), "failed authentication"},
+        {RAW("\xa6sealed\xc4\x1b" "0123456789abcdef0123456789a"), "failed authentication"},
+        {RAW("\xa6sealed\xc4\x1c" "0123456789abcdef0123456789ab"), "failed authentication"},
+        {RAW("\xa6sealed\xc4\x20" "0123456789abcdef0123456789abcdef"),
+         "failed authentication"},
+        {RAW("\xa6sealed\xc0"), "task field 'sealed': expected binary, got nil"},
+        {RAW("\xa6sealed\x80"), "task field 'sealed': expected binary, got a map"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        patch ps[] = {{"conn", OMIT}, {"+", cases[i].raw, cases[i].len}, {NULL, NULL, 0}};
+        haul_buf_reset(&b);
+        build(&b, ps, 0);
+        ASSERT_HAS(decode_raw_key(b.p, b.len, key1, &t), cases[i].want);
+    }
+    ASSERT_STREQ(patch_err("+", RAW("\xa6sealed\xc4\x00")),
+                 "task has both 'conn' and 'sealed': refusing it (a sealed task carries its "
+                 "connection state only in 'sealed')");
+    haul_buf_free(&raw);
+    haul_buf_free(&b);
+}
+
+/* The plaintext of "sealed" gets the checks a clear "conn" gets: made with the
+ * right key, so only a broken scheduler could send these. */
+TEST(sealed_plaintext_checked)
+{
+    static const struct { const char *pt; size_t len; const char *want; } cases[] = {
+        {RAW("\x81\xa4kind\xa2s3"), "task conn: S3 endpoint missing"},
+        {RAW("\x81\xa4kind\xa3gcs"), "task field 'conn.kind': unknown store kind 'gcs'"},
+        {RAW("\x80"), "task field 'conn.kind': missing"},
+        {RAW(""), "task field 'sealed': the sealed connection state is not a msgpack map"},
+        {RAW("\x92\x01\x02"), "task field 'sealed': the sealed connection state is not a "
+                              "msgpack map"},
+        {RAW("\x81\xa4kind\xa2s3\x00"), "task field 'sealed': trailing bytes after the sealed "
+                                        "connection map (1 bytes from byte 9 of 10)"},
+        {RAW("\x82\xa4kind\xa2s3"), "task: truncated at byte 9 of 9"},
+        {RAW("\x81\xa1x\x91\x91\x91\x91\x91\x91\x91\xc0"), "task: nested deeper than 8"},
+    };
+    haul_task t;
+    haul_buf b = HAUL_BUF_INIT, sealed = HAUL_BUF_INIT, aad = HAUL_BUF_INIT;
+    char err[HAUL_ERR_LEN];
+
+    /* The template's associated data, as docs/protocol.md defines it. */
+    static const char tmpl_aad[] =
+        "haul-task-aad-v1\0" "job1:0\0" "job1\0" "sidecar\0" "+bkt\0" "-\0" "+.metadata\0"
+        "1\0" ".zip\0" "0\0" "65536\0" "4\0" "2\0" "a.zip\0" "b\0";
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        haul_buf_reset(&sealed);
+        haul_buf_reset(&b);
+        ASSERT_EQ(haul_seal(key1, tmpl_aad, sizeof tmpl_aad - 1, cases[i].pt, cases[i].len,
+                            &sealed, err), 0);
+        mp_str(&b, "sealed");
+        mp_byte(&b, 0xc4);
+        mp_byte(&b, (unsigned)sealed.len);
+        haul_buf_add(&b, sealed.p, sealed.len);
+        patch ps[] = {{"conn", OMIT}, {"+", b.p, b.len}, {NULL, NULL, 0}};
+        haul_buf_reset(&aad);
+        build(&aad, ps, 0);
+        const char *e = decode_raw_key(aad.p, aad.len, key1, &t);
+        ASSERT_HAS(e, cases[i].want);
+    }
+    /* And a good one decodes: this template is sealed correctly. */
+    haul_buf_reset(&sealed);
+    haul_buf_reset(&b);
+    static const char good[] = "\x85\xa4kind\xa2s3\xa8" "endpoint\xa8http://h\xa6region\xa1r"
+                               "\xaa" "access_key\xa1" "a\xaasecret_key\xa1s";
+    ASSERT_EQ(haul_seal(key1, tmpl_aad, sizeof tmpl_aad - 1, good, sizeof good - 1, &sealed,
+                        err), 0);
+    mp_str(&b, "sealed");
+    mp_byte(&b, 0xc4);
+    mp_byte(&b, (unsigned)sealed.len);
+    haul_buf_add(&b, sealed.p, sealed.len);
+    patch ps[] = {{"conn", OMIT}, {"+", b.p, b.len}, {NULL, NULL, 0}};
+    haul_buf_reset(&aad);
+    build(&aad, ps, 0);
+    ASSERT(decode_raw_key(aad.p, aad.len, key1, &t) == NULL);
+    ASSERT_STREQ(t.conn.s3.endpoint, "http://h");
+    ASSERT_EQ(t.attempt, 0);
+    haul_task_clear(&t);
+    haul_buf_free(&b);
+    haul_buf_free(&sealed);
+    haul_buf_free(&aad);
+}
+
+/* What a Redis writer can do with a sealed task it cannot open: put its
+ * sealed value in a task that differs in any one field it binds. */
+TEST(sealed_forgeries_refused)
+{
+    haul_task t;
+    haul_buf a = HAUL_BUF_INIT, b = HAUL_BUF_INIT;
+
+#define FORGE(CHANGE) do {                                                \
+        full_s3(&t);                                                     \
+        ASSERT_EQ(encode_sealed(&t, &a), 0);                             \
+        CHANGE;                                                          \
+        ASSERT_EQ(encode_sealed(&t, &b), 0);                             \
+        const char *e_ = splice_refused(&b, &a);                         \
+        if (e_) FAIL_("%s: %s", #CHANGE, e_);                            \
+        haul_task_clear(&t);                                             \
+    } while (0)
+#define SET(field, v) (free(field), (field) = haul_strdup(v))
+
+    FORGE(SET(t.keys[1], "dummy/1/1_1.g"));                 /* another key */
+    FORGE(SET(t.keys[2], "y"));
+    FORGE((free(t.keys[2]), t.nkeys = 2));                  /* a key fewer */
+    FORGE(SET(t.id, "job-7f3a:13"));                        /* another id */
+    FORGE(SET(t.job, "job-7f3b"));
+    FORGE(t.op = HAUL_OP_HEAD);
+    FORGE(SET(t.bucket, "LSST-IR-FUSION-testfromopenstacj"));
+    FORGE(SET(t.out_dir, "/etc/haul out"));
+    FORGE((free(t.out_dir), t.out_dir = NULL));
+    FORGE(SET(t.sidecar_ext, ".metadatb"));
+    FORGE(SET(t.suffixes[0], ".zap"));
+    FORGE((free(t.suffixes[2]), t.nsuffixes = 2));
+    FORGE(t.first++);
+    FORGE(t.max_inline--);
+    FORGE(t.max_attempts--);
+    /* Without the count of suffixes, these two would give the same items:
+     * suffixes [], first 5, max_inline 0, max_attempts 4, keys ["1", "1"];
+     * suffixes ["5"], first 0, max_inline 4, max_attempts 2, keys ["1"]. */
+    full_s3(&t);
+    free_list(t.suffixes, t.nsuffixes);
+    free_list(t.keys, t.nkeys);
+    t.suffixes = NULL;
+    t.nsuffixes = 0;
+    t.first = 5;
+    t.max_inline = 0;
+    t.max_attempts = 4;
+    set_keys(&t, (const char *const[]){"1", "1"}, 2);
+    ASSERT_EQ(encode_sealed(&t, &a), 0);
+    free_list(t.keys, t.nkeys);
+    t.suffixes = strv((const char *const[]){"5"}, 1);
+    t.nsuffixes = 1;
+    t.first = 0;
+    t.max_inline = 4;
+    t.max_attempts = 2;
+    set_keys(&t, (const char *const[]){"1"}, 1);
+    ASSERT_EQ(encode_sealed(&t, &b), 0);
+    ASSERT(splice_refused(&b, &a) == NULL);
+    haul_task_clear(&t);
+    /* nil and "" differ: a nil sidecar_ext is ".metadata", "" is nothing. */
+    full_s3(&t);
+    free(t.sidecar_ext);
+    t.sidecar_ext = NULL;
+    ASSERT_EQ(encode_sealed(&t, &a), 0);
+    t.sidecar_ext = haul_strdup("");
+    ASSERT_EQ(encode_sealed(&t, &b), 0);
+    ASSERT(splice_refused(&b, &a) == NULL);
+    haul_task_clear(&t);
+
+    /* Unbound: the delivery count and the creation time, which the reaper
+     * and the scheduler's clock may change. */
+    full_s3(&t);
+    ASSERT_EQ(encode_sealed(&t, &a), 0);
+    t.attempt = 0;
+    t.created_ms = 5;
+    ASSERT_EQ(encode_sealed(&t, &b), 0);
+    size_t at, len, fat, flen;
+    ASSERT_EQ(sealed_span(&b, &at, &len), 0);
+    ASSERT_EQ(sealed_span(&a, &fat, &flen), 0);
+    memcpy(b.p + at, a.p + fat, len);
+    haul_task d;
+    ASSERT(decode_raw_key(b.p, b.len, key1, &d) == NULL);
+    ASSERT_STREQ(task_diff(&t, &d), "");
+    haul_task_clear(&d);
+    haul_task_clear(&t);
+    haul_buf_free(&a);
+    haul_buf_free(&b);
+#undef FORGE
+#undef SET
+}
+
+/* "" when a and b differ in attempt and created at most. */
+static const char *diff_but_counters(const haul_task *a, haul_task *b)
+{
+    uint32_t attempt = b->attempt;
+    uint64_t created = b->created_ms;
+    b->attempt = a->attempt;
+    b->created_ms = a->created_ms;
+    const char *d = task_diff(a, b);
+    b->attempt = attempt;
+    b->created_ms = created;
+    return d;
+}
+
+/* Flip each byte of a sealed task, three ways: every result is refused,
+ * except where the bytes are not authenticated. Those are the "attempt" and
+ * "created" entries: a flip inside either value decodes, changing that value
+ * only; a flip in either name or type byte is refused or decodes, changing
+ * those values only. */
+TEST(sealed_every_byte_flipped)
+{
+    static const unsigned masks[] = {0x01, 0x80, 0xff};
+    for (int swift = 0; swift < 2; swift++) {
+        haul_task t, d;
+        haul_buf b = HAUL_BUF_INIT;
+        if (swift) full_swift(&t);
+        else full_s3(&t);
+        t.attempt = 3;
+        t.created_ms = UINT64_C(1732500000123); /* a uint64: "created" takes 17 bytes */
+        ASSERT_EQ(encode_sealed(&t, &b), 0);
+        const char *c = find(b.p, b.len, "\xa7" "created\xcf", 9);
+        ASSERT(c != NULL);
+        size_t created = (size_t)(c - b.p);
+        size_t refused = 0, n = 0;
+        char *copy = haul_malloc(b.len);
+        for (size_t i = 0; i < b.len; i++) {
+            int attempt_entry = i >= 4 && i < 17, created_entry = i >= created &&
+                                                                 i < created + 17;
+            int in_value = (i >= 13 && i < 17) || (i >= created + 9 && i < created + 17);
+            for (size_t m = 0; m < sizeof masks / sizeof masks[0]; m++) {
+                memcpy(copy, b.p, b.len);
+                copy[i] = (char)(copy[i] ^ masks[m]);
+                const char *e = decode_raw_key(copy, b.len, key1, &d);
+                n++;
+                if (e) {
+                    if (in_value) FAIL_("byte %zu ^ 0x%02x: %s", i, masks[m], e);
+                    if (!attempt_entry && !created_entry) refused++;
+                    continue;
+                }
+                if (!attempt_entry && !created_entry)
+                    FAIL_("byte %zu ^ 0x%02x of %zu decoded", i, masks[m], b.len);
+                const char *diff = diff_but_counters(&t, &d);
+                if (*diff) FAIL_("byte %zu ^ 0x%02x: %s", i, masks[m], diff);
+                if (in_value && d.attempt == t.attempt && d.created_ms == t.created_ms)
+                    FAIL_("byte %zu ^ 0x%02x: nothing changed", i, masks[m]);
+                haul_task_clear(&d);
+            }
+        }
+        ASSERT_EQ(refused, (b.len - 13 - 17) * 3);
+        ASSERT_EQ(n, b.len * 3);
+        free(copy);
+        haul_task_clear(&t);
+        haul_buf_free(&b);
+    }
+}
+
+/* Every proper prefix of a sealed task is refused too, as a keyed worker
+ * reads it. */
+TEST(sealed_truncated_at_every_byte)
+{
+    haul_task t, d;
+    haul_buf b = HAUL_BUF_INIT;
+    full_swift(&t);
+    ASSERT_EQ(encode_sealed(&t, &b), 0);
+    for (size_t n = 0; n < b.len; n++) {
+        const char *e = decode_raw_key(b.p, n, key1, &d);
+        if (!e) FAIL_("prefix of %zu of %zu bytes decoded", n, b.len);
+        ASSERT(d.id == NULL && d.conn.swift.key == NULL);
+    }
+    haul_task_clear(&t);
     haul_buf_free(&b);
 }
 
@@ -1310,6 +2034,17 @@ int main(void)
     RUN(round_trip_odd_keys);
     RUN(round_trip_empty_keys);
     RUN(encoding_is_the_documented_one);
+    RUN(attempt_at_a_fixed_offset);
+    RUN(bump_attempt);
+    RUN(max_attempts);
+    RUN(sealed_round_trip);
+    RUN(sealed_is_the_documented_one);
+    RUN(sealed_who_may_decode);
+    RUN(sealed_field_limits);
+    RUN(sealed_plaintext_checked);
+    RUN(sealed_forgeries_refused);
+    RUN(sealed_every_byte_flipped);
+    RUN(sealed_truncated_at_every_byte);
     RUN(key_size_limit);
     RUN(other_string_limits);
     RUN(encode_refuses_over_limits);
