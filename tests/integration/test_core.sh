@@ -261,7 +261,7 @@ exec 3<>"/dev/tcp/127.0.0.1/$HAUL_TEST_MEMCACHED_PORT" && printf 'flush_all\r\n'
 swiftenv "$SCHED" run --redis "$R" --swift --container "$BUCKET" --prefix dummy --op sidecar \
     --repeat 10 --out "$T/reauth.csv" 2>"$T/reauth.err"
 rc=$?
-reauths=$(cat "$T"/worker*.log | grep -c "refused with 401; authenticating again")
+reauths=$(cat "$T"/worker*.log | grep -c "refused with 401; authenticated again")
 if [ $rc -eq 0 ] && [ "$reauths" -ge 1 ] && [ "$reauths" -le 2 ] \
    && $PY tests/lib/check_results.py "$T/reauth.csv" "$T/data/notebook-expected.tsv" 10 >"$T/reauth.check"; then
     ok "expired Swift token (memcached flushed): $reauths re-authentication(s), 800 answers correct"
@@ -288,7 +288,60 @@ if [ $wrc -eq 0 ] && [ "$held" -eq 0 ] && [ "$partial" -lt 800 ] && [ $((partial
     ok "SIGTERM: worker exited 0 after storing whole tasks ($partial of 800 results), nothing held; job completed by others"
 else fail "SIGTERM (worker exit $wrc, held $held, partial $partial, collect $rc)" "$T/sigterm.log"; cat "$T/sigterm.check" 2>/dev/null; fi
 
-# 16. No secret in any log.
+# 16. cancel: the job's queued tasks are dropped by the workers, its collector stops.
+stop_workers
+job=$(s3env "$SCHED" submit --redis "$R" --s3 "$HAUL_TEST_S3" --bucket "$BUCKET" --prefix dummy \
+      --op sidecar --repeat 10 2>/dev/null)
+s3env "$SCHED" collect "$job" --redis "$R" --out "$T/cancelled.csv" 2>"$T/cancel-collect.err" &
+cpid=$!
+sleep 0.5
+"$SCHED" cancel "$job" --redis "$R" >"$T/cancel.out" 2>&1; crc=$?
+start_workers 2
+wait $cpid; collect_rc=$?
+deadline=$((SECONDS + 10))
+while [ "$(haul_redis_cli LLEN haul:q:default)" -gt 0 ] && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+if [ $crc -eq 0 ] && [ $collect_rc -eq 2 ] && grep -q "was cancelled" "$T/cancel-collect.err" \
+   && [ "$(haul_redis_cli LLEN haul:q:default)" -eq 0 ] && [ "$(haul_redis_cli XLEN "haul:res:$job")" -eq 0 ] \
+   && [ "$(haul_redis_cli HGET "haul:job:$job" state)" = cancelled ]; then
+    ok "cancel: collector stopped (exit 2), workers dropped all 50 tasks unanswered"
+else fail "cancel (cancel $crc, collect $collect_rc, queue $(haul_redis_cli LLEN haul:q:default))" "$T/cancel-collect.err"; fi
+
+# 17. --retention: a collected job's hash and results expire.
+printf 'dummy/collated_3.zip\n' >"$T/one3.txt"
+s3env "$SCHED" run --redis "$R" --s3 "$HAUL_TEST_S3" --bucket "$BUCKET" --keys "$T/one3.txt" \
+    --retention 1 --out "$T/ret.csv" 2>/dev/null
+rjob=$(haul_redis_cli ZREVRANGE haul:jobs 0 0)
+ttl=$(haul_redis_cli PTTL "haul:res:$rjob")
+sleep 1.2
+if [ "$ttl" -gt 0 ] && [ "$ttl" -le 1000 ] && [ "$(haul_redis_cli EXISTS "haul:res:$rjob" "haul:job:$rjob")" -eq 0 ]; then
+    ok "--retention 1: the collected job's results and hash expired"
+else fail "retention (pttl $ttl, exists $(haul_redis_cli EXISTS "haul:res:$rjob" "haul:job:$rjob"))"; fi
+
+# 18. SIGTERM with transfers stuck (a store that accepts and never answers):
+# after --shutdown-timeout the worker returns its tasks to the queue and exits 0.
+stop_workers
+$PY -c 'import socket,time,sys
+s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(64); print(s.getsockname()[1], flush=True); time.sleep(60)' >"$T/mute.port" &
+mute=$!
+deadline=$((SECONDS + 5)); while [ ! -s "$T/mute.port" ] && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+s3env "$SCHED" submit --redis "$R" --s3 "http://127.0.0.1:$(cat "$T/mute.port")" --bucket "$BUCKET" \
+    --keys "$T/text-keys.txt" --op get --batch 2 --no-check >/dev/null 2>&1
+"$WORKER" --redis "$R" --name stuck --shutdown-timeout 1 2>"$T/stuck.log" &
+wpid=$!
+deadline=$((SECONDS + 5))
+while [ "$(haul_redis_cli LLEN haul:q:default)" -gt 0 ] && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+t0=$SECONDS
+kill -TERM $wpid; wait $wpid; wrc=$?
+took=$((SECONDS - t0))
+kill $mute 2>/dev/null
+if [ $wrc -eq 0 ] && [ $took -le 4 ] && [ "$(haul_redis_cli LLEN haul:q:default)" -eq 2 ] \
+   && [ "$(haul_redis_cli LLEN haul:proc:stuck)" -eq 0 ] && grep -q "returned 2 unfinished task" "$T/stuck.log"; then
+    ok "SIGTERM with stuck transfers: exit 0 within the bound (${took} s), both tasks back in the queue"
+else fail "shutdown bound (exit $wrc, ${took} s, queued $(haul_redis_cli LLEN haul:q:default))" "$T/stuck.log"; fi
+haul_redis_cli DEL haul:q:default >/dev/null
+start_workers 2
+
+# 19. No secret in any log.
 stop_workers
 if ! grep -l -e testing -e WrongSecret123 -e WrongKey123 "$T"/worker*.log "$T"/*.err >/dev/null 2>&1; then
     ok "no secret in worker logs or scheduler messages"
