@@ -696,6 +696,15 @@ int main(int argc, char **argv)
         L.free_units = u;
     }
     L.tail = &L.tasks;
+    /* Without a lease this worker's tasks could never be reaped should it
+     * die: a Redis user refused the lease script is a setup error. */
+    int lost;
+    if (haul_lease_renew(w->rc, w->queue, w->id, L.lease_ms, &lost, err) < 0) {
+        fprintf(stderr, "haul-worker: cannot take a lease on queue '%s': %s%s\n", w->queue, err,
+                strstr(err, "NOPERM") ? " (grant this Redis user the commands listed in README, "
+                                        "'Workers on several hosts')" : "");
+        return 2;
+    }
     log_info("worker %s serving queue '%s' at %s with concurrency %lld", w->id, w->queue,
              w->redis_url, w->concurrency);
     reconcile(&L);

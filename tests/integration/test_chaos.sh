@@ -20,6 +20,9 @@ T=$(mktemp -d /tmp/haul-chaos.XXXXXX)
 declare -A WPID=()
 REDIS2=""
 cleanup() {
+    # Only the test shell cleans up: a forked child killed before it exec'd
+    # its program must not run this trap and stop the servers.
+    [ "$BASHPID" = "$$" ] || return 0
     for p in "${WPID[@]}"; do kill -9 "$p" 2>/dev/null; done
     [ -n "$REDIS2" ] && kill -9 "$REDIS2" 2>/dev/null
     haul_servers_stop

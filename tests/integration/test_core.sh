@@ -19,6 +19,9 @@ fail() { echo "FAIL $1"; failed=$((failed + 1)); [ -n "${2:-}" ] && sed 's/^/  |
 T=$(mktemp -d /tmp/haul-core.XXXXXX)
 WPIDS=()
 cleanup() {
+    # Only the test shell cleans up: a forked child killed before it exec'd
+    # its program must not run this trap and stop the servers.
+    [ "$BASHPID" = "$$" ] || return 0
     for p in "${WPIDS[@]}"; do kill "$p" 2>/dev/null; done
     haul_servers_stop
     if [ "$failed" -eq 0 ] && [ -z "${HAUL_KEEP:-}" ]; then rm -rf "$T"; else echo "  (test files kept in $T)"; fi

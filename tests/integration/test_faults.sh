@@ -40,6 +40,8 @@ fail() { echo "FAIL $1"; failed=$((failed + 1)); [ -n "${2:-}" ] && sed 's/^/  |
 T=$(mktemp -d /tmp/haul-faults.XXXXXX)
 WPIDS=() FP_PID="" JOBS=()
 cleanup() {
+    # Only the test shell cleans up (see test_core.sh).
+    [ "$BASHPID" = "$$" ] || return 0
     [ -n "$FP_PID" ] && kill -TERM "$FP_PID" 2>/dev/null
     for p in "${WPIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
     for p in "${WPIDS[@]}"; do wait "$p" 2>/dev/null; done
