@@ -5,6 +5,8 @@
 #                     (installs missing Debian packages first when run as root)
 #   make unit         unit tests only (no servers)
 #   make demo         the notebook's job on this machine, without Docker
+#   make test-compose only the Docker Compose test: images, compose.yaml, the job
+#                     (make test runs it too, with the other integration tests)
 #   make deps         install the Debian packages haul needs to build and test
 #   make SANITIZER=address,undefined test
 #   make TEST_PREFIX="valgrind --error-exitcode=9" unit
@@ -45,7 +47,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 LIB := $(B)/libhaul.a
 BINS := bin/haul-scheduler bin/haul-worker
 
-.PHONY: all test unit integration demo deps check-deps clean install
+.PHONY: all test unit integration test-compose demo deps check-deps clean install
 all: $(BINS)
 
 $(B)/%.o: %.c
@@ -86,6 +88,10 @@ integration: $(BINS)
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
 	@tests/run-all.sh $(UNIT_BIN)
+
+# tests/integration/test_compose.sh is one of the integration tests; this runs it alone.
+test-compose:
+	@bash tests/integration/test_compose.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
