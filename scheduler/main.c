@@ -47,7 +47,7 @@ static haul_opt opts[] = {
     {"tls-verify", HAUL_OPT_BOOL, &cfg.tls_verify, "1", 0, 0, NULL, NULL, "verify the store's TLS certificate", 0},
     {"ca-file", HAUL_OPT_STR, &cfg.ca_file, NULL, 0, 0, NULL, "FILE", "CA bundle to verify the store with (a path on the workers' hosts)", 0},
     {"bucket", HAUL_OPT_STR, &cfg.bucket, NULL, 0, 0, NULL, "NAME", "S3 bucket or Swift container", 0},
-    {"container", HAUL_OPT_STR, &cfg.container, NULL, 0, 0, NULL, "NAME", "same as --bucket", 0},
+    {"container", HAUL_OPT_STR, &cfg.bucket, NULL, 0, 0, NULL, "NAME", "same as --bucket (the later flag wins; a flag beats any variable)", 0},
     {"prefix", HAUL_OPT_STR, &cfg.prefix, NULL, 0, 0, NULL, "PREFIX", "only keys under this prefix (listing, and --op list)", 0},
     {"keys", HAUL_OPT_STR, &cfg.keys, NULL, 0, 0, NULL, "FILE", "keys from a file, one per line (- for stdin), instead of a listing", 0},
     {"limit", HAUL_OPT_INT, &cfg.limit, "0", 0, 1LL << 50, NULL, "N", "at most N keys from the listing (0: all)", 0},

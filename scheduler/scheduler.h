@@ -16,7 +16,7 @@ typedef struct sched_cfg {
     char *store, *s3, *endpoint, *region, *access_key, *secret_key, *session_token;
     int swift, virtual_host, tls_verify, check, progress;
     char *auth_url, *user, *key, *token, *storage_url, *ca_file;
-    char *bucket, *container, *prefix, *keys, *op, *out_dir, *suffixes, *sidecar_ext;
+    char *bucket, *prefix, *keys, *op, *out_dir, *suffixes, *sidecar_ext;
     char *out, *format, *log_level;
     long long batch, repeat, max_inline, limit, max_attempts, max_deliveries, retention;
     char *key_file;

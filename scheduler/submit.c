@@ -216,7 +216,7 @@ int haul_submit(const sched_cfg *cfg, redisContext *rc, char **job_out)
     haul_buf k = HAUL_BUF_INIT;
     redisReply *r;
     int rc_ = -1;
-    const char *bucket = cfg->bucket ? cfg->bucket : cfg->container;
+    const char *bucket = cfg->bucket;
     unsigned char key[HAUL_SEAL_KEY_LEN];
 
     memset(&s, 0, sizeof s);

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 TOP=$PWD
 . tests/lib/servers.sh
 . tests/lib/seed.sh
+. tests/lib/testlib.sh
 BUCKET=LSST-IR-FUSION-testfromopenstack
 D=$(mktemp -d /tmp/haul-demo.XXXXXX)
 pids=()
@@ -15,7 +16,7 @@ cleanup() {
     # Only the test shell cleans up: a forked child killed before it exec'd
     # its program must not run this trap and stop the servers.
     [ "$BASHPID" = "$$" ] || return 0
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+    [ ${#pids[@]} -gt 0 ] && haul_stop "${pids[@]}"
     haul_servers_stop
     rm -rf "$D"
 }

@@ -26,6 +26,7 @@ cd "$(dirname "$0")/../.." || exit 1
 TOP=$PWD
 . tests/lib/servers.sh
 . tests/lib/seed.sh
+. tests/lib/testlib.sh
 
 PY=/usr/bin/python3
 BUCKET=LSST-IR-FUSION-testfromopenstack
@@ -63,8 +64,7 @@ start_workers() {
     done
 }
 stop_workers() {
-    for p in "${WPIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${WPIDS[@]}"; do wait "$p" 2>/dev/null; done
+    [ ${#WPIDS[@]} -gt 0 ] && haul_stop "${WPIDS[@]}"
     WPIDS=()
 }
 

@@ -10,6 +10,7 @@ cd "$(dirname "$0")/../.."
 TOP=$PWD
 . tests/lib/servers.sh
 . tests/lib/seed.sh
+. tests/lib/testlib.sh
 PY=/usr/bin/python3
 BUCKET=LSST-IR-FUSION-testfromopenstack
 SCHED=$TOP/bin/haul-scheduler WORKER=$TOP/bin/haul-worker
@@ -36,7 +37,7 @@ export HAUL_REDIS_URL=$R
 read -r TOKEN _ < <(haul_swift_token test:tester testing)
 rpy() { HAUL_TEST_REDIS_PORT=$HAUL_TEST_REDIS_PORT PYTHONPATH=$TOP/tests/lib $PY - "$@"; }
 start_worker() { "$WORKER" "$@" >>"$T/worker.log" 2>&1 & WP=$!; }
-stop_worker() { [ -n "$WP" ] && kill "$WP" 2>/dev/null && wait "$WP" 2>/dev/null; WP=""; }
+stop_worker() { [ -n "$WP" ] && haul_stop "$WP"; WP=""; }
 dead_count() { haul_redis_cli LLEN haul:dead:default; }
 wait_dead() { local want=$1 d=$((SECONDS + 10)); while [ "$(dead_count)" -lt "$want" ] && [ $SECONDS -lt $d ]; do sleep 0.1; done; }
 

@@ -31,7 +31,7 @@ finish() {
 }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/haul-test-servers.XXXXXX") || exit 1
-trap 'haul_servers_stop; rm -rf "$tmp"' EXIT
+trap 'haul_servers_stop; haul_servers_stop "$tmp/alone"; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
 C=LSST-IR-FUSION-testfromopenstack
@@ -177,5 +177,30 @@ check "stop leaves no server process" "" "$left"
 check "stop leaves the proxy port closed" 000 \
     "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$HAUL_TEST_S3/healthcheck")"
 haul_servers_stop && ok "stop again is a no-op"
+
+# --- a store alone on a fixed port, as docker/objstore starts it ------------------------
+fixed=$(haul_free_port)
+if HAUL_TEST_NO_REDIS=1 HAUL_TEST_SWIFT_FIXED_PORT=$fixed haul_servers_start "$tmp/alone"; then
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$HAUL_TEST_S3/healthcheck")
+    rpid=$(ls "$tmp/alone/run/redis.pid" 2>/dev/null || echo none)
+    check "store alone: the proxy on the fixed port, no redis" \
+        "$fixed http://127.0.0.1:$fixed/auth/v1.0 200 none" \
+        "$HAUL_TEST_SWIFT_PORT $HAUL_TEST_ST_AUTH$HAUL_TEST_REDIS_URL $code $rpid"
+    # The port is ours now: a second start on it must fail at once, not move elsewhere.
+    t0=$(_haul_now_ms)
+    if HAUL_TEST_NO_REDIS=1 HAUL_TEST_SWIFT_FIXED_PORT=$fixed \
+        haul_servers_start "$tmp/taken" 2>"$tmp/taken.err"; then
+        fail "store alone: a second start on the same fixed port succeeded"
+        haul_servers_stop "$tmp/taken"
+    else
+        t1=$(_haul_now_ms)
+        check "store alone: a taken fixed port is an error naming it" 1 \
+            "$(grep -c "port $fixed (HAUL_TEST_SWIFT_FIXED_PORT) is taken" "$tmp/taken.err")"
+        echo "     (refused after $(( (t1 - t0) / 1000 )).$(printf '%03d' $(( (t1 - t0) % 1000 ))) s)"
+    fi
+    haul_servers_stop "$tmp/alone"
+else
+    fail "store alone on fixed port $fixed (HAUL_TEST_NO_REDIS=1 HAUL_TEST_SWIFT_FIXED_PORT)"
+fi
 
 finish

@@ -5,7 +5,8 @@
 #   trap 'haul_servers_stop; rm -rf "$dir"' EXIT
 #   haul_servers_start "$dir" || exit 1
 #
-# haul_servers_start DIR starts, on free ports of 127.0.0.1 and with every file under DIR:
+# haul_servers_start DIR starts, on free ports of 127.0.0.1 (the proxy: HAUL_TEST_SWIFT_ADDR, below)
+# and with every file under DIR:
 #   - redis-server (no persistence),
 #   - memcached (tempauth keeps its tokens there: without it auth fails),
 #   - OpenStack Swift (Debian's 2.30): account, container and object servers over one ring
@@ -37,6 +38,21 @@
 #   HAUL_TEST_SWIFT_LOG_LEVEL=INFO     Swift servers' log level
 #   HAUL_TEST_SWIFT_CONF_MODE          force unshare|global|existing (see _haul_pick_ns_mode)
 #   HAUL_TEST_CURL_TIMEOUT=10          seconds per helper request
+#   HAUL_TEST_NETNS=NAME               run every server, and every request the helpers make
+#                                      (curl, redis-cli, port checks), inside the existing
+#                                      network namespace NAME (`ip netns exec NAME`; needs root
+#                                      and lo up in NAME).  Unset: the caller's namespace.
+#   HAUL_TEST_SWIFT_ADDR=127.0.0.1     IPv4 address the Swift proxy binds to, and the one
+#                                      HAUL_TEST_ST_AUTH and HAUL_TEST_S3 name (with
+#                                      HAUL_TEST_NETNS: an address of that namespace, so other
+#                                      namespaces can reach the store).  The other servers
+#                                      always bind 127.0.0.1.
+#   HAUL_TEST_SWIFT_FIXED_PORT=PORT    the proxy's port, instead of a free one picked at random
+#                                      (a container publishing a known port): when it is
+#                                      taken, the start fails instead of moving
+#   HAUL_TEST_NO_REDIS=1               start no redis-server (a store alone, as in
+#                                      docker/objstore); HAUL_TEST_REDIS_PORT and
+#                                      HAUL_TEST_REDIS_URL are then empty
 #
 # Layout of DIR: etc/ (swift.conf, server configs, rings), srv/d1 (the one Swift device),
 # redis/ (redis' working dir), tmp/ (the helpers' scratch files), log/NAME.log (each server's output: show these when a test
@@ -75,6 +91,17 @@ _HAUL_PY=/usr/bin/python3          # Debian's interpreter: it has the swift modu
 declare -gA _HAUL_PORT=() _HAUL_TOKENS=()
 _HAUL_NS=""
 
+# _haul_nsx CMD...: run CMD in HAUL_TEST_NETNS when it is set, else here.
+_haul_nsx() {
+    if [ -n "${HAUL_TEST_NETNS:-}" ]; then
+        ip netns exec "$HAUL_TEST_NETNS" "$@"
+    else
+        "$@"
+    fi
+}
+
+_haul_swift_addr() { echo "${HAUL_TEST_SWIFT_ADDR:-127.0.0.1}"; }
+
 # haul_servers_deps: install (as root) or name (otherwise) the packages the servers need.
 haul_servers_deps() {
     # shellcheck disable=SC2086  # the list is meant to split
@@ -92,13 +119,15 @@ _haul_now_ms() {
     fi
 }
 
-# haul_free_port [EXCLUDE...]: print a TCP port that is free on 127.0.0.1 now and is none of
-# EXCLUDE.  Ports come from below the ephemeral range when there is room there.  With
-# HAUL_PORT_COUNT=N in the environment it prints N distinct ports, one per line.
+# haul_free_port [EXCLUDE...]: print a TCP port that is free on 127.0.0.1 (and on
+# HAUL_TEST_SWIFT_ADDR, in HAUL_TEST_NETNS, when set) now and is none of EXCLUDE.  Ports come
+# from below the ephemeral range when there is room there.  With HAUL_PORT_COUNT=N in the
+# environment it prints N distinct ports, one per line.
 haul_free_port() {
-    "$_HAUL_PY" - "$@" <<'EOF'
+    HAUL_PORT_ADDRS="127.0.0.1 $(_haul_swift_addr)" _haul_nsx "$_HAUL_PY" - "$@" <<'EOF'
 import os, random, socket, sys
 exclude = {int(a) for a in sys.argv[1:] if a.isdigit()}
+addrs = sorted(set(os.environ.get('HAUL_PORT_ADDRS', '127.0.0.1').split()))
 try:
     with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
         lo, hi = (int(x) for x in f.read().split())
@@ -112,15 +141,17 @@ else:
     lo_pick, hi_pick = 1024, 65535
 rng = random.SystemRandom()
 count = int(os.environ.get('HAUL_PORT_COUNT') or 1)
-def free(port):
+def free1(addr, port):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        s.bind(('127.0.0.1', port))   # no SO_REUSEADDR: TIME_WAIT ports count as taken
+        s.bind((addr, port))   # no SO_REUSEADDR: TIME_WAIT ports count as taken
         return True
     except OSError:
         return False
     finally:
         s.close()
+def free(port):
+    return all(free1(a, port) for a in addrs)
 def pick():
     for _ in range(500):
         port = rng.randint(lo_pick, hi_pick)
@@ -131,7 +162,7 @@ def pick():
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
         s.close()
-        if port not in exclude:
+        if port not in exclude and free(port):
             return port
     sys.exit('haul_free_port: no free port found')
 for _ in range(count):
@@ -208,14 +239,17 @@ _haul_spawn() {
     # to wait for the pid file rather than miss the server.
     : >"$dir/run/$name.spawn"
     # The pid file is written before anything can fail, so a dead start is seen at once.
+    # In HAUL_TEST_NETNS, `ip netns exec` execs the rest in place: the pid stays the same.
+    local nsx=()
+    if [ -n "${HAUL_TEST_NETNS:-}" ]; then nsx=(ip netns exec "$HAUL_TEST_NETNS"); fi
     # shellcheck disable=SC2016  # expanded by the inner sh
     if [ "$swift" = 1 ] && [ "$_HAUL_NS" = unshare ]; then
-        setsid -f env -u PYTHONPATH -u PYTHONHOME \
+        setsid -f "${nsx[@]}" env -u PYTHONPATH -u PYTHONHOME \
             EVENTLET_NO_GREENDNS=yes unshare -m --propagation private /bin/sh -c \
             'echo $$ >"$2.tmp" && mv -f "$2.tmp" "$2" && mount --bind "$1" /etc/swift &&
              shift 2 && exec "$@"' sh "$dir/etc" "$pidf" "$@" </dev/null >>"$log" 2>&1
     else
-        setsid -f env -u PYTHONPATH -u PYTHONHOME \
+        setsid -f "${nsx[@]}" env -u PYTHONPATH -u PYTHONHOME \
             EVENTLET_NO_GREENDNS=yes /bin/sh -c \
             'echo $$ >"$1.tmp" && mv -f "$1.tmp" "$1" && shift && exec "$@"' \
             sh "$pidf" "$@" </dev/null >>"$log" 2>&1
@@ -312,14 +346,14 @@ _haul_alive() {
 _haul_listen_state() {
     local name=$1 port=$2 pid out
     pid=$(cat "$HAUL_TEST_DIR/run/$name.pid" 2>/dev/null) || pid=""
-    out=$(ss -Hltnp "sport = :$port" 2>/dev/null) || out=""
+    out=$(_haul_nsx ss -Hltnp "sport = :$port" 2>/dev/null) || out=""
     case $out in
         '' | *"pid=$pid,"* | *users:*) ;;
         *)
             # A listener without its process: either someone else's (not ours to see), or
             # ss read the process table just before our server created the socket.  Ask again.
             sleep 0.05
-            out=$(ss -Hltnp "sport = :$port" 2>/dev/null) || out=""
+            out=$(_haul_nsx ss -Hltnp "sport = :$port" 2>/dev/null) || out=""
             ;;
     esac
     if [ -n "$out" ]; then
@@ -393,7 +427,7 @@ _haul_write_proxy_conf() {
     local dir=$HAUL_TEST_DIR
     cat >"$dir/etc/proxy-server.conf" <<EOF
 [DEFAULT]
-bind_ip = 127.0.0.1
+bind_ip = $(_haul_swift_addr)
 bind_port = ${_HAUL_PORT[proxy]}
 bind_timeout = 5
 workers = ${HAUL_TEST_SWIFT_PROXY_WORKERS:-2}
@@ -529,18 +563,33 @@ _haul_launch() {
 # _haul_pick_ports NAME...: give each named server a new free port, distinct from every port
 # this run already uses.
 _haul_pick_ports() {
-    local ports name i=0
-    [ $# -gt 0 ] || return 0
-    mapfile -t ports < <(HAUL_PORT_COUNT=$# haul_free_port "${_HAUL_PORT[@]}")
-    [ ${#ports[@]} -eq $# ] || return 1
+    local ports name i=0 want=()
     for name in "$@"; do
+        if [ "$name" = proxy ] && [ -n "${HAUL_TEST_SWIFT_FIXED_PORT:-}" ]; then
+            _HAUL_PORT[proxy]=$HAUL_TEST_SWIFT_FIXED_PORT
+        else
+            want+=("$name")
+        fi
+    done
+    [ ${#want[@]} -gt 0 ] || return 0
+    mapfile -t ports < <(HAUL_PORT_COUNT=${#want[@]} haul_free_port "${_HAUL_PORT[@]}")
+    [ ${#ports[@]} -eq ${#want[@]} ] || return 1
+    for name in "${want[@]}"; do
         _HAUL_PORT[$name]=${ports[$i]}
         i=$((i + 1))
     done
 }
 
+# _haul_fixed_taken NAME: true (with the reason on stderr) when NAME is the proxy and its port
+# is the fixed HAUL_TEST_SWIFT_FIXED_PORT, which cannot move to another port.
+_haul_fixed_taken() {
+    [ "$1" = proxy ] && [ -n "${HAUL_TEST_SWIFT_FIXED_PORT:-}" ] || return 1
+    _haul_err "proxy: port ${_HAUL_PORT[proxy]} (HAUL_TEST_SWIFT_FIXED_PORT) is taken by" \
+        "another program"
+}
+
 _haul_curl_code() {
-    curl -sS -g -o /dev/null -w '%{http_code}' --max-time "${HAUL_TEST_CURL_TIMEOUT:-10}" "$@" \
+    _haul_nsx curl -sS -g -o /dev/null -w '%{http_code}' --max-time "${HAUL_TEST_CURL_TIMEOUT:-10}" "$@" \
         2>/dev/null || true
 }
 
@@ -551,9 +600,12 @@ haul_servers_start() {
         _haul_err "usage: haul_servers_start DIR"
         return 1
     fi
+    local with_redis=1
+    [ "${HAUL_TEST_NO_REDIS:-}" = 1 ] && with_redis=0
     for tool in redis-server redis-cli memcached swift-proxy-server swift-object-server \
         swift-container-server swift-account-server curl ss pgrep setsid unshare mount \
         "$_HAUL_PY"; do
+        case $tool in redis-*) [ "$with_redis" = 1 ] || continue ;; esac
         if ! command -v "$tool" >/dev/null 2>&1; then
             _haul_err "$tool not found; install the packages with:" \
                 "$_HAUL_LIB_DIR/deps.sh $HAUL_TEST_SERVER_PKGS"
@@ -574,6 +626,7 @@ haul_servers_start() {
 
     local deadline=$(( $(_haul_now_ms) + ${HAUL_TEST_START_TIMEOUT:-60} * 1000 ))
     local todo="redis memcached account container object proxy" name state
+    [ "$with_redis" = 1 ] || todo=${todo#redis }
     local launched need_rings need_proxy ring_pid failed=""
 
     # Start everything at once, then confirm each server listens on its port; a server that
@@ -615,6 +668,10 @@ haul_servers_start() {
                 case $state in
                     ours) break ;;
                     other)
+                        if _haul_fixed_taken "$name"; then
+                            failed=proxy
+                            break 3
+                        fi
                         echo "servers.sh: $name lost port ${_HAUL_PORT[$name]} to another" \
                             "program; restarting it on another port" >&2
                         _haul_kill "$name"
@@ -625,6 +682,10 @@ haul_servers_start() {
                         # A server that died because its port was taken a moment ago counts
                         # as "other"; anything else is a real failure.
                         state=$(_haul_listen_state "$name" "${_HAUL_PORT[$name]}")
+                        if [ "$state" = other ] && _haul_fixed_taken "$name"; then
+                            failed=proxy
+                            break 3
+                        fi
                         if [ "$state" = other ]; then
                             _haul_kill "$name"
                             todo="$todo $name"
@@ -651,17 +712,20 @@ haul_servers_start() {
     fi
 
     export HAUL_TEST_REDIS_PORT=${_HAUL_PORT[redis]:-}
-    export HAUL_TEST_REDIS_URL=redis://127.0.0.1:${HAUL_TEST_REDIS_PORT}/0
+    export HAUL_TEST_REDIS_URL=${HAUL_TEST_REDIS_PORT:+redis://127.0.0.1:$HAUL_TEST_REDIS_PORT/0}
     export HAUL_TEST_MEMCACHED_PORT=${_HAUL_PORT[memcached]:-}
     export HAUL_TEST_SWIFT_PORT=${_HAUL_PORT[proxy]:-}
-    export HAUL_TEST_ST_AUTH=http://127.0.0.1:${HAUL_TEST_SWIFT_PORT}/auth/v1.0
-    export HAUL_TEST_S3=http://127.0.0.1:${HAUL_TEST_SWIFT_PORT}
+    local addr
+    addr=$(_haul_swift_addr)
+    export HAUL_TEST_ST_AUTH=http://$addr:${HAUL_TEST_SWIFT_PORT}/auth/v1.0
+    export HAUL_TEST_S3=http://$addr:${HAUL_TEST_SWIFT_PORT}
 
     # Listening is not serving: wait for real answers.
     local pong="" code="" head=""
+    [ "$with_redis" = 1 ] || pong=PONG
     while [ -z "$failed" ]; do
         if [ "$pong" != PONG ]; then
-            pong=$(redis-cli -h 127.0.0.1 -p "$HAUL_TEST_REDIS_PORT" ping 2>/dev/null) || pong=""
+            pong=$(_haul_nsx redis-cli -h 127.0.0.1 -p "$HAUL_TEST_REDIS_PORT" ping 2>/dev/null) || pong=""
         fi
         if [ "$code" != 200 ]; then
             code=$(_haul_curl_code "$HAUL_TEST_S3/healthcheck")
@@ -696,8 +760,8 @@ haul_servers_start() {
 
     local v
     for v in HAUL_TEST_DIR HAUL_TEST_REDIS_PORT HAUL_TEST_REDIS_URL HAUL_TEST_MEMCACHED_PORT \
-        HAUL_TEST_SWIFT_PORT HAUL_TEST_ST_AUTH HAUL_TEST_S3; do
-        printf 'export %s=%q\n' "$v" "${!v}"
+        HAUL_TEST_SWIFT_PORT HAUL_TEST_ST_AUTH HAUL_TEST_S3 HAUL_TEST_NETNS; do
+        printf 'export %s=%q\n' "$v" "${!v:-}"
     done >"$dir/env.sh"
     return 0
 }
@@ -753,7 +817,7 @@ haul_swift_token() {
         _haul_err "HAUL_TEST_ST_AUTH is not set (haul_servers_start first)"
         return 1
     fi
-    hdrs=$(curl -sS -g -o /dev/null -D - --max-time "${HAUL_TEST_CURL_TIMEOUT:-10}" \
+    hdrs=$(_haul_nsx curl -sS -g -o /dev/null -D - --max-time "${HAUL_TEST_CURL_TIMEOUT:-10}" \
         -H "X-Auth-User: $user" -H "X-Auth-Key: $key" "${HAUL_TEST_ST_AUTH:-}") || {
         _haul_err "auth v1.0 at $HAUL_TEST_ST_AUTH failed"
         return 1
@@ -856,7 +920,7 @@ EOF
         fi
         # 8 at a time (-Z): the proxy has workers to spare.  --no-progress-meter because
         # curl 7.88 draws its parallel progress meter despite -s.
-        out=$(curl -sS --no-progress-meter -g --create-dirs --max-time 300 \
+        out=$(_haul_nsx curl -sS --no-progress-meter -g --create-dirs --max-time 300 \
             -Z --parallel-max 8 -K "$cfg" -w '%{http_code} %{url_effective}\n' 2>&1) || true
         bad=$(grep -v "^$want " <<<"$out" || true)
         [ -z "$bad" ] && { rm -f "$cfg"; return 0; }
@@ -890,7 +954,7 @@ haul_swift_get() {
     tmp=$(_haul_mktemp get) || return 1
     for _ in 1 2; do
         _haul_token "$user" "$key" || { rm -f "$tmp"; return 1; }
-        code=$(curl -sS -g -o "$tmp" -w '%{http_code}' --max-time 60 \
+        code=$(_haul_nsx curl -sS -g -o "$tmp" -w '%{http_code}' --max-time 60 \
             -H "X-Auth-Token: $_HAUL_TOK" "$_HAUL_URL/$cenc/$kenc" 2>/dev/null || true)
         case $code in
             200) cat "$tmp"; rm -f "$tmp"; return 0 ;;
@@ -909,5 +973,5 @@ haul_redis_cli() {
         _haul_err "haul_redis_cli: HAUL_TEST_REDIS_PORT is not set (haul_servers_start first)"
         return 1
     fi
-    redis-cli -h 127.0.0.1 -p "$HAUL_TEST_REDIS_PORT" "$@"
+    _haul_nsx redis-cli -h 127.0.0.1 -p "$HAUL_TEST_REDIS_PORT" "$@"
 }
