@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Run every tests/integration/test_*.sh; sum their closing lines.
+# HAUL_TESTS_SKIP=REGEX leaves out the tests whose path matches.
 set -u
 cd "$(dirname "$0")/.."
 passed=0 failed=0
 for t in tests/integration/test_*.sh; do
+    # HAUL_TESTS_SKIP: an extended regex of test names not to run (CI's
+    # sanitizer pass skips the compose test: the images are not built with it).
+    if [ -n "${HAUL_TESTS_SKIP:-}" ] && [[ $t =~ $HAUL_TESTS_SKIP ]]; then
+        echo "== $t: skipped (HAUL_TESTS_SKIP=$HAUL_TESTS_SKIP)"
+        continue
+    fi
     echo "== $t"
     start=$SECONDS
     out=$(bash "$t" 2>&1); rc=$?
