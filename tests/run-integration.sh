@@ -4,6 +4,8 @@
 set -u
 cd "$(dirname "$0")/.."
 passed=0 failed=0
+tlog=$(mktemp)
+trap 'rm -f "$tlog"' EXIT
 for t in tests/integration/test_*.sh; do
     # HAUL_TESTS_SKIP: an extended regex of test names not to run (CI's
     # sanitizer pass skips the compose test: the images are not built with it).
@@ -13,8 +15,9 @@ for t in tests/integration/test_*.sh; do
     fi
     echo "== $t"
     start=$SECONDS
-    out=$(bash "$t" 2>&1); rc=$?
-    echo "$out"
+    bash "$t" 2>&1 | tee "$tlog"
+    rc=${PIPESTATUS[0]}
+    out=$(cat "$tlog")
     line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1)
     p=$(echo "$line" | awk '{print $1}'); f=$(echo "$line" | awk '{print $3}')
     passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
