@@ -1,13 +1,24 @@
 # testlib.sh -- what the integration tests share. Source it.
 #
-# haul_stop PID...   stop processes the test started: SIGTERM, sent again
-#                    every second (a SIGTERM that lands between bash's fork and
-#                    the exec of the program is swallowed by bash's own handler
-#                    in the child, and the program then never sees it), SIGKILL
-#                    after 15 s; waits for each and returns the last one's status.
+# haul_stop PID...   stop processes the test started: once each has exec'd its
+#                    program (a signal that lands between bash's fork and the
+#                    exec is handled by the forked shell -- which runs the
+#                    test's EXIT trap -- not by the program), SIGTERM, sent
+#                    again every second, SIGKILL after 15 s; waits for each and
+#                    returns the last one's status.
 
 haul_stop() {
-    local p i rc=0
+    local p i rc=0 shell
+    # First let each child finish exec'ing its program: a signal that lands in
+    # the shell's forked child before the exec runs the shell's EXIT trap there.
+    shell=$(readlink "/proc/$$/exe")
+    for p in "$@"; do
+        for i in $(seq 100); do
+            [ -e "/proc/$p" ] || break
+            [ "$(readlink "/proc/$p/exe" 2>/dev/null)" != "$shell" ] && break
+            sleep 0.05
+        done
+    done
     for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
     for p in "$@"; do
         for i in $(seq 150); do
