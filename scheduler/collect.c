@@ -222,6 +222,10 @@ int haul_collect(const sched_cfg *cfg, haul_redis *rc, const char *job, long lon
             fprintf(stderr, "haul-scheduler: job %s failed while it was being submitted\n", job);
             goto out;
         }
+        if (state && !strcmp(state, "cancelled")) {
+            fprintf(stderr, "haul-scheduler: job %s was cancelled\n", job);
+            goto out;
+        }
         if (state && strcmp(state, "submitting")) break;
         usleep(100 * 1000);
     }
@@ -243,7 +247,12 @@ int haul_collect(const sched_cfg *cfg, haul_redis *rc, const char *job, long lon
     if (c.line.len) fwrite(c.line.p, 1, c.line.len, c.out);
     freeReplyObject(h);
     h = NULL;
-    { redisReply *r = haul_redis_call(rc, err, "HSET %s state running", jkey.p); if (r) freeReplyObject(r); }
+    { /* "running" unless cancelled meanwhile: a cancel must not be overwritten */
+        redisReply *r = haul_redis_call(rc, err, "EVAL %s 1 %s",
+            "if redis.call('HGET', KEYS[1], 'state') ~= 'cancelled' then "
+            "redis.call('HSET', KEYS[1], 'state', 'running') end", jkey.p);
+        if (r) freeReplyObject(r);
+    }
 
     while (c.done < c.total) {
         redisReply *r = haul_redis_call(rc, err, "XREAD COUNT %d BLOCK %d STREAMS %s %s",
@@ -267,8 +276,8 @@ int haul_collect(const sched_cfg *cfg, haul_redis *rc, const char *job, long lon
             long long rq, dead, nw;
             if (rc->c && haul_reap(rc->c, queue, cfg->max_deliveries, &rq, &dead, &nw, err) == 0 && nw)
                 log_warn("reaped %lld dead worker(s): %lld task(s) requeued, %lld dead-lettered", nw, rq, dead);
-            redisReply *st = haul_redis_call(rc, err, "HGET %s state", jkey.p);
-            int cancelled = st && st->type == REDIS_REPLY_STRING && !strcmp(st->str, "cancelled");
+            redisReply *st = haul_redis_call(rc, err, "SISMEMBER " HAUL_KEY_CANCELLED " %s", job);
+            int cancelled = st && st->type == REDIS_REPLY_INTEGER && st->integer == 1;
             if (st) freeReplyObject(st);
             if (cancelled) {
                 fprintf(stderr, "haul-scheduler: job %s was cancelled (%lld of %lld keys done)\n",

@@ -308,6 +308,10 @@ if [ $crc -eq 0 ] && [ $collect_rc -eq 2 ] && grep -q "was cancelled" "$T/cancel
    && [ "$(haul_redis_cli HGET "haul:job:$job" state)" = cancelled ]; then
     ok "cancel: collector stopped (exit 2), workers dropped all 50 tasks unanswered"
 else fail "cancel (cancel $crc, collect $collect_rc, queue $(haul_redis_cli LLEN haul:q:default))" "$T/cancel-collect.err"; fi
+timeout 10 "$SCHED" collect "$job" --redis "$R" --out "$T/cancelled2.csv" 2>"$T/cancel-collect2.err"; rc=$?
+if [ $rc -eq 2 ] && grep -q "was cancelled" "$T/cancel-collect2.err"; then
+    ok "collect of a job cancelled earlier: exit 2 at once, saying so"
+else fail "collect of a cancelled job (exit $rc)" "$T/cancel-collect2.err"; fi
 
 # 17. --retention: a collected job's hash and results expire.
 printf 'dummy/collated_3.zip\n' >"$T/one3.txt"
