@@ -97,6 +97,12 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@tests/demo.sh
 
+# The notebook's workload, haul against the notebook's methods (bench/run.sh; not part of test).
+.PHONY: bench
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bash bench/run.sh
+
 # libFuzzer targets (tests/fuzz/): the task codec and the listing and header
 # parsers against arbitrary bytes, under ASan (leaks included) and UBSan.
 # common/ is rebuilt with clang and coverage instrumentation into $(B)/fuzz/obj/,
@@ -146,13 +152,13 @@ fuzz-smoke:
 # fuzz_task's seeds are encoded tasks: regenerate them when the wire format changes.
 $(B)/fuzz/gen_seeds: tests/fuzz/gen_seeds.c $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 fuzz-seeds: $(B)/fuzz/gen_seeds
 	@mkdir -p tests/fuzz/corpus/fuzz_task
 	$(B)/fuzz/gen_seeds tests/fuzz/corpus/fuzz_task
 
--include $(FUZZ_OBJ:.o=.d) $(FUZZ_HOBJ:.o=.d)
+-include $(FUZZ_OBJ:.o=.d) $(FUZZ_HOBJ:.o=.d) $(B)/fuzz/gen_seeds.d
 
 PREFIX ?= /usr/local
 install: $(BINS)

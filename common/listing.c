@@ -239,6 +239,7 @@ typedef struct xstate {
     sym field;               /* the field whose text is being collected, or S_OTHER */
     unsigned field_depth;
     haul_buf text;
+    int text_full;           /* DOC_ERROR: the field was cut; ignore the rest */
 
     sym item;                /* the item being built, or S_OTHER */
     unsigned item_depth;
@@ -417,6 +418,7 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
         st->field = r->self;
         st->field_depth = st->depth;
         haul_buf_reset(&st->text);
+        st->text_full = 0;
         break;
     }
     }
@@ -435,12 +437,17 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
 static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
 {
     xstate *st = ud;
-    if (st->failed || st->field == S_OTHER || len <= 0) return;
+    if (st->failed || st->field == S_OTHER || len <= 0 || st->text_full) return;
     size_t max = field_max(st->field), n = (size_t)len;
     if (st->text.len + n > max) {
         if (st->doc == DOC_ERROR) {
-            /* An error document is read for its words: keep what fits. */
-            haul_buf_add(&st->text, s, max - st->text.len);
+            /* An error document is read for its words: keep what fits, cut
+             * at a character boundary (s[k] is the first byte left out: while
+             * it continues a character, leave that character out whole). */
+            size_t k = max - st->text.len;
+            while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
+            haul_buf_add(&st->text, s, k);
+            st->text_full = 1;
             return;
         }
         xfail(st, "<%s> is longer than %zu bytes", sym_name[st->field], max);

@@ -934,6 +934,21 @@ TEST(page_free_null_and_twice)
     ASSERT_EMPTY_PAGE(pg);
 }
 
+/* Found by fuzz_s3_list: a <Message> over the 8192-byte limit was cut in the
+ * middle of a UTF-8 character. */
+TEST(regress_error_message_cut_at_character)
+{
+    haul_buf x = HAUL_BUF_INIT;
+    char code[64], msg[16384];
+    haul_buf_adds(&x, "<Error><Code>X</Code><Message>");
+    for (int i = 0; i < 8191; i++) haul_buf_addc(&x, 'a');
+    haul_buf_adds(&x, "\xc3\xa9tail</Message></Error>");
+    ASSERT_EQ(haul_s3_parse_error(x.p, x.len, code, sizeof code, msg, sizeof msg), 0);
+    haul_buf_free(&x);
+    ASSERT_EQ(strlen(msg), 8191);
+    ASSERT(msg[8190] == 'a');
+}
+
 int main(void)
 {
     RUN(s3_list_aws_example);
@@ -968,5 +983,6 @@ int main(void)
     RUN(swift_account_api_example);
     RUN(swift_account_malformed);
     RUN(page_free_null_and_twice);
+    RUN(regress_error_message_cut_at_character);
     TEST_DONE();
 }
