@@ -1,0 +1,32 @@
+"""pandas .apply + python-swiftclient, serial (the notebook's cells 8, 17, 32)."""
+import pandas as pd
+import swiftclient
+
+import common
+
+
+def get_metadata_swift(key, connection, container_name):   # the notebook's cell 17, verbatim
+    metadata = None
+    if key.endswith('.zip'):
+        try:
+            metadata = str(connection.get_object(container_name, ''.join([key, '.metadata']))[1].decode('UTF-8'))
+        except:  # noqa: E722 -- as the notebook; the answer check catches what it hides
+            return ''
+        return metadata
+    else:
+        return ''
+
+
+a = common.args()
+connection = swiftclient.Connection(user=common.USER, key=common.KEY, authurl=common.ST_AUTH)
+connection.get_account()                      # authenticated before timing, as in the notebook
+objects_swift = pd.DataFrame.from_dict({'key': a.key_list}, dtype=str)
+
+
+def run_once():
+    objects_swift['metadata'] = objects_swift['key'].apply(
+        get_metadata_swift, connection=connection, container_name=common.BUCKET)
+    return objects_swift['metadata'].tolist()
+
+
+common.main(run_once, a)
