@@ -96,6 +96,20 @@ redisReply *haul_redis_get_reply(redisContext *c, char *err)
     return rep;
 }
 
+int haul_redis_drain(redisContext *c, long long n, char *err)
+{
+    char e[HAUL_ERR_LEN];
+    int rc = 0;
+    for (long long i = 0; i < n; i++) {
+        redisReply *r = haul_redis_get_reply(c, e);
+        if (r) { freeReplyObject(r); continue; }
+        if (rc == 0) snprintf(err, HAUL_ERR_LEN, "%s", e);
+        rc = -1;
+        if (c->err) break;
+    }
+    return rc;
+}
+
 redisReply *haul_redis_cmd(redisContext *c, char *err, const char *fmt, ...)
 {
     va_list ap;

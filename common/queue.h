@@ -60,6 +60,11 @@ redisReply *haul_redis_cmd(redisContext *c, char *err, const char *fmt, ...);
 /* Read one pipelined reply; same contract. */
 redisReply *haul_redis_get_reply(redisContext *c, char *err);
 
+/* Read n pipelined replies. An error reply does not stop the reading (the
+ * connection stays in step); a broken connection does. 0 when every reply
+ * was a success, else -1 with the first error in err. */
+int haul_redis_drain(redisContext *c, long long n, char *err);
+
 /* Key names. Each fills out (reset first) and returns its string. */
 const char *haul_key_queue(haul_buf *out, const char *queue);
 const char *haul_key_proc(haul_buf *out, const char *worker);

@@ -22,6 +22,9 @@ typedef struct sched_cfg {
     char *key_file;
 } sched_cfg;
 
+/* submit.c: the connection state from the configuration (flags, then
+ * environment); -1 with a sentence naming what is missing. */
+int haul_conn_from_cfg(const sched_cfg *c, haul_conn *conn, char *err);
 /* submit.c: make the job and queue its tasks; the job id in *job (malloc). */
 int haul_submit(const sched_cfg *cfg, redisContext *rc, char **job);
 /* collect.c: read the job's results and write them out; an exit status. */

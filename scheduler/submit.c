@@ -109,8 +109,6 @@ static int list_cb(void *ud, const haul_list_entry *e)
     return add_key(s, e->name, strlen(e->name)) < 0;
 }
 
-/* Connection state from the configuration (flags, then environment). */
-int haul_conn_from_cfg(const sched_cfg *c, haul_conn *conn, char *err);
 int haul_conn_from_cfg(const sched_cfg *c, haul_conn *conn, char *err)
 {
     const char *store = c->s3 ? "s3" : c->swift ? "swift" : c->store;

@@ -81,6 +81,17 @@ typedef struct loop {
 
 /* ---- Redis connection, with reconnect ------------------------------- */
 
+/* Append (not send) the transaction that moves one task of this worker's
+ * processing list back to the head of its queue: 4 replies to read. The
+ * caller has set w->k1 to the processing list and w->k2 to the queue. */
+static void append_requeue(worker *w, const char *raw, size_t len)
+{
+    redisAppendCommand(w->rc, "MULTI");
+    redisAppendCommand(w->rc, "LREM %s 1 %b", w->k1.p, raw, len);
+    redisAppendCommand(w->rc, "LPUSH %s %b", w->k2.p, raw, len);
+    redisAppendCommand(w->rc, "EXEC");
+}
+
 /* After every (re)connection: a task in this worker's processing list that
  * the worker does not hold in memory is an orphan -- from an earlier life of
  * a worker with the same --name, or a Redis that lost the last second of its
@@ -101,21 +112,13 @@ static void reconcile(loop *L)
         for (wtask *wt = L->tasks; wt && !held; wt = wt->link)
             held = wt->rawlen == e->len && memcmp(wt->raw, e->str, e->len) == 0;
         if (held) continue;
-        redisAppendCommand(w->rc, "MULTI");
-        redisAppendCommand(w->rc, "LREM %s 1 %b", w->k1.p, e->str, e->len);
-        redisAppendCommand(w->rc, "LPUSH %s %b", w->k2.p, e->str, e->len);
-        redisAppendCommand(w->rc, "EXEC");
+        append_requeue(w, e->str, e->len);
         orphans++;
     }
     freeReplyObject(r);
-    for (long long i = 0; i < 4 * orphans; i++) {
-        redisReply *x = haul_redis_get_reply(w->rc, err);
-        if (!x) {
-            log_warn("requeueing orphans: %s", err);
-            if (w->rc->err) return;
-            continue;
-        }
-        freeReplyObject(x);
+    if (haul_redis_drain(w->rc, 4 * orphans, err) < 0) {
+        log_warn("requeueing orphans: %s", err);
+        return;
     }
     if (orphans) log_warn("requeued %lld task(s) found in %s that this worker does not hold", orphans, w->k1.p);
 }
@@ -163,14 +166,16 @@ static void heartbeat(loop *L, const char *state)
     redisAppendCommand(w->rc, "ZADD " HAUL_KEY_WORKERS " %lld %s", now, w->id);
     redisAppendCommand(w->rc, "ZREMRANGEBYSCORE " HAUL_KEY_WORKERS " -inf %lld", now - 3600 * 1000LL);
     redisAppendCommand(w->rc, "SMEMBERS " HAUL_KEY_CANCELLED);
-    for (int i = 0; i < 5; i++) {
-        redisReply *r = haul_redis_get_reply(w->rc, err);
-        if (!r) { /* read every reply of the pipeline unless the connection broke */
-            log_warn("heartbeat: %s", err);
-            if (w->rc->err) return;
-            continue;
-        }
-        if (i == 4 && r->type == REDIS_REPLY_ARRAY) {
+    if (haul_redis_drain(w->rc, 4, err) < 0) {
+        log_warn("heartbeat: %s", err);
+        if (w->rc->err) return;
+    }
+    redisReply *r = haul_redis_get_reply(w->rc, err);
+    if (!r) {
+        log_warn("heartbeat: %s", err);
+        if (w->rc->err) return;
+    } else {
+        if (r->type == REDIS_REPLY_ARRAY) {
             for (size_t j = 0; j < L->ncancelled; j++) free(L->cancelled[j]);
             L->cancelled = haul_realloc(L->cancelled, (r->elements + 1) * sizeof *L->cancelled);
             L->ncancelled = r->elements;
@@ -305,15 +310,8 @@ static int flush_task(loop *L, wtask *wt)
     redisAppendCommand(w->rc, "HINCRBY %s keys_done %lld", w->k1.p, (long long)wt->t.nkeys);
     /* Keep the first error: the ones after it are its consequences. */
     char first[HAUL_ERR_LEN] = "";
-    for (size_t i = 0; i < wt->t.nkeys + 4; i++) {
-        redisReply *r = haul_redis_get_reply(w->rc, err);
-        if (!r) {
-            if (!first[0]) snprintf(first, sizeof first, "%s", err);
-            if (w->rc->err) break;
-            continue;
-        }
-        freeReplyObject(r);
-    }
+    if (haul_redis_drain(w->rc, (long long)wt->t.nkeys + 4, err) < 0)
+        snprintf(first, sizeof first, "%s", err);
     if (!w->rc->err) {
         redisReply *r = haul_redis_cmd(w->rc, err, "EXEC");
         if (!r && !first[0]) snprintf(first, sizeof first, "%s", err);
@@ -374,15 +372,7 @@ static void dead_letter(loop *L, const char *raw, size_t rawlen, const char *rea
     redisAppendCommand(w->rc, "RPUSH %s %b", w->k1.p, entry.p, entry.len);
     redisAppendCommand(w->rc, "LREM %s 1 %b", w->k2.p, raw, rawlen);
     redisAppendCommand(w->rc, "EXEC");
-    for (int i = 0; i < 4; i++) {
-        redisReply *r = haul_redis_get_reply(w->rc, err);
-        if (!r) {
-            log_error("dead-lettering a task: %s", err);
-            if (w->rc->err) break;
-            continue;
-        }
-        freeReplyObject(r);
-    }
+    if (haul_redis_drain(w->rc, 4, err) < 0) log_error("dead-lettering a task: %s", err);
     log_warn("task refused and moved to %s: %s", w->k1.p, reason);
     haul_buf_free(&entry);
 }
@@ -572,16 +562,12 @@ static void return_held(loop *L)
     haul_key_proc(&w->k1, w->id);
     haul_key_queue(&w->k2, w->queue);
     for (wtask *wt = L->tasks; wt; wt = wt->link) {
-        redisAppendCommand(w->rc, "MULTI");
-        redisAppendCommand(w->rc, "LREM %s 1 %b", w->k1.p, wt->raw, wt->rawlen);
-        redisAppendCommand(w->rc, "LPUSH %s %b", w->k2.p, wt->raw, wt->rawlen);
-        redisAppendCommand(w->rc, "EXEC");
+        append_requeue(w, wt->raw, wt->rawlen);
         n++;
     }
-    for (long long i = 0; i < 4 * n; i++) {
-        redisReply *r = haul_redis_get_reply(w->rc, err);
-        if (!r) { log_error("returning tasks: %s (they stay in %s for the reaper)", err, w->k1.p); return; }
-        freeReplyObject(r);
+    if (haul_redis_drain(w->rc, 4 * n, err) < 0) {
+        log_error("returning tasks: %s (what was not returned stays in %s for the reaper)", err, w->k1.p);
+        return;
     }
     if (n) log_warn("shutdown bound reached: returned %lld unfinished task(s) to the queue", n);
 }

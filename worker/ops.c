@@ -245,16 +245,16 @@ static size_t header_cb(char *line, size_t sz, size_t n, void *ud)
         haul_buf_reset(&u->lastmod); haul_buf_add(&u->lastmod, v, vlen);
     } else if (IS("Content-Length")) {
         u->clen = strtoll(v, NULL, 10);
-    } else if (nlen > 11 && strncasecmp(line, "x-amz-meta-", 11) == 0) {
-        char *name = haul_strndup(line + 11, nlen - 11);
-        for (char *c = name; *c; c++) *c = (char)tolower((unsigned char)*c);
-        json_member(&u->meta, name, v, vlen);
-        free(name);
-    } else if (nlen > 14 && strncasecmp(line, "x-object-meta-", 14) == 0) {
-        char *name = haul_strndup(line + 14, nlen - 14);
-        for (char *c = name; *c; c++) *c = (char)tolower((unsigned char)*c);
-        json_member(&u->meta, name, v, vlen);
-        free(name);
+    } else {
+        /* User metadata: S3 sends x-amz-meta-NAME, Swift x-object-meta-NAME. */
+        size_t pre = nlen > 11 && strncasecmp(line, "x-amz-meta-", 11) == 0 ? 11 :
+                     nlen > 14 && strncasecmp(line, "x-object-meta-", 14) == 0 ? 14 : 0;
+        if (pre) {
+            char *name = haul_strndup(line + pre, nlen - pre);
+            for (char *c = name; *c; c++) *c = (char)tolower((unsigned char)*c);
+            json_member(&u->meta, name, v, vlen);
+            free(name);
+        }
     }
 #undef IS
     return len;
