@@ -4,6 +4,7 @@
 #include "queue.h"
 #include "task.h"
 
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -183,8 +184,11 @@ void haul_store_setup(CURL *e, const haul_conn *c, const haul_req *r)
 
 /* ---- Swift auth v1.0 and the per-process token cache ---------------- */
 
+/* An entry is found by comparing the credentials themselves: this runs
+ * before every Swift request, so no hashing or formatting on the way. The
+ * key is held as every task already holds it, and wiped when dropped. */
 typedef struct swift_entry {
-    char *id;          /* auth_url "\n" user "\n" sha256(key): never the key itself */
+    char *auth_url, *user, *key;
     char *token, *storage_url;
     long long authed_ms;  /* haul_mono_ms() when the token was obtained */
 } swift_entry;
@@ -193,11 +197,17 @@ typedef struct swift_entry {
 static swift_entry cache[SWIFT_CACHE];
 static size_t ncache;
 
+static void entry_free(swift_entry *e)
+{
+    if (e->key) OPENSSL_cleanse(e->key, strlen(e->key));
+    free(e->auth_url); free(e->user); free(e->key);
+    free(e->token); free(e->storage_url);
+    memset(e, 0, sizeof *e);
+}
+
 void haul_swift_cache_clear(void)
 {
-    for (size_t i = 0; i < ncache; i++) {
-        free(cache[i].id); free(cache[i].token); free(cache[i].storage_url);
-    }
+    for (size_t i = 0; i < ncache; i++) entry_free(&cache[i]);
     ncache = 0;
 }
 
@@ -249,15 +259,12 @@ int haul_swift_session(const haul_conn *c, long long refresh_before, const char 
         *storage_url = s->storage_url;
         return 0;
     }
-    char keyhash[65];
-    haul_sha256_hex(s->key, strlen(s->key), keyhash);
-    haul_buf id = HAUL_BUF_INIT;
-    haul_buf_printf(&id, "%s\n%s\n%s", s->auth_url, s->user, keyhash);
     swift_entry *ent = NULL;
-    for (size_t i = 0; i < ncache; i++)
-        if (strcmp(cache[i].id, id.p) == 0) ent = &cache[i];
+    for (size_t i = 0; i < ncache && !ent; i++)
+        if (!strcmp(cache[i].user, s->user) && !strcmp(cache[i].auth_url, s->auth_url) &&
+            !strcmp(cache[i].key, s->key))
+            ent = &cache[i];
     if (ent && ent->authed_ms >= refresh_before) {
-        haul_buf_free(&id);
         *token = ent->token;
         *storage_url = ent->storage_url;
         return 0;
@@ -300,12 +307,14 @@ int haul_swift_session(const haul_conn *c, long long refresh_before, const char 
     haul_log_secret(h.token.p);
     if (!ent) {
         if (ncache == SWIFT_CACHE) { /* full: forget the oldest */
-            free(cache[0].id); free(cache[0].token); free(cache[0].storage_url);
+            entry_free(&cache[0]);
             memmove(cache, cache + 1, sizeof cache[0] * (SWIFT_CACHE - 1));
             ncache--;
         }
         ent = &cache[ncache++];
-        ent->id = haul_buf_detach(&id);
+        ent->auth_url = haul_strdup(s->auth_url);
+        ent->user = haul_strdup(s->user);
+        ent->key = haul_strdup(s->key);
     } else {
         free(ent->token); free(ent->storage_url);
     }
@@ -322,7 +331,7 @@ int haul_swift_session(const haul_conn *c, long long refresh_before, const char 
 out:
     curl_easy_cleanup(e);
     haul_req_free(&r);
-    haul_buf_free(&id); haul_buf_free(&h.token); haul_buf_free(&h.url); haul_buf_free(&body);
+    haul_buf_free(&h.token); haul_buf_free(&h.url); haul_buf_free(&body);
     return rc;
 }
 
