@@ -6,18 +6,7 @@ from dask import dataframe as ddf
 from distributed import Client, LocalCluster
 
 import common
-
-
-def get_metadata_swift(key, connection, container_name):   # the notebook's cell 17, verbatim
-    metadata = None
-    if key.endswith('.zip'):
-        try:
-            metadata = str(connection.get_object(container_name, ''.join([key, '.metadata']))[1].decode('UTF-8'))
-        except:  # noqa: E722 -- as the notebook; the answer check catches what it hides
-            return ''
-        return metadata
-    else:
-        return ''
+from notebook import get_metadata_swift
 
 
 if __name__ == '__main__':
