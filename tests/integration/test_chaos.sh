@@ -9,12 +9,10 @@ cd "$(dirname "$0")/../.."
 TOP=$PWD
 . tests/lib/servers.sh
 . tests/lib/seed.sh
+. tests/lib/testlib.sh
 PY=/usr/bin/python3
 BUCKET=LSST-IR-FUSION-testfromopenstack
 REPEAT=${HAUL_CHAOS_REPEAT:-250}   # 80 keys x 250 = 20,000
-passed=0 failed=0
-ok()   { echo "ok   $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; failed=$((failed + 1)); [ -n "${2:-}" ] && tail -20 "$2" | sed 's/^/  | /'; }
 
 T=$(mktemp -d /tmp/haul-chaos.XXXXXX)
 declare -A WPID=()

@@ -13,9 +13,6 @@ PY=/usr/bin/python3
 BUCKET=LSST-IR-FUSION-testfromopenstack
 SCHED=$TOP/bin/haul-scheduler
 WORKER=$TOP/bin/haul-worker
-passed=0 failed=0
-ok()   { echo "ok   $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; failed=$((failed + 1)); [ -n "${2:-}" ] && sed 's/^/  | /' "$2" | tail -20; }
 
 T=$(mktemp -d /tmp/haul-core.XXXXXX)
 WPIDS=()

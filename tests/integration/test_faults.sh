@@ -34,9 +34,6 @@ SCHED=$TOP/bin/haul-scheduler
 WORKER=$TOP/bin/haul-worker
 FAULTPROXY=$TOP/tests/lib/faultproxy.py
 SEED=${HAUL_FAULT_SEED:-1}
-passed=0 failed=0
-ok()   { echo "ok   $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; failed=$((failed + 1)); [ -n "${2:-}" ] && sed 's/^/  | /' "$2" | tail -20; }
 
 T=$(mktemp -d /tmp/haul-faults.XXXXXX)
 WPIDS=() FP_PID="" JOBS=()

@@ -14,9 +14,6 @@ TOP=$PWD
 PY=/usr/bin/python3
 BUCKET=LSST-IR-FUSION-testfromopenstack
 SCHED=$TOP/bin/haul-scheduler WORKER=$TOP/bin/haul-worker
-passed=0 failed=0
-ok()   { echo "ok   $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1"; failed=$((failed + 1)); [ -n "${2:-}" ] && tail -20 "$2" | sed 's/^/  | /'; }
 T=$(mktemp -d /tmp/haul-sec.XXXXXX)
 WP=""
 cleanup() {

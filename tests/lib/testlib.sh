@@ -1,5 +1,9 @@
 # testlib.sh -- what the integration tests share. Source it.
 #
+# ok TEXT / fail TEXT [FILE]   one result line each ("ok   ..." / "FAIL ...",
+#                    FAIL followed by the last 20 lines of FILE), counted in
+#                    $passed and $failed for the closing "N passed, N failed".
+#
 # haul_stop PID...   stop processes the test started: once each has exec'd its
 #                    program (a signal that lands between bash's fork and the
 #                    exec is handled by the forked shell -- which runs the
@@ -35,3 +39,7 @@ haul_stop() {
     done
     return $rc
 }
+
+passed=0 failed=0
+ok()   { echo "ok   $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1"; failed=$((failed + 1)); [ -n "${2:-}" ] && tail -20 "$2" | sed 's/^/  | /'; }
