@@ -567,6 +567,12 @@ _haul_pick_ports() {
     for name in "$@"; do
         if [ "$name" = proxy ] && [ -n "${HAUL_TEST_SWIFT_FIXED_PORT:-}" ]; then
             _HAUL_PORT[proxy]=$HAUL_TEST_SWIFT_FIXED_PORT
+            # Swift binds with SO_REUSEPORT, so a second proxy on a port that is already
+            # listening would share it instead of failing: look before starting it.
+            if [ -n "$(_haul_nsx ss -Hltn "sport = :$HAUL_TEST_SWIFT_FIXED_PORT" 2>/dev/null)" ]; then
+                _haul_fixed_taken proxy
+                return 2
+            fi
         else
             want+=("$name")
         fi
@@ -643,7 +649,10 @@ haul_servers_start() {
         # All ports first: the rings need the backends' ports.  The rings are built while
         # the other servers start; only the proxy needs them.
         # shellcheck disable=SC2086  # a list of names
-        _haul_pick_ports $todo || { failed=ports; break; }
+        _haul_pick_ports $todo || {
+            [ $? -eq 2 ] && failed=proxy || failed=ports
+            break
+        }
         if [ "$need_rings" = 1 ]; then
             _haul_build_rings &
             ring_pid=$!
