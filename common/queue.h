@@ -71,6 +71,7 @@ const char *haul_key_proc(haul_buf *out, const char *worker);
 const char *haul_key_dead(haul_buf *out, const char *queue);
 const char *haul_key_job(haul_buf *out, const char *job);
 const char *haul_key_results(haul_buf *out, const char *job);
+const char *haul_key_dups(haul_buf *out, const char *job);
 const char *haul_key_worker(haul_buf *out, const char *worker);
 const char *haul_key_leases(haul_buf *out, const char *queue);
 #define HAUL_KEY_QUEUES  HAUL_NS "queues"

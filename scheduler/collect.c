@@ -1,10 +1,15 @@
 /* collect.c -- read a job's results from its stream and write them out.
  *
  * Results arrive in the order workers finish; rows are written in the order
- * of the input keys. A row that arrives early waits in a min-heap keyed by
- * its index until the rows before it are written, so memory holds only the
- * rows that are out of order, not the job. A bitmap of the indexes already
- * written drops duplicates (a task run twice), so each key is written once.
+ * of the input keys. Results are numbered by slot (a distinct key, see
+ * submit.c); a result that arrives early waits in a min-heap keyed by its
+ * slot until the rows before it are written, so memory holds only the rows
+ * that are out of order, not the job. A bitmap of the slots already taken
+ * drops duplicates (a task run twice), so each key is written once.
+ *
+ * A row that repeats an earlier key (the job's haul:dup:<job> runs) is
+ * written from that key's result, which is kept after it is written for as
+ * many rows as still repeat it, and no longer.
  *
  * Listing jobs (list, list-buckets) have no input order: their rows are
  * written as they arrive, and the job is complete when every prefix's final
@@ -86,16 +91,59 @@ static prow *prow_new(long long i, const haul_row *r)
     return p;
 }
 
+typedef struct dup_run { long long row, slot, n; } dup_run;
+
+typedef struct kept {          /* a slot that later rows repeat */
+    long long slot;            /* -1: empty */
+    long long refs;            /* rows still to write from it */
+    prow *p;                   /* its result, once written */
+} kept;
+
+typedef struct keep_map { kept *v; size_t cap, n; } keep_map;
+
+static kept *keep_find(keep_map *m, long long slot, int add)
+{
+    if (add && (m->n + 1) * 2 > m->cap) {
+        size_t ncap = m->cap ? m->cap * 2 : 64;
+        kept *nv = haul_malloc(ncap * sizeof *nv);
+        for (size_t i = 0; i < ncap; i++) nv[i].slot = -1;
+        for (size_t i = 0; i < m->cap; i++) {
+            if (m->v[i].slot < 0) continue;
+            size_t j = (size_t)m->v[i].slot * 0x9E3779B97F4A7C15ULL >> 20 & (ncap - 1);
+            while (nv[j].slot >= 0) j = (j + 1) & (ncap - 1);
+            nv[j] = m->v[i];
+        }
+        free(m->v);
+        m->v = nv;
+        m->cap = ncap;
+    }
+    if (!m->cap) return NULL;
+    size_t j = (size_t)slot * 0x9E3779B97F4A7C15ULL >> 20 & (m->cap - 1);
+    while (m->v[j].slot >= 0 && m->v[j].slot != slot) j = (j + 1) & (m->cap - 1);
+    if (m->v[j].slot == slot) return &m->v[j];
+    if (!add) return NULL;
+    m->v[j] = (kept){slot, 0, NULL};
+    m->n++;
+    return &m->v[j];
+}
+
 typedef struct collector {
     const sched_cfg *cfg;
     FILE *out;
     haul_fmt fmt;
     haul_buf line;
     int listing;               /* list / list-buckets job */
-    long long total;           /* keys (prefixes for listings) */
-    unsigned char *seen;       /* bitmap of indexes done */
-    long long done, ok, errors, rows, next;
+    long long total;           /* rows: keys (prefixes for listings) */
+    long long slots;           /* distinct keys: results expected */
+    unsigned char *seen;       /* bitmap of slots done */
+    long long done, ok, errors, rows;
+    long long next;            /* the next slot to write */
+    long long next_row;        /* the next row to write */
     heap pending;
+    dup_run *dups;             /* rows that repeat earlier slots, by row */
+    size_t ndups, di;          /* di: the next run; doff: rows of it written */
+    long long doff;
+    keep_map keep;
     int write_failed;
 } collector;
 
@@ -118,6 +166,84 @@ static const char *field(redisReply *kv, const char *name, size_t *len)
     }
     if (len) *len = 0;
     return NULL;
+}
+
+static void write_slot(collector *c, const haul_row *r)
+{
+    emit(c, r);
+    if (r->status && !strcmp(r->status, "ok")) c->ok++; else c->errors++;
+    c->next_row++;
+}
+
+/* Is the next row to write one that repeats an earlier slot? */
+static int at_dup(const collector *c)
+{
+    return c->di < c->ndups && c->next_row == c->dups[c->di].row + c->doff;
+}
+
+/* Write every row that can be written now: repeats of slots already written,
+ * and results that were waiting for their turn. */
+static void advance(collector *c)
+{
+    for (;;) {
+        if (at_dup(c)) {
+            long long slot = c->dups[c->di].slot + c->doff;
+            kept *k = keep_find(&c->keep, slot, 0);
+            if (!k || !k->p) break; /* cannot happen: a repeat follows its first */
+            write_slot(c, &k->p->row);
+            if (--k->refs == 0) { free(k->p->mem); free(k->p); k->p = NULL; }
+            if (++c->doff == c->dups[c->di].n) { c->di++; c->doff = 0; }
+            continue;
+        }
+        if (!c->pending.n || c->pending.v[0]->i != c->next) break;
+        prow *p = heap_pop(&c->pending);
+        write_slot(c, &p->row);
+        kept *k = keep_find(&c->keep, p->i, 0);
+        if (k) {
+            k->p = p;
+        } else {
+            free(p->mem);
+            free(p);
+        }
+        c->next++;
+    }
+}
+
+/* Read the job's duplicate runs; count, per repeated slot, the rows that
+ * repeat it. */
+static int load_dups(collector *c, haul_redis *rc, const char *job, char *err)
+{
+    haul_buf k = HAUL_BUF_INIT;
+    size_t cap = 0;
+    int rc_ = 0;
+    haul_key_dups(&k, job);
+    for (long long at = 0;; at += 1000) {
+        redisReply *r = haul_redis_call(rc, err, "LRANGE %s %lld %lld", k.p, at, at + 999);
+        if (!r) { rc_ = -1; break; }
+        for (size_t j = 0; j < r->elements; j++) {
+            dup_run d;
+            if (r->element[j]->type != REDIS_REPLY_STRING ||
+                sscanf(r->element[j]->str, "%lld %lld %lld", &d.row, &d.slot, &d.n) != 3 ||
+                d.n <= 0 || d.slot < 0 || d.slot + d.n > c->slots || d.row < 0 || d.row + d.n > c->total ||
+                (c->ndups && d.row < c->dups[c->ndups - 1].row + c->dups[c->ndups - 1].n)) {
+                snprintf(err, HAUL_ERR_LEN, "%s: element %lld is not a run \"ROW SLOT N\" in order",
+                         k.p, at + (long long)j);
+                rc_ = -1;
+                break;
+            }
+            if (c->ndups == cap) {
+                cap = cap ? cap * 2 : 16;
+                c->dups = haul_realloc(c->dups, cap * sizeof *c->dups);
+            }
+            c->dups[c->ndups++] = d;
+            for (long long s = d.slot; s < d.slot + d.n; s++) keep_find(&c->keep, s, 1)->refs++;
+        }
+        size_t got = r->elements;
+        freeReplyObject(r);
+        if (rc_ < 0 || got < 1000) break;
+    }
+    haul_buf_free(&k);
+    return rc_;
 }
 
 static void take_entry(collector *c, redisReply *kv)
@@ -145,27 +271,20 @@ static void take_entry(collector *c, redisReply *kv)
         c->ok++;
         return;
     }
-    if (i < 0 || i >= c->total || (c->seen[i / 8] & (1u << (i % 8)))) return; /* duplicate */
+    if (i < 0 || i >= c->slots || (c->seen[i / 8] & (1u << (i % 8)))) return; /* duplicate */
     c->seen[i / 8] |= (unsigned char)(1u << (i % 8));
     c->done++;
     if (c->listing) {       /* a prefix finished: only its failure is a row */
         if (!is_ok) { emit(c, &r); c->errors++; }
         return;
     }
-    if (is_ok) c->ok++; else c->errors++;
-    if (i != c->next) {
-        heap_push(&c->pending, prow_new(i, &r));
-        return;
-    }
-    emit(c, &r);
-    c->next++;
-    while (c->pending.n && c->pending.v[0]->i == c->next) {
-        prow *p = heap_pop(&c->pending);
-        emit(c, &p->row);
-        free(p->mem);
-        free(p);
+    if (i == c->next && !at_dup(c) && !keep_find(&c->keep, i, 0)) {
+        write_slot(c, &r);  /* in order, and nothing repeats it: no copy */
         c->next++;
+    } else {
+        heap_push(&c->pending, prow_new(i, &r));
     }
+    advance(c);
 }
 
 static redisReply *hgetall(haul_redis *rc, const char *key, char *err)
@@ -181,10 +300,11 @@ static const char *hfield(redisReply *h, const char *name)
 static void progress(collector *c, long long t0, int final)
 {
     double secs = (double)(haul_now_ms() - t0) / 1000.0;
-    double rate = secs > 0 ? (double)c->done / secs : 0;
-    double eta = rate > 0 ? (double)(c->total - c->done) / rate : 0;
+    long long done = c->listing ? c->done : c->next_row;
+    double rate = secs > 0 ? (double)done / secs : 0;
+    double eta = rate > 0 ? (double)(c->total - done) / rate : 0;
     fprintf(stderr, "\r  %lld/%lld keys  %.0f keys/s  %s%.0fs  %lld errors  ",
-            c->done, c->total, rate, final ? "done in " : "ETA ", final ? secs : eta, c->errors);
+            done, c->total, rate, final ? "done in " : "ETA ", final ? secs : eta, c->errors);
     if (final) fputc('\n', stderr);
 }
 
@@ -192,7 +312,7 @@ int haul_collect(const sched_cfg *cfg, haul_redis *rc, const char *job, long lon
 {
     collector c;
     char err[HAUL_ERR_LEN];
-    haul_buf jkey = HAUL_BUF_INIT, skey = HAUL_BUF_INIT;
+    haul_buf jkey = HAUL_BUF_INIT, skey = HAUL_BUF_INIT, dkey = HAUL_BUF_INIT;
     redisReply *h = NULL;
     char last[64] = "0-0";
     char *queue = NULL;          /* the job's queue, from its hash */
@@ -208,6 +328,7 @@ int haul_collect(const sched_cfg *cfg, haul_redis *rc, const char *job, long lon
     }
     haul_key_job(&jkey, job);
     haul_key_results(&skey, job);
+    haul_key_dups(&dkey, job);
 
     /* Wait until the job's size is known (its submitter may still be queueing). */
     for (;;) {
@@ -233,9 +354,11 @@ int haul_collect(const sched_cfg *cfg, haul_redis *rc, const char *job, long lon
     queue = haul_strdup(hfield(h, "queue") ? hfield(h, "queue") : cfg->queue);
     c.listing = op && (!strcmp(op, "list") || !strcmp(op, "list-buckets"));
     c.total = strtoll(hfield(h, "keys") ? hfield(h, "keys") : "0", NULL, 10);
+    c.slots = hfield(h, "distinct") ? strtoll(hfield(h, "distinct"), NULL, 10) : c.total;
+    if (c.slots < c.total && !c.listing && load_dups(&c, rc, job, err) < 0) goto fail;
     if (t0 == 0) t0 = strtoll(hfield(h, "created") ? hfield(h, "created") : "0", NULL, 10);
     if (t0 == 0) t0 = haul_now_ms();
-    c.seen = haul_calloc((size_t)(c.total / 8 + 1), 1);
+    c.seen = haul_calloc((size_t)(c.slots / 8 + 1), 1);
 
     c.out = (!cfg->out || !strcmp(cfg->out, "-")) ? stdout : fopen(cfg->out, "w");
     if (!c.out) {
@@ -254,7 +377,7 @@ int haul_collect(const sched_cfg *cfg, haul_redis *rc, const char *job, long lon
         if (r) freeReplyObject(r);
     }
 
-    while (c.done < c.total) {
+    while (c.done < c.slots) {
         redisReply *r = haul_redis_call(rc, err, "XREAD COUNT %d BLOCK %d STREAMS %s %s",
                                        READ_COUNT, BLOCK_MS, skey.p, last);
         if (!r) goto fail;
@@ -281,7 +404,7 @@ int haul_collect(const sched_cfg *cfg, haul_redis *rc, const char *job, long lon
             if (st) freeReplyObject(st);
             if (cancelled) {
                 fprintf(stderr, "haul-scheduler: job %s was cancelled (%lld of %lld keys done)\n",
-                        job, c.done, c.total);
+                        job, c.listing ? c.done : c.next_row, c.total);
                 goto out;
             }
             last_check = now;
@@ -293,7 +416,7 @@ int haul_collect(const sched_cfg *cfg, haul_redis *rc, const char *job, long lon
                 log_warn("job %s: no result for 10 s and no live worker: start haul-worker --redis ... --queue %s",
                          job, queue);
             else
-                log_warn("job %s: no result for 10 s (%lld of %lld keys done)", job, c.done, c.total);
+                log_warn("job %s: no result for 10 s (%lld of %lld keys done)", job, c.listing ? c.done : c.next_row, c.total);
             if (w) freeReplyObject(w);
             warned_idle = now;
         }
@@ -306,6 +429,11 @@ int haul_collect(const sched_cfg *cfg, haul_redis *rc, const char *job, long lon
         fprintf(stderr, "haul-scheduler: writing %s failed: %m\n", cfg->out ? cfg->out : "stdout");
         goto out;
     }
+    if (!c.listing && c.next_row != c.total) {
+        fprintf(stderr, "haul-scheduler: job %s: wrote %lld of %lld rows (its duplicate runs in Redis do not "
+                "match its keys)\n", job, c.next_row, c.total);
+        goto out;
+    }
     if (show) progress(&c, t0, 1);
     double secs = (double)(haul_now_ms() - t0) / 1000.0;
     {
@@ -316,8 +444,9 @@ int haul_collect(const sched_cfg *cfg, haul_redis *rc, const char *job, long lon
         if (cfg->retention > 0) {
             if ((r = haul_redis_call(rc, err, "EXPIRE %s %lld", jkey.p, cfg->retention))) freeReplyObject(r);
             if ((r = haul_redis_call(rc, err, "EXPIRE %s %lld", skey.p, cfg->retention))) freeReplyObject(r);
+            if ((r = haul_redis_call(rc, err, "EXPIRE %s %lld", dkey.p, cfg->retention))) freeReplyObject(r);
         } else {
-            if ((r = haul_redis_call(rc, err, "DEL %s", skey.p))) freeReplyObject(r);
+            if ((r = haul_redis_call(rc, err, "DEL %s %s", skey.p, dkey.p))) freeReplyObject(r);
         }
     }
     fprintf(stderr, "haul: job %s: %lld %s, %lld ok, %lld errors, %.2f s, %.0f keys/s\n",
@@ -333,10 +462,15 @@ out:
     else if (c.out) fflush(c.out);
     while (c.pending.n) { prow *p = heap_pop(&c.pending); free(p->mem); free(p); }
     free(c.pending.v);
+    for (size_t i = 0; i < c.keep.cap; i++)
+        if (c.keep.v[i].slot >= 0 && c.keep.v[i].p) { free(c.keep.v[i].p->mem); free(c.keep.v[i].p); }
+    free(c.keep.v);
+    free(c.dups);
     free(c.seen);
     free(queue);
     haul_buf_free(&c.line);
     haul_buf_free(&jkey);
     haul_buf_free(&skey);
+    haul_buf_free(&dkey);
     return status;
 }

@@ -53,6 +53,7 @@ static haul_opt opts[] = {
     {"limit", HAUL_OPT_INT, &cfg.limit, "0", 0, 1LL << 50, NULL, "N", "at most N keys from the listing (0: all)", 0},
     {"repeat", HAUL_OPT_INT, &cfg.repeat, "1", 1, 1000000, NULL, "N", "submit the keys N times over (the notebook's 10x listing)", 0},
     {"op", HAUL_OPT_STR, &cfg.op, "sidecar", 0, 0, NULL, "OP", "list-buckets, list, head, get or sidecar", 0},
+    {"coalesce", HAUL_OPT_BOOL, &cfg.coalesce, "1", 0, 0, NULL, NULL, "fetch a key that occurs several times in a job once, and answer every occurrence", 0},
     {"batch", HAUL_OPT_INT, &cfg.batch, "16", 1, HAUL_TASK_MAX_KEYS, NULL, "N", "keys per task", 0},
     {"max-inline", HAUL_OPT_INT, &cfg.max_inline, "1M", 0, 512LL << 20, NULL, "BYTES", "get: bodies up to this size go in the result; larger to --out-dir", 0},
     {"out-dir", HAUL_OPT_STR, &cfg.out_dir, NULL, 0, 0, NULL, "DIR", "get: directory (on the workers' hosts) for bodies over --max-inline", 0},
@@ -221,9 +222,10 @@ static int status(redisContext *rc)
         redisReply *h = haul_redis_cmd(rc, err, "HGETALL %s", haul_key_job(&k, id));
         redisReply *x = haul_redis_cmd(rc, err, "XLEN %s", haul_key_results(&k, id));
         if (h && h->elements)
-            printf("  %s  %-8s %s %s/%s  %s  %s keys in %s tasks  %lld results\n", id, hget(h, "state"),
-                   hget(h, "op"), hget(h, "store"), hget(h, "bucket"), hget(h, "endpoint"),
-                   hget(h, "keys"), hget(h, "tasks"), x ? x->integer : 0);
+            printf("  %s  %-8s %s %s/%s  %s  %s keys (%s distinct) in %s tasks  %lld results\n", id,
+                   hget(h, "state"), hget(h, "op"), hget(h, "store"), hget(h, "bucket"), hget(h, "endpoint"),
+                   hget(h, "keys"), *hget(h, "distinct") ? hget(h, "distinct") : hget(h, "keys"),
+                   hget(h, "tasks"), x ? x->integer : 0);
         if (h) freeReplyObject(h);
         if (x) freeReplyObject(x);
     }

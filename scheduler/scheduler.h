@@ -14,7 +14,7 @@ enum { EXIT_ALL_OK = 0, EXIT_SOME_FAILED = 1, EXIT_USAGE = 2 };
 typedef struct sched_cfg {
     char *redis, *queue;
     char *store, *s3, *endpoint, *region, *access_key, *secret_key, *session_token;
-    int swift, virtual_host, tls_verify, check, progress;
+    int swift, virtual_host, tls_verify, check, progress, coalesce;
     char *auth_url, *user, *key, *token, *storage_url, *ca_file;
     char *bucket, *prefix, *keys, *op, *out_dir, *suffixes, *sidecar_ext;
     char *out, *format, *log_level;

@@ -2,15 +2,25 @@
  *
  * Keys are streamed: read from the file or the listing, cut into batches of
  * --batch keys, each batch encoded as one task and RPUSHed, pipelined in
- * groups, so a job of millions of keys never sits in memory (except with
- * --repeat, which replays the keys and so keeps them). */
+ * groups, so a job of millions of keys never sits in memory.
+ *
+ * Duplicate keys are coalesced (unless --no-coalesce): each distinct key gets
+ * a "slot", numbered in order of first appearance, and only slots become
+ * tasks; a later occurrence of a key becomes a row that repeats an earlier
+ * slot's result. Those rows are stored as runs "ROW SLOT N" (rows ROW..ROW+N-1
+ * repeat slots SLOT..SLOT+N-1) in haul:dup:<job>, which the collector reads.
+ * The notebook's listing x10 is one run per repetition. Remembering the keys
+ * costs 16 bytes per distinct key (dedupe.h); --repeat replays the first
+ * pass's row-to-slot runs, not the keys. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "dedupe.h"
 #include "log.h"
 #include "queue.h"
 #include "scheduler.h"
@@ -20,17 +30,28 @@
 #include <openssl/crypto.h>
 
 #define PIPELINE 64  /* tasks pushed per round trip */
+#define DUP_BATCH 256 /* duplicate runs per RPUSH */
+
+typedef struct run { long long row, slot, n; } run;
 
 typedef struct submitter {
     const sched_cfg *cfg;
     redisContext *rc;
     haul_task t;          /* the batch being filled */
     size_t cap;
-    long long nkeys, ntasks;
+    long long nkeys, ntasks; /* nkeys: rows, one per key given */
+    long long nslots;     /* distinct keys: what the tasks hold */
     int pending;          /* RPUSH replies not yet read */
-    haul_buf qkey, enc;
-    char **kept; size_t nkept, capkept; /* --repeat */
+    haul_buf qkey, enc, dkey;
+    char **kept; size_t nkept, capkept; /* --repeat without coalescing */
     int replaying;        /* adding kept keys again */
+    int coalesce;
+    haul_dedupe seen;
+    run cur;              /* the duplicate run being grown */
+    long long ndups;      /* rows that repeat an earlier key */
+    char dupmem[DUP_BATCH][64];
+    int ndupbuf;
+    run *seg; size_t nseg, capseg; /* the first pass's rows -> slots, for --repeat */
     int failed;
     const unsigned char *key;  /* seals the connection state; NULL: in the clear */
     char err[HAUL_ERR_LEN];
@@ -67,6 +88,62 @@ static int push_batch(submitter *s)
     return 0;
 }
 
+static int flush_dups(submitter *s)
+{
+    const char *argv[DUP_BATCH + 2];
+    size_t argl[DUP_BATCH + 2];
+    if (!s->ndupbuf) return 0;
+    argv[0] = "RPUSH"; argl[0] = 5;
+    argv[1] = s->dkey.p; argl[1] = s->dkey.len;
+    for (int i = 0; i < s->ndupbuf; i++) {
+        argv[i + 2] = s->dupmem[i];
+        argl[i + 2] = strlen(s->dupmem[i]);
+    }
+    redisAppendCommandArgv(s->rc, s->ndupbuf + 2, argv, argl);
+    s->ndupbuf = 0;
+    s->pending++;
+    if (s->pending >= PIPELINE) return drain(s);
+    return 0;
+}
+
+/* Store the current duplicate run (batched). */
+static int end_run(submitter *s)
+{
+    if (!s->cur.n) return 0;
+    snprintf(s->dupmem[s->ndupbuf++], sizeof s->dupmem[0], "%lld %lld %lld", s->cur.row, s->cur.slot, s->cur.n);
+    s->cur.n = 0;
+    if (s->ndupbuf == DUP_BATCH) return flush_dups(s);
+    return 0;
+}
+
+/* Rows ROW..ROW+N-1 repeat slots SLOT..SLOT+N-1. */
+static int add_dups(submitter *s, long long row, long long slot, long long n)
+{
+    s->ndups += n;
+    if (s->cur.n && row == s->cur.row + s->cur.n && slot == s->cur.slot + s->cur.n) {
+        s->cur.n += n;
+        return 0;
+    }
+    int r = end_run(s);
+    s->cur = (run){row, slot, n};
+    return r;
+}
+
+/* Remember that ROW is SLOT, when the first pass will be replayed. */
+static void add_seg(submitter *s, long long row, long long slot)
+{
+    if (s->replaying || s->cfg->repeat <= 1 || !s->coalesce) return;
+    if (s->nseg) {
+        run *l = &s->seg[s->nseg - 1];
+        if (row == l->row + l->n && slot == l->slot + l->n) { l->n++; return; }
+    }
+    if (s->nseg == s->capseg) {
+        s->capseg = s->capseg ? s->capseg * 2 : 16;
+        s->seg = haul_realloc(s->seg, s->capseg * sizeof *s->seg);
+    }
+    s->seg[s->nseg++] = (run){row, slot, 1};
+}
+
 static int add_key(submitter *s, const char *key, size_t len)
 {
     if (s->failed) return -1;
@@ -80,13 +157,28 @@ static int add_key(submitter *s, const char *key, size_t len)
         s->failed = 1;
         return -1;
     }
+    if (s->coalesce) {
+        uint32_t earlier;
+        if (s->nslots >= UINT32_MAX) {
+            snprintf(s->err, HAUL_ERR_LEN, "more than %u distinct keys in one job (--no-coalesce lifts the limit)", UINT32_MAX);
+            s->failed = 1;
+            return -1;
+        }
+        if (haul_dedupe_add(&s->seen, key, len, (uint32_t)s->nslots, &earlier)) {
+            add_seg(s, s->nkeys, earlier);
+            s->nkeys++;
+            return add_dups(s, s->nkeys - 1, earlier, 1);
+        }
+    }
+    add_seg(s, s->nkeys, s->nslots);
+    s->nslots++;
     if (s->t.nkeys == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 16;
         s->t.keys = haul_realloc(s->t.keys, s->cap * sizeof *s->t.keys);
     }
     s->t.keys[s->t.nkeys++] = haul_strndup(key, len);
     s->nkeys++;
-    if (s->cfg->repeat > 1 && !s->replaying) {
+    if (s->cfg->repeat > 1 && !s->replaying && !s->coalesce) {
         if (s->nkept == s->capkept) {
             s->capkept = s->capkept ? s->capkept * 2 : 256;
             s->kept = haul_realloc(s->kept, s->capkept * sizeof *s->kept);
@@ -220,6 +312,10 @@ int haul_submit(const sched_cfg *cfg, redisContext *rc, char **job_out)
     memset(&s, 0, sizeof s);
     s.cfg = cfg;
     s.rc = rc;
+    {
+        uint64_t seed = (uint64_t)haul_now_ms() ^ ((uint64_t)getpid() << 32);
+        haul_dedupe_init(&s.seen, seed);
+    }
     haul_task_init(&s.t);
     if (haul_op_parse(cfg->op, &op) < 0) {
         fprintf(stderr, "haul-scheduler: --op: '%s' is not one of list-buckets, list, head, get, sidecar\n", cfg->op);
@@ -274,6 +370,9 @@ int haul_submit(const sched_cfg *cfg, redisContext *rc, char **job_out)
     }
     s.t.job = new_job_id();
     haul_key_queue(&s.qkey, cfg->queue);
+    haul_key_dups(&s.dkey, s.t.job);
+    /* A listing of prefixes has nothing to coalesce; its rows come as listed. */
+    s.coalesce = cfg->coalesce && op != HAUL_OP_LIST && op != HAUL_OP_LIST_BUCKETS;
 
     haul_key_job(&k, s.t.job);
     r = haul_redis_cmd(rc, s.err, "HSET %s op %s store %s endpoint %s bucket %s queue %s batch %lld "
@@ -287,8 +386,17 @@ int haul_submit(const sched_cfg *cfg, redisContext *rc, char **job_out)
     if (!(r = haul_redis_cmd(rc, s.err, "SADD " HAUL_KEY_QUEUES " %s", cfg->queue))) goto redis_fail;
     freeReplyObject(r);
 
+    long long rows0 = 0;
     for (long long rep = 0; rep < (cfg->repeat > 0 ? cfg->repeat : 1); rep++) {
-        if (rep > 0) {
+        if (rep > 0 && s.coalesce) {
+            /* Every key of a repetition was seen in the first: replay its
+             * row -> slot runs, as duplicates. */
+            if (rep == 1) rows0 = s.nkeys;
+            s.replaying = 1;
+            for (size_t i = 0; i < s.nseg && !s.failed; i++)
+                if (add_dups(&s, rep * rows0 + s.seg[i].row, s.seg[i].slot, s.seg[i].n) < 0) break;
+            s.nkeys += rows0;
+        } else if (rep > 0) {
             s.replaying = 1;
             for (size_t i = 0; i < s.nkept && !s.failed; i++)
                 add_key(&s, s.kept[i], strlen(s.kept[i]));
@@ -308,6 +416,8 @@ int haul_submit(const sched_cfg *cfg, redisContext *rc, char **job_out)
         if (s.failed) break;
     }
     if (!s.failed) push_batch(&s);
+    if (!s.failed) end_run(&s);
+    if (!s.failed) flush_dups(&s);
     if (!s.failed) drain(&s);
     if (s.failed) {
         if (s.failed == 1) fprintf(stderr, "haul-scheduler: %s\n", s.err);
@@ -315,11 +425,16 @@ int haul_submit(const sched_cfg *cfg, redisContext *rc, char **job_out)
         if (r) freeReplyObject(r);
         goto out;
     }
-    r = haul_redis_cmd(rc, s.err, "HSET %s keys %lld tasks %lld state queued", k.p, s.nkeys, s.ntasks);
+    r = haul_redis_cmd(rc, s.err, "HSET %s keys %lld distinct %lld tasks %lld state queued", k.p,
+                       s.nkeys, s.nslots, s.ntasks);
     if (!r) goto redis_fail;
     freeReplyObject(r);
     if (s.nkeys == 0) log_warn("job %s has no keys (empty listing or keys file)", s.t.job);
-    log_info("job %s: %lld keys in %lld tasks queued on '%s'", s.t.job, s.nkeys, s.ntasks, cfg->queue);
+    if (s.ndups)
+        log_info("job %s: %lld keys (%lld distinct: %lld repeats coalesced) in %lld tasks queued on '%s'",
+                 s.t.job, s.nkeys, s.nslots, s.ndups, s.ntasks, cfg->queue);
+    else
+        log_info("job %s: %lld keys in %lld tasks queued on '%s'", s.t.job, s.nkeys, s.ntasks, cfg->queue);
     *job_out = haul_strdup(s.t.job);
     rc_ = 0;
     goto out;
@@ -328,6 +443,9 @@ redis_fail:
 out:
     for (size_t i = 0; i < s.nkept; i++) free(s.kept[i]);
     free(s.kept);
+    free(s.seg);
+    haul_dedupe_free(&s.seen);
+    haul_buf_free(&s.dkey);
     haul_task_clear(&s.t);
     haul_buf_free(&s.qkey);
     haul_buf_free(&s.enc);

@@ -3,6 +3,7 @@
 # ok TEXT / fail TEXT [FILE]   one result line each ("ok   ..." / "FAIL ...",
 #                    FAIL followed by the last 20 lines of FILE), counted in
 #                    $passed and $failed for the closing "N passed, N failed".
+# check TEXT EXPECTED ACTUAL   ok when equal, else a FAIL showing both.
 #
 # haul_stop PID...   stop processes the test started: once each has exec'd its
 #                    program (a signal that lands between bash's fork and the
@@ -43,3 +44,7 @@ haul_stop() {
 passed=0 failed=0
 ok()   { echo "ok   $1"; passed=$((passed + 1)); }
 fail() { echo "FAIL $1"; failed=$((failed + 1)); [ -n "${2:-}" ] && tail -20 "$2" | sed 's/^/  | /'; }
+# check NAME EXPECTED ACTUAL: ok when the two strings are equal, else both shown.
+check() {
+    if [ "$2" = "$3" ]; then ok "$1"; else fail "$1"; printf '  | expected: %s\n  | actual:   %s\n' "$2" "$3"; fi
+}
