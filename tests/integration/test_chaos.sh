@@ -53,7 +53,7 @@ for _ in 1 2 3 4; do start_worker; done
 
 t0=$(date +%s.%N)
 "$TOP/bin/haul-scheduler" run --redis "$R" --swift --container "$BUCKET" --prefix dummy --op head \
-    --repeat "$REPEAT" --batch 8 --format jsonl --out "$T/out.jsonl" 2>"$T/sched.err" &
+    --repeat "$REPEAT" --no-coalesce --batch 8 --format jsonl --out "$T/out.jsonl" 2>"$T/sched.err" &
 spid=$!
 
 kills=0 restarts=0 rstart=$((SECONDS + 8))

@@ -165,7 +165,7 @@ start_workers 2
 start_proxy s3 --p503 0.07 --p429 0.04 --preset 0.04 --ptruncate 0.02 --pstall 0.03 --stall-seconds 2
 t0=$(now)
 s3env "$SCHED" run --redis "$R" --s3 "$FP_URL" --region us-east-1 --bucket "$BUCKET" --prefix dummy \
-    --op sidecar --repeat 10 --max-attempts 10 --format jsonl --out "$T/a.jsonl" 2>"$T/a.err"
+    --op sidecar --repeat 10 --no-coalesce --max-attempts 10 --format jsonl --out "$T/a.jsonl" 2>"$T/a.err"
 rc=$?
 t1=$(now)
 stop_proxy
@@ -260,7 +260,7 @@ else fail "(c) bad signature not retried (exit $rc, $never requests for 6 keys)"
 # error row with http 503 after exactly one try; the proxy's 503 count equals the error rows.
 start_proxy d --p503 0.5
 s3env "$SCHED" run --redis "$R" --s3 "$FP_URL" --bucket "$BUCKET" --prefix dummy --op sidecar \
-    --repeat 5 --max-attempts 1 --format jsonl --out "$T/d.jsonl" 2>"$T/d.err"
+    --repeat 5 --no-coalesce --max-attempts 1 --format jsonl --out "$T/d.jsonl" 2>"$T/d.err"
 rc=$?
 stop_proxy
 job=$(jobof "$T/d.err"); JOBS+=("$job")
@@ -287,7 +287,7 @@ else fail "(d) --max-attempts 1 (exit $rc, $n503 injected 503s, max tries $maxtr
 start_proxy swift --p503 0.06 --p429 0.04 --pcode 401=0.03 --preset 0.04 --ptruncate 0.02 --pstall 0.02 --stall-seconds 2
 t0=$(now)
 swiftenv "$SCHED" run --redis "$R" --swift --container "$BUCKET" --prefix dummy --op sidecar \
-    --repeat 10 --max-attempts 10 --format jsonl --out "$T/e.jsonl" 2>"$T/e.err"
+    --repeat 10 --no-coalesce --max-attempts 10 --format jsonl --out "$T/e.jsonl" 2>"$T/e.err"
 rc=$?
 t1=$(now)
 stop_proxy

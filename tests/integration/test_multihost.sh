@@ -223,7 +223,7 @@ TOTAL=$((80 * REPEAT))
 t_start=$(now_ms)
 ip netns exec "$(ns redis)" env ST_AUTH="$ST_AUTH_URL" ST_USER=test:tester ST_KEY=testing \
     "$SCHED" run --redis "$R" --swift --container "$BUCKET" --prefix dummy --op sidecar \
-    --repeat "$REPEAT" --batch "$BATCH" --format jsonl --out "$T/job.jsonl" >"$T/job.out" 2>"$T/job.err" &
+    --repeat "$REPEAT" --no-coalesce --batch "$BATCH" --format jsonl --out "$T/job.jsonl" >"$T/job.out" 2>"$T/job.err" &
 SPID=$!
 job=""
 for _ in $(seq 200); do
@@ -393,7 +393,7 @@ WPIDS[1]=$!
 for _ in $(seq 100); do [ -n "$(rcli redis ZSCORE haul:leases:default h2)" ] && break; sleep 0.05; done
 ip netns exec "$(ns redis)" env ST_AUTH="$ST_AUTH_URL" ST_USER=test:tester ST_KEY=testing \
     "$SCHED" run --redis "$R" --swift --container "$BUCKET" --prefix dummy --op sidecar \
-    --repeat "$REPEAT2" --batch "$BATCH" --format jsonl --out "$T/job2.jsonl" >"$T/job2.out" 2>"$T/job2.err" &
+    --repeat "$REPEAT2" --no-coalesce --batch "$BATCH" --format jsonl --out "$T/job2.jsonl" >"$T/job2.out" 2>"$T/job2.err" &
 SPID=$!
 job2=""
 for _ in $(seq 200); do
