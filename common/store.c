@@ -249,6 +249,26 @@ static size_t body_cb(char *p, size_t sz, size_t n, void *ud)
     return sz * n;
 }
 
+/* The blocking requests of one process (Swift auth, listings) share their
+ * connections: a Swift listing right after the auth reuses the auth's
+ * connection instead of paying a new handshake. The processes are single-
+ * threaded, so the share needs no lock functions. */
+static void blocking_share(CURL *e)
+{
+    static CURLSH *share;
+    if (!share && (share = curl_share_init()) != NULL)
+        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    if (share) curl_easy_setopt(e, CURLOPT_SHARE, share);
+}
+
+static CURL *blocking_handle(void)
+{
+    CURL *e = curl_easy_init();
+    if (!e) { fprintf(stderr, "haul: out of memory\n"); abort(); }
+    blocking_share(e);
+    return e;
+}
+
 int haul_swift_session(const haul_conn *c, long long refresh_before, const char **token,
                        const char **storage_url, long *http, char *err)
 {
@@ -270,7 +290,7 @@ int haul_swift_session(const haul_conn *c, long long refresh_before, const char 
         return 0;
     }
 
-    CURL *e = curl_easy_init();
+    CURL *e = blocking_handle();
     auth_hdrs h = {HAUL_BUF_INIT, HAUL_BUF_INIT, 0};
     haul_buf body = HAUL_BUF_INIT;
     struct curl_slist *hl = NULL;
@@ -383,7 +403,8 @@ int haul_store_perform(CURL *e, const haul_conn *c, const haul_req *r,
                        haul_buf *body, long *http, char *err)
 {
     haul_buf_reset(body);
-    curl_easy_reset(e);
+    curl_easy_reset(e);     /* forgets the share: set it again */
+    blocking_share(e);
     haul_store_setup(e, c, r);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, body);
@@ -436,7 +457,7 @@ int haul_store_list_parse(const haul_conn *c, const char *bucket, const char *bo
 int haul_store_list(const haul_conn *c, const char *bucket, const char *prefix,
                     long long limit, haul_list_cb cb, void *ud, char *err)
 {
-    CURL *e = curl_easy_init();
+    CURL *e = blocking_handle();
     haul_buf body = HAUL_BUF_INIT, what = HAUL_BUF_INIT;
     char *next = NULL;
     long long seen = 0, sent = 0;

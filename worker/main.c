@@ -377,12 +377,14 @@ static void dead_letter(loop *L, const char *raw, size_t rawlen, const char *rea
     haul_buf_free(&entry);
 }
 
-static void take_task(loop *L, int block)
+/* Take one task from the queue: 1 when the queue gave one (kept, dropped or
+ * dead-lettered), 0 when it was empty or Redis failed. */
+static int take_task(loop *L, int block)
 {
     worker *w = &L->w;
     char err[HAUL_ERR_LEN];
     redisReply *r;
-    if (!redis_ok(L)) return;
+    if (!redis_ok(L)) return 0;
     drain_rows(L);
     haul_key_queue(&w->k1, w->queue);
     haul_key_proc(&w->k2, w->id);
@@ -391,12 +393,12 @@ static void take_task(loop *L, int block)
     if (!r) {
         log_warn("taking a task: %s", err);
         L->next_take_ms = haul_mono_ms() + 1000; /* do not spin on a refusal */
-        return;
+        return 0;
     }
     if (r->type != REDIS_REPLY_STRING) {
         freeReplyObject(r);
         L->next_take_ms = haul_mono_ms() + 50; /* empty queue: do not spin */
-        return;
+        return 0;
     }
     wtask *wt = haul_calloc(1, sizeof *wt);
     wt->raw = haul_malloc(r->len + 1);
@@ -406,14 +408,14 @@ static void take_task(loop *L, int block)
     if (haul_task_decode_key(wt->raw, wt->rawlen, L->key, &wt->t, err) < 0) {
         dead_letter(L, wt->raw, wt->rawlen, err);
         task_free(wt);
-        return;
+        return 1;
     }
     if (is_cancelled(L, wt->t.job)) { /* drop it: no results for a cancelled job */
         redisReply *d = haul_redis_cmd(w->rc, err, "LREM %s 1 %b", w->k2.p, wt->raw, wt->rawlen);
         if (d) freeReplyObject(d);
         log_info("task %s dropped: job %s was cancelled", wt->t.id, wt->t.job);
         task_free(wt);
-        return;
+        return 1;
     }
     if (!L->key && !L->warned_clear) {
         log_warn("tasks carry the store's credentials in the clear (no --key-file / HAUL_KEY_FILE)");
@@ -429,6 +431,7 @@ static void take_task(loop *L, int block)
     *L->tail = wt;
     L->tail = &wt->link;
     L->unstarted += (long long)wt->t.nkeys;
+    return 1;
 }
 
 /* ---- the loop ----------------------------------------------------------- */
@@ -724,7 +727,12 @@ int main(int argc, char **argv)
             if (now < L.next_take_ms) {
                 if (idle) usleep(50 * 1000);
             } else {
-                take_task(&L, idle);
+                /* As many tasks as there is room for, at once: one per turn of
+                 * the loop would wait a poll (up to 20 ms) between tasks. */
+                while (take_task(&L, idle) && L.unstarted < w->concurrency && !stop_requested) {
+                    idle = 0;
+                    start_keys(&L);
+                }
             }
             start_keys(&L);
         }

@@ -143,8 +143,12 @@ static int spill_open(unit *u)
     u->path = haul_buf_detach(&p);
     haul_buf_printf(&p, "%s.haul-part-%d", u->path, (int)getpid());
     u->tmp = haul_buf_detach(&p);
-    if (make_parents(u->tmp, u->werr) < 0) return -1;
+    /* The directories usually exist already: create them only when needed. */
     u->f = fopen(u->tmp, "wb");
+    if (!u->f && errno == ENOENT) {
+        if (make_parents(u->tmp, u->werr) < 0) return -1;
+        u->f = fopen(u->tmp, "wb");
+    }
     if (!u->f) {
         snprintf(u->werr, sizeof u->werr, "cannot write %s: %s", u->tmp, strerror(errno));
         free(u->tmp); u->tmp = NULL;
