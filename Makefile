@@ -97,11 +97,22 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@tests/demo.sh
 
-# The notebook's workload, haul against the notebook's methods (bench/run.sh; not part of test).
+# The benchmark (bench/run.sh; not part of test): it installs what it needs (the Python
+# contenders, nginx, wrk, libnetfilter-queue-dev) and then builds all and bench-tools itself.
 .PHONY: bench
 bench: deps
-	@$(MAKE) --no-print-directory all
 	@bash bench/run.sh
+
+# bench/netdelay holds the store's packets to make it look remote (bench/lib/net.sh); it
+# needs libnetfilter_queue (Debian libnetfilter-queue-dev), which may have no .pc file.
+NFQ_CFLAGS = $(shell pkg-config --cflags libnetfilter_queue 2>/dev/null)
+NFQ_LIBS   = $(shell pkg-config --libs libnetfilter_queue 2>/dev/null || echo -lnetfilter_queue -lnfnetlink)
+.PHONY: bench-tools
+bench-tools: $(B)/bench/netdelay
+
+$(B)/bench/netdelay: bench/netdelay.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(NFQ_CFLAGS) $(LDFLAGS) -o $@ $< $(NFQ_LIBS)
 
 # libFuzzer targets (tests/fuzz/): the task codec and the listing and header
 # parsers against arbitrary bytes, under ASan (leaks included) and UBSan.
