@@ -1,49 +1,51 @@
 #!/usr/bin/python3
-"""bench.py -- the notebook's workload, every contender side by side (run by bench/run.sh).
+"""bench.py -- one setting of the benchmark: every contender of the chosen workloads, side
+by side, rounds alternating; the rows go to a JSON file that bench/report.py renders.
 
-bench/run.sh starts the servers, seeds the bucket and (for the +20 ms setting) the delay
-proxy, then runs this with:
-    --redis URL --redis-pid PID --data DIR (haul_seed_notebook's OUTDIR) --work DIR
-    --setting NAME=S3_ENDPOINT,ST_AUTH_URL   (one or more; the first is the reference)
-    --runs N --results DIR --command "..."
-It starts 2 haul-workers (--concurrency 32) once, before anything is timed, then for each
-setting runs R rounds; in each round every contender runs once, in an order rotated from
-round to round (so no contender always runs first or right after the heaviest one).
-Every run's answers are checked against the seeded sidecars; a run with a wrong answer
-does not count (and is reported).
+bench/run.sh makes the hosts (network namespaces), starts Redis, Swift and nginx, seeds the
+data, sets the store's delay, and runs this once per setting:
+    --setting NAME               e.g. "no delay", "+20 ms"
+    --workloads w1,w2,w3,enqueue which parts to run (see bench/README.md)
+    --redis URL --redis-pid PID  the Redis every haul process uses (its CPU is read apart)
+    --client-ns NS               the host the scheduler, wrk and the Python clients run on
+    --hosts NS,NS,...            the hosts for the scale-out (w3); the first is --client-ns
+    --swift-auth URL --s3 URL    the real Swift store (tempauth + s3api)
+    --nginx URL                  nginx serving workload 2's objects at the same paths
+    --notebook DIR --objs DIR    the seeded notebook data / workload 2's keys and expected values
+    --work DIR --runs N --warmup N --out FILE.json
+Every run's answers are checked before its time counts; a run with a wrong answer is
+reported and not counted.
 """
 import argparse
 import csv
-import datetime
+import hashlib
 import json
 import os
-import platform
 import re
+import shutil
 import signal
-import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 PY = '/usr/bin/python3'
+WORKER = os.path.join(TOP, 'bin/haul-worker')
+SCHED = os.path.join(TOP, 'bin/haul-scheduler')
 BUCKET = 'LSST-IR-FUSION-testfromopenstack'
 USER, KEY = 'test:tester', 'testing'
 TICK = os.sysconf('SC_CLK_TCK')
 
-# name, kind, script, reference haul row for the ratio
-PY_CONTENDERS = [
-    ('pandas + boto3 (serial, the notebook)', 's3', 'pandas_boto3.py'),
-    ('boto3 + 32 threads', 's3', 'boto3_threads.py'),
-    ('pandas + swiftclient (serial)', 'swift', 'pandas_swift.py'),
-    ('Dask LocalCluster 2x4 + swiftclient', 'swift', 'dask_swift.py'),
-]
-HAUL = {'s3': 'haul, S3 (2 workers x 32)', 'swift': 'haul, Swift (2 workers x 32)'}
-
 
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
+
+
+def inns(ns, cmd):
+    return ['ip', 'netns', 'exec', ns] + cmd if ns else cmd
 
 
 def proc_cpu(pid):
@@ -57,12 +59,73 @@ def proc_cpu(pid):
     return (int(rest[11]) + int(rest[12])) / TICK
 
 
-def redis_cli(url, *args):
-    return subprocess.run(['redis-cli', '-u', url, *args], capture_output=True, text=True,
-                          timeout=10).stdout.strip()
+def proc_kb(pid, field):
+    """VmRSS / VmHWM of a process, kB (0 if gone)."""
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            for line in f:
+                if line.startswith(field + ':'):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
-def load_expected(path):
+class Ctx:
+    def __init__(self, a):
+        self.a = a
+
+    def redis_cli(self, *args):
+        return subprocess.run(inns(self.a.client_ns, ['redis-cli', '-u', self.a.redis, *args]),
+                              capture_output=True, text=True, timeout=30).stdout.strip()
+
+    def redis_mem(self):
+        m = re.search(r'^used_memory:(\d+)', self.redis_cli('INFO', 'memory'), re.M)
+        return int(m.group(1)) if m else 0
+
+
+def timed(cmd, env=None, cwd=None):
+    """Run cmd to its end: (exit code, wall s, stdout, stderr, CPU s, peak RSS kB).  `ip netns
+    exec` execs the program in place, so wait4's CPU is the program's own.  Its ru_maxrss is
+    not: it keeps the high-water mark of the memory the child had before exec (a copy of this
+    Python process), so the peak RSS is the program's own VmHWM, sampled every 10 ms by a
+    thread until it exits."""
+    hwm = [0]
+    done = threading.Event()
+
+    def sample(pid):
+        while not done.is_set():
+            kb = proc_kb(pid, 'VmHWM')
+            try:
+                with open('/proc/%d/comm' % pid) as fh:
+                    own = fh.read().strip() != 'ip'
+            except OSError:
+                own = False
+            if own and kb > hwm[0]:
+                hwm[0] = kb
+            done.wait(0.01)
+
+    with open(os.devnull, 'rb') as nul, \
+            tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, env=env, cwd=cwd, stdin=nul, stdout=fo, stderr=fe)
+        th = threading.Thread(target=sample, args=(p.pid,), daemon=True)
+        th.start()
+        _, status, ru = os.wait4(p.pid, 0)
+        t1 = time.perf_counter()
+        done.set()
+        th.join()
+        p.returncode = os.waitstatus_to_exitcode(status)
+        fo.seek(0)
+        fe.seek(0)
+        out = fo.read().decode('utf-8', 'replace')
+        err = fe.read().decode('utf-8', 'replace')
+    return p.returncode, t1 - t0, out, err, ru.ru_utime + ru.ru_stime, hwm[0]
+
+
+# ---- checks ---------------------------------------------------------------------------------
+
+def load_tsv(path):
     exp = {}
     with open(path, encoding='utf-8') as f:
         for line in f:
@@ -71,8 +134,8 @@ def load_expected(path):
     return exp
 
 
-def check_csv(path, keys, expected):
-    """'' when the scheduler's CSV holds exactly one ok row per key, in order, right value."""
+def check_sidecar_csv(path, keys, expected):
+    """'' when the CSV holds exactly one ok row per key, in order, with the right value."""
     with open(path, newline='', encoding='utf-8') as f:
         rows = list(csv.DictReader(f))
     if len(rows) != len(keys):
@@ -85,31 +148,76 @@ def check_csv(path, keys, expected):
     return ''
 
 
+def check_get_dir(csvpath, outdir, keys, expected):
+    """'' when every key has an ok row naming its file, and every file's size and MD5 are the
+    expected ones (expected: key -> "size<TAB>md5")."""
+    with open(csvpath, newline='', encoding='utf-8') as f:
+        rows = list(csv.DictReader(f))
+    if len(rows) != len(keys):
+        return '%d rows for %d keys' % (len(rows), len(keys))
+    bad = 0
+    first = ''
+    for k, r in zip(keys, rows):
+        size, md5 = expected[k].split('\t')
+        path = os.path.join(outdir, k)
+        problem = ''
+        if r.get('key') != k or r.get('status') != 'ok':
+            problem = 'row %r' % dict(r)
+        else:
+            try:
+                with open(path, 'rb') as f:
+                    body = f.read()
+                if len(body) != int(size) or hashlib.md5(body).hexdigest() != md5:
+                    problem = '%s: %d bytes, md5 %s' % (path, len(body), hashlib.md5(body).hexdigest())
+            except OSError as e:
+                problem = str(e)
+        if problem:
+            bad += 1
+            first = first or '%s: %s' % (k, problem)
+    return '%d wrong; first: %s' % (bad, first) if bad else ''
+
+
+# ---- haul -----------------------------------------------------------------------------------
+
 class Haul:
-    def __init__(self, a, keysfile, keys, expected):
-        self.a, self.keysfile, self.keys, self.expected = a, keysfile, keys, expected
+    """One haul configuration: its workers (on their hosts, on a queue of their own) live from
+    start() to stop(); run() times one `haul-scheduler run` on the client host."""
+
+    def __init__(self, ctx, name, hosts, per_host, concurrency, job_args, env, check,
+                 nkeys, batch=None):
+        self.ctx, self.a = ctx, ctx.a
+        self.name, self.hosts, self.per_host, self.conc = name, hosts, per_host, concurrency
+        self.job_args, self.env, self.check, self.nkeys = job_args, env, check, nkeys
+        self.batch = batch
+        self.warm = nkeys <= 10000   # a warm-up pass over a big job would only cost time
+        self.queue = 'bench-' + re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')
         self.workers, self.logs = [], []
+        self.rss_start = 0
         self.n = 0
 
-    def start_workers(self, n=2, concurrency=32):
-        before = int(redis_cli(self.a.redis, 'ZCARD', 'haul:workers') or 0)
-        for i in range(n):
-            lf = open(os.path.join(self.a.work, 'worker%d.log' % (i + 1)), 'ab')
-            self.logs.append(lf)
-            self.workers.append(subprocess.Popen(
-                [os.path.join(TOP, 'bin/haul-worker'), '--redis', self.a.redis,
-                 '--concurrency', str(concurrency)], stdin=subprocess.DEVNULL,
-                stdout=lf, stderr=lf))
+    def start(self):
+        before = int(self.ctx.redis_cli('ZCARD', 'haul:workers') or 0)
+        for h in self.hosts:
+            for i in range(self.per_host):
+                lf = open(os.path.join(self.a.work, '%s-%s-%d.log' % (self.queue, h, i)), 'ab')
+                self.logs.append(lf)
+                self.workers.append(subprocess.Popen(
+                    inns(h, [WORKER, '--redis', self.a.redis, '--queue', self.queue,
+                             '--concurrency', str(self.conc), '--name', '%s-%s-%d' % (self.queue, h, i)]),
+                    stdin=subprocess.DEVNULL, stdout=lf, stderr=lf))
+        n = len(self.workers)
         deadline = time.time() + 15
         while time.time() < deadline:
-            if int(redis_cli(self.a.redis, 'ZCARD', 'haul:workers') or 0) >= before + n:
+            if int(self.ctx.redis_cli('ZCARD', 'haul:workers') or 0) >= before + n:
+                self.rss_start = max(proc_kb(w.pid, 'VmRSS') for w in self.workers)
                 return
             if any(w.poll() is not None for w in self.workers):
                 break
             time.sleep(0.05)
-        raise SystemExit('bench: the haul workers did not register (see %s/worker*.log)' % self.a.work)
+        raise SystemExit('bench: %s: the workers did not register (see %s/%s-*.log)' % (
+            self.name, self.a.work, self.queue))
 
-    def stop_workers(self):
+    def stop(self):
         for w in self.workers:
             if w.poll() is None:
                 w.send_signal(signal.SIGTERM)
@@ -121,260 +229,345 @@ class Haul:
                 w.wait()
         for lf in self.logs:
             lf.close()
+        self.workers, self.logs = [], []
 
-    def run(self, kind, s3, st_auth):
-        """One timed `haul-scheduler run`: wall seconds, CPU (workers + scheduler), Redis CPU."""
+    def run(self):
         self.n += 1
-        out = os.path.join(self.a.work, 'haul-%s-%d.csv' % (kind, self.n))
-        env = dict(os.environ)
-        cmd = [os.path.join(TOP, 'bin/haul-scheduler'), 'run', '--redis', self.a.redis]
-        if kind == 's3':
-            env.update(AWS_ACCESS_KEY_ID=USER, AWS_SECRET_ACCESS_KEY=KEY)
-            cmd += ['--s3', s3, '--region', 'us-east-1']
-        else:
-            env.update(ST_AUTH=st_auth, ST_USER=USER, ST_KEY=KEY)
-            cmd += ['--swift']
-        cmd += ['--bucket', BUCKET, '--keys', self.keysfile, '--op', 'sidecar',
-                '--no-progress', '--out', out]
+        out = os.path.join(self.a.work, '%s-%d.csv' % (self.queue, self.n))
+        outdir = os.path.join(self.a.outroot, '%s-%d' % (self.queue, self.n)) \
+            if '--out-dir' in self.job_args else None
+        args = [a if a != '{outdir}' else outdir for a in self.job_args]
+        cmd = inns(self.a.client_ns, [SCHED, 'run', '--redis', self.a.redis, '--queue', self.queue,
+                                      '--no-progress', '--out', out] + args +
+                   (['--batch', str(self.batch)] if self.batch else []))
+        env = dict(os.environ, **self.env)
         w0 = sum(proc_cpu(w.pid) for w in self.workers)
         r0 = proc_cpu(self.a.redis_pid)
-        t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
-        err = p.stderr.read()
-        _, status, ru = os.wait4(p.pid, 0)
-        t1 = time.perf_counter()
-        p.returncode = os.waitstatus_to_exitcode(status)
+        rc, secs, _, err, scpu, srss = timed(cmd, env=env)
         w1 = sum(proc_cpu(w.pid) for w in self.workers)
         r1 = proc_cpu(self.a.redis_pid)
-        err = err.decode('utf-8', 'replace')
         m = re.search(r'haul: job \S+: .*?, ([0-9.]+) s, ([0-9]+) keys/s', err)
         problem = ''
-        if p.returncode != 0:
-            problem = 'haul-scheduler exit %d: %s' % (p.returncode, err.strip()[-300:])
+        if rc != 0:
+            problem = 'haul-scheduler exit %d: %s' % (rc, err.strip()[-300:])
         else:
-            problem = check_csv(out, self.keys, self.expected)
+            problem = self.check(out, outdir)
         if not problem:
             os.unlink(out)
-        return {'seconds': t1 - t0, 'cpu': (w1 - w0) + ru.ru_utime + ru.ru_stime,
-                'sched_cpu': ru.ru_utime + ru.ru_stime, 'redis_cpu': r1 - r0,
-                'sched_seconds': float(m.group(1)) if m else None,
+        if outdir:
+            shutil.rmtree(outdir, ignore_errors=True)
+        return {'seconds': secs, 'cpu': (w1 - w0) + scpu, 'sched_cpu': scpu,
+                'redis_cpu': r1 - r0, 'keys': self.nkeys,
+                'worker_rss_kb': max(proc_kb(w.pid, 'VmRSS') for w in self.workers),
+                'worker_hwm_kb': max(proc_kb(w.pid, 'VmHWM') for w in self.workers),
+                'worker_rss_start_kb': self.rss_start,
+                'sched_rss_kb': srss,
                 'sched_keys_s': float(m.group(2)) if m else None,
                 'ok': not problem, 'problem': problem}
 
 
-def run_python(a, script, kind, s3, st_auth, keysfile, runs=1):
-    env = dict(os.environ, BENCH_S3=s3, BENCH_ST_AUTH=st_auth, BENCH_USER=USER, BENCH_KEY=KEY,
-               BENCH_BUCKET=BUCKET, PYTHONDONTWRITEBYTECODE='1')
-    env.pop('PYTHONPATH', None)
-    env.pop('PYTHONHOME', None)
-    cmd = [PY, os.path.join(HERE, 'contenders', script), '--keys', keysfile,
-           '--expected', os.path.join(a.data, 'notebook-expected.tsv'),
-           '--runs', str(runs), '--warmup', str(a.warmup)]
-    try:
-        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=a.timeout,
-                           cwd=a.work)
-    except subprocess.TimeoutExpired:
-        return [{'seconds': 0, 'cpu': 0, 'ok': False, 'problem': 'timed out after %ds' % a.timeout}]
-    res = []
-    for line in p.stdout.splitlines():
-        if line.startswith('{'):
-            res.append(json.loads(line))
-    if not res or p.returncode != 0:
-        tail = (p.stderr.strip().splitlines() or [''])[-1]
-        res.append({'seconds': 0, 'cpu': 0, 'ok': False,
-                    'problem': 'exit %d: %s' % (p.returncode, tail[-300:])})
-    return res
+# ---- Python contenders and wrk --------------------------------------------------------------
 
+class Python:
+    def __init__(self, ctx, name, script, keysfile, expected, nkeys, env, warmup=None):
+        self.ctx, self.a = ctx, ctx.a
+        self.warmup = ctx.a.warmup if warmup is None else warmup
+        self.name, self.script, self.keysfile, self.expected = name, script, keysfile, expected
+        self.nkeys, self.env = nkeys, env
 
-def machine():
-    model = ''
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    model = line.split(':', 1)[1].strip()
-                    break
-    except OSError:
+    def start(self):
         pass
-    return {'nproc': os.cpu_count(), 'kernel': platform.release(), 'cpu': model}
+
+    def stop(self):
+        pass
+
+    def run(self):
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE='1', **self.env)
+        env.pop('PYTHONPATH', None)
+        env.pop('PYTHONHOME', None)
+        cmd = inns(self.a.client_ns, [PY, os.path.join(HERE, 'contenders', self.script),
+                                      '--keys', self.keysfile, '--expected', self.expected,
+                                      '--runs', '1', '--warmup', str(self.warmup)])
+        try:
+            p = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                               timeout=self.a.timeout, cwd=self.a.work)
+        except subprocess.TimeoutExpired:
+            return {'seconds': 0, 'cpu': 0, 'ok': False, 'problem': 'timed out after %ds' % self.a.timeout}
+        res = [json.loads(x) for x in p.stdout.splitlines() if x.startswith('{')]
+        if not res or p.returncode != 0:
+            tail = (p.stderr.strip().splitlines() or [''])[-1]
+            return {'seconds': 0, 'cpu': 0, 'ok': False,
+                    'problem': 'exit %d: %s' % (p.returncode, tail[-300:])}
+        return dict(res[-1], keys=self.nkeys)
 
 
-def fmt_ratio(row, ref):
-    if ref is None or row is ref or not row['seconds']:
-        return '-'
-    r = statistics.median(row['seconds']) / statistics.median(ref['seconds'])
-    x = r if r >= 1 else 1 / r
-    return 'haul is %s slower' % (('%.1fx' if x >= 2 else '%.2fx') % x) if r < 1 else \
-        'haul is %s faster' % (('%.1fx' if x >= 2 else '%.2fx') % x)
+class Wrk:
+    """The ceiling: wrk fetching the same URLs with the same number of connections."""
+
+    def __init__(self, ctx, name, base, pathsfile, conns, seconds, token):
+        self.ctx, self.a = ctx, ctx.a
+        self.name, self.base, self.pathsfile, self.conns = name, base, pathsfile, conns
+        self.seconds, self.token = seconds, token
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+    def run(self):
+        cmd = inns(self.a.client_ns, ['wrk', '-t2', '-c%d' % self.conns, '-d%ds' % self.seconds,
+                                      '--timeout', '10s', '-s', os.path.join(HERE, 'wrk/urls.lua'),
+                                      self.base, '--', self.pathsfile, '', self.token])
+        rc, secs, out, err, cpu, _ = timed(cmd)
+        m = re.search(r'^wrk-urls: (\{.*\})$', out, re.M)
+        if rc != 0 or not m:
+            return {'seconds': 0, 'cpu': 0, 'ok': False,
+                    'problem': 'wrk exit %d: %s' % (rc, (err or out).strip()[-300:])}
+        w = json.loads(m.group(1))
+        n, s, errors = int(w['requests']), float(w['seconds']), int(w['errors'])
+        if errors or n == 0:
+            return {'seconds': 0, 'cpu': 0, 'ok': False,
+                    'problem': 'wrk: %d errors in %d requests' % (errors, n)}
+        return {'seconds': s, 'cpu': cpu, 'keys': n, 'ok': True, 'problem': ''}
+
+
+# ---- the workloads --------------------------------------------------------------------------
+
+def swift_env(auth):
+    return {'ST_AUTH': auth, 'ST_USER': USER, 'ST_KEY': KEY}
+
+
+def s3_env():
+    return {'AWS_ACCESS_KEY_ID': USER, 'AWS_SECRET_ACCESS_KEY': KEY}
+
+
+def workload1(ctx, a):
+    """The notebook's: 800 keys (the 80-key listing x10), sidecar, on the real Swift."""
+    with open(os.path.join(a.notebook, 'notebook-keys.txt'), encoding='utf-8') as f:
+        listing = [line.rstrip('\n') for line in f if line.strip()]
+    keys = listing * 10
+    keysfile = os.path.join(a.work, 'w1-keys.txt')
+    with open(keysfile, 'w', encoding='utf-8') as f:
+        f.write(''.join(k + '\n' for k in keys))
+    expfile = os.path.join(a.notebook, 'notebook-expected.tsv')
+    expected = load_tsv(expfile)
+
+    def chk(out, _outdir):
+        return check_sidecar_csv(out, keys, expected)
+
+    host = [a.client_ns]
+    cs = []
+    for n in a.w1_workers:
+        cs.append(Haul(ctx, 'haul S3, %d worker%s x %d' % (n, 's' if n > 1 else '', a.w1_conc), host, n,
+                       a.w1_conc, ['--s3', a.s3, '--bucket', BUCKET, '--keys', keysfile, '--op', 'sidecar'],
+                       s3_env(), chk, len(keys)))
+    for n in a.w1_workers:
+        cs.append(Haul(ctx, 'haul Swift, %d worker%s x %d' % (n, 's' if n > 1 else '', a.w1_conc), host, n,
+                       a.w1_conc, ['--swift', '--container', BUCKET, '--keys', keysfile, '--op', 'sidecar'],
+                       swift_env(a.swift_auth), chk, len(keys)))
+    penv = {'BENCH_S3': a.s3, 'BENCH_ST_AUTH': a.swift_auth, 'BENCH_USER': USER, 'BENCH_KEY': KEY,
+            'BENCH_BUCKET': BUCKET}
+    for name, script in [('pandas + boto3 (serial, the notebook)', 'pandas_boto3.py'),
+                         ('boto3 + 32 threads', 'boto3_threads.py'),
+                         ('pandas + swiftclient (serial)', 'pandas_swift.py'),
+                         ('Dask LocalCluster 2x4 + swiftclient', 'dask_swift.py')]:
+        cs.append(Python(ctx, name, script, keysfile, expfile, len(keys), penv))
+    return 'w1', cs
+
+
+def workload2(ctx, a):
+    """Scale: many small objects, get, against nginx standing in for the store."""
+    with open(os.path.join(a.objs, 'keys.txt'), encoding='utf-8') as f:
+        allkeys = [line.rstrip('\n') for line in f if line.strip()]
+    keys = allkeys[:a.w2_keys] if a.w2_keys else allkeys
+    expected = load_tsv(os.path.join(a.objs, 'expected.tsv'))
+    keysfile = os.path.join(a.work, 'w2-keys.txt')
+    with open(keysfile, 'w', encoding='utf-8') as f:
+        f.write(''.join(k + '\n' for k in keys))
+    sub = keys[:a.py_keys]
+    subfile = os.path.join(a.work, 'w2-py-keys.txt')
+    with open(subfile, 'w', encoding='utf-8') as f:
+        f.write(''.join(k + '\n' for k in sub))
+    pathsfile = os.path.join(a.work, 'w2-paths.txt')
+    with open(pathsfile, 'w', encoding='utf-8') as f:
+        f.write(''.join('/v1/AUTH_test/%s/%s\n' % (a.w2_bucket, k) for k in keys))
+
+    def chk(out, outdir):
+        return check_get_dir(out, outdir, keys, expected)
+
+    conns = a.w2_workers * a.w2_conc
+    cs = [Wrk(ctx, 'ceiling: wrk, %d connections' % conns, a.nginx, pathsfile, conns,
+              a.wrk_seconds, 'AUTH_tkbench')]
+    getargs = ['--op', 'get', '--max-inline', '0', '--out-dir', '{outdir}', '--no-check',
+               '--keys', keysfile]
+    cs.append(Haul(ctx, 'haul Swift, %d workers x %d' % (a.w2_workers, a.w2_conc), [a.client_ns],
+                   a.w2_workers, a.w2_conc, ['--swift', '--container', a.w2_bucket] + getargs,
+                   swift_env(a.nginx + '/auth/v1.0'), chk, len(keys), batch=a.w2_batch))
+    penv = {'BENCH_S3': a.nginx, 'BENCH_ST_AUTH': a.nginx + '/auth/v1.0', 'BENCH_USER': USER,
+            'BENCH_KEY': KEY, 'BENCH_BUCKET': a.w2_bucket}
+    exp2 = os.path.join(a.objs, 'expected.tsv')
+    # No warm-up run for these (a whole pass over thousands of keys); sessions are still made
+    # before the timed part.
+    cs.append(Python(ctx, 'boto3 + 32 threads (%d keys)' % len(sub), 'boto3_threads_get.py', subfile,
+                     exp2, len(sub), penv, warmup=0))
+    dsub = sub[:max(1, len(sub) // a.dask_div)]
+    dfile = os.path.join(a.work, 'w2-dask-keys.txt')
+    with open(dfile, 'w', encoding='utf-8') as f:
+        f.write(''.join(k + '\n' for k in dsub))
+    cs.append(Python(ctx, 'Dask 2x4 + swiftclient (%d keys)' % len(dsub), 'dask_swift_get.py', dfile,
+                     exp2, len(dsub), penv, warmup=0))
+    return 'w2', cs
+
+
+def workload3(ctx, a):
+    """Scale-out: one worker on each of 1, 2 and 4 hosts."""
+    with open(os.path.join(a.objs, 'keys.txt'), encoding='utf-8') as f:
+        keys = [line.rstrip('\n') for i, line in zip(range(a.w3_keys), f)]
+    expected = load_tsv(os.path.join(a.objs, 'expected.tsv'))
+    keysfile = os.path.join(a.work, 'w3-keys.txt')
+    with open(keysfile, 'w', encoding='utf-8') as f:
+        f.write(''.join(k + '\n' for k in keys))
+
+    def chk(out, outdir):
+        return check_get_dir(out, outdir, keys, expected)
+
+    cs = []
+    getargs = ['--op', 'get', '--max-inline', '0', '--out-dir', '{outdir}', '--no-check',
+               '--keys', keysfile, '--swift', '--container', a.w2_bucket]
+    for n in (1, 2, 4):
+        hosts = a.hosts[:n]
+        if len(hosts) < n:
+            continue
+        cs.append(Haul(ctx, 'haul Swift, %d host%s x 1 worker x %d' % (n, 's' if n > 1 else '', a.w3_conc),
+                       hosts, 1, a.w3_conc, getargs, swift_env(a.nginx + '/auth/v1.0'), chk, len(keys),
+                       batch=a.w2_batch))
+    return 'w3', cs
+
+
+def enqueue(ctx, a):
+    """The scheduler's submit alone (no worker on the queue): keys/s into Redis, and Redis
+    memory per queued key, in the clear and sealed."""
+    with open(os.path.join(a.objs, 'keys.txt'), encoding='utf-8') as f:
+        keys = [line.rstrip('\n') for line in f if line.strip()]
+    keysfile = os.path.join(a.work, 'enqueue-keys.txt')
+    with open(keysfile, 'w', encoding='utf-8') as f:
+        f.write(''.join(k + '\n' for k in keys))
+    keyfile = os.path.join(a.work, 'bench.key')
+    if not os.path.exists(keyfile):
+        subprocess.run([SCHED, 'keygen', keyfile], capture_output=True, check=True)
+    rows = []
+    for label, extra in [('in the clear', []), ('sealed (--key-file)', ['--key-file', keyfile])]:
+        for batch in (16, 64):
+            res = []
+            for _ in range(a.runs):
+                q = 'bench-enqueue'
+                ctx.redis_cli('DEL', 'haul:q:' + q)
+                m0 = ctx.redis_mem()
+                cmd = inns(a.client_ns, [SCHED, 'submit', '--redis', a.redis, '--queue', q, '--swift',
+                                         '--container', a.w2_bucket, '--keys', keysfile, '--op', 'get',
+                                         '--no-check', '--batch', str(batch)] + extra)
+                rc, secs, out, err, cpu, rss = timed(cmd, env=dict(os.environ, **swift_env(a.nginx + '/auth/v1.0')))
+                m1 = ctx.redis_mem()
+                qlen = int(ctx.redis_cli('LLEN', 'haul:q:' + q) or 0)
+                job = out.strip()
+                ctx.redis_cli('DEL', 'haul:q:' + q, 'haul:job:' + job)
+                ctx.redis_cli('ZREM', 'haul:jobs', job)
+                want = -(-len(keys) // batch)
+                ok = rc == 0 and qlen == want
+                res.append({'seconds': secs, 'cpu': cpu, 'keys': len(keys), 'ok': ok, 'sched_rss_kb': rss,
+                            'problem': '' if ok else 'exit %d, %d tasks queued (want %d): %s' % (
+                                rc, qlen, want, err.strip()[-200:]),
+                            'redis_bytes_per_key': (m1 - m0) / len(keys)})
+            rows.append({'workload': 'enqueue', 'setting': a.setting,
+                         'contender': 'haul-scheduler submit, %s, --batch %d' % (label, batch),
+                         'runs': res})
+            good = [r for r in res if r['ok']]
+            log('  enqueue %-40s %s' % (rows[-1]['contender'], '%.0f keys/s, %.0f Redis bytes/key' % (
+                len(keys) / sorted(r['seconds'] for r in good)[len(good) // 2],
+                sorted(r['redis_bytes_per_key'] for r in good)[len(good) // 2]) if good else 'FAILED'))
+    return rows
+
+
+def run_workload(a, wl, contenders):
+    """Warm up each contender, then R rounds, the order rotated each round."""
+    rows = {c.name: {'workload': wl, 'setting': a.setting, 'contender': c.name, 'runs': []}
+            for c in contenders}
+    live = []
+    try:
+        for c in contenders:
+            c.start()
+            live.append(c)
+            for _ in range(a.warmup if isinstance(c, Haul) and c.warm else 0):
+                r = c.run()
+                if not r['ok']:
+                    log('bench: %s %s warm-up: %s' % (a.setting, c.name, r['problem']))
+        for rnd in range(a.runs):
+            k = rnd % len(contenders)
+            for c in contenders[k:] + contenders[:k]:
+                r = c.run()
+                r['round'] = rnd + 1
+                rows[c.name]['runs'].append(r)
+                log('  %-3s %-9s round %d  %-44s %s' % (
+                    wl, a.setting, rnd + 1, c.name,
+                    '%.3f s  %6.0f keys/s  cpu %.3f s' % (r['seconds'], r['keys'] / r['seconds'], r['cpu'])
+                    if r['ok'] else 'FAILED: ' + r['problem']))
+    finally:
+        for c in live:
+            c.stop()
+    return list(rows.values())
 
 
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument('--setting', required=True)
+    ap.add_argument('--workloads', default='w1,w2,w3,enqueue')
     ap.add_argument('--redis', required=True)
     ap.add_argument('--redis-pid', type=int, default=0)
-    ap.add_argument('--data', required=True)
+    ap.add_argument('--client-ns', default='')
+    ap.add_argument('--hosts', default='')
+    ap.add_argument('--swift-auth', required=True)
+    ap.add_argument('--s3', required=True)
+    ap.add_argument('--nginx', default='')
+    ap.add_argument('--notebook', required=True)
+    ap.add_argument('--objs', default='')
     ap.add_argument('--work', required=True)
-    ap.add_argument('--setting', action='append', required=True, help='NAME=S3_URL,ST_AUTH_URL')
+    ap.add_argument('--outroot', default='/dev/shm')
     ap.add_argument('--runs', type=int, default=5)
     ap.add_argument('--warmup', type=int, default=1)
-    ap.add_argument('--repeat', type=int, default=10, help='the listing repeated this many times')
-    ap.add_argument('--timeout', type=int, default=300)
-    ap.add_argument('--only', default='', help='comma-separated substrings of contender names')
-    ap.add_argument('--results', default=os.path.join(HERE, 'results'))
-    ap.add_argument('--command', default='make bench')
-    ap.add_argument('--note', action='append', default=[])
+    ap.add_argument('--timeout', type=int, default=600)
+    ap.add_argument('--only', default='')
+    ap.add_argument('--w1-workers', default='1,2,4')
+    ap.add_argument('--w1-conc', type=int, default=32)
+    ap.add_argument('--w2-bucket', default='smallobjs')
+    ap.add_argument('--w2-keys', type=int, default=0)
+    ap.add_argument('--w2-workers', type=int, default=2)
+    ap.add_argument('--w2-conc', type=int, default=32)
+    ap.add_argument('--w2-batch', type=int, default=64)
+    ap.add_argument('--wrk-seconds', type=int, default=5)
+    ap.add_argument('--py-keys', type=int, default=20000)
+    ap.add_argument('--dask-div', type=int, default=2)
+    ap.add_argument('--w3-keys', type=int, default=30000)
+    ap.add_argument('--w3-conc', type=int, default=64)
+    ap.add_argument('--out', required=True)
     a = ap.parse_args()
-
-    with open(os.path.join(a.data, 'notebook-keys.txt'), encoding='utf-8') as f:
-        listing = [line.rstrip('\n') for line in f if line.strip()]
-    keys = listing * a.repeat
-    keysfile = os.path.join(a.work, 'keys-%d.txt' % len(keys))
-    with open(keysfile, 'w', encoding='utf-8') as f:
-        f.write(''.join(k + '\n' for k in keys))
-    expected = load_expected(os.path.join(a.data, 'notebook-expected.tsv'))
-    nkeys = len(keys)
+    a.w1_workers = [int(x) for x in a.w1_workers.split(',') if x]
+    a.hosts = [h for h in a.hosts.split(',') if h] or [a.client_ns]
     only = [s.strip().lower() for s in a.only.split(',') if s.strip()]
-
-    def wanted(name):
-        return not only or any(s in name.lower() for s in only)
-
-    haul = Haul(a, keysfile, keys, expected)
-    haul.start_workers()
-    rows = []            # one per (setting, contender)
-    runs_log = []        # every run
-    try:
-        for setting in a.setting:
-            sname, _, urls = setting.partition('=')
-            s3, st_auth = urls.split(',')
-            contenders = []
-            for kind in ('s3', 'swift'):
-                if wanted(HAUL[kind]):
-                    contenders.append(('haul', HAUL[kind], kind, None))
-            for name, kind, script in PY_CONTENDERS:
-                if wanted(name):
-                    contenders.append(('py', name, kind, script))
-            by_name = {}
-            for c in contenders:
-                by_name[c[1]] = {'setting': sname, 'contender': c[1], 'kind': c[2],
-                                 'is_haul': c[0] == 'haul', 'seconds': [], 'cpu': [],
-                                 'sched_keys_s': [], 'redis_cpu': [], 'sched_cpu': [],
-                                 'failed': []}
-                rows.append(by_name[c[1]])
-            # haul's warm-up, like the Python contenders' own: tokens, connections.
-            for c in contenders:
-                if c[0] == 'haul':
-                    for _ in range(a.warmup):
-                        r = haul.run(c[2], s3, st_auth)
-                        if not r['ok']:
-                            log('bench: %s %s warm-up: %s' % (sname, c[1], r['problem']))
-            for rnd in range(a.runs):
-                k = rnd % len(contenders)
-                for c in contenders[k:] + contenders[:k]:
-                    row = by_name[c[1]]
-                    if c[0] == 'haul':
-                        results = [haul.run(c[2], s3, st_auth)]
-                    else:
-                        results = run_python(a, c[3], c[2], s3, st_auth, keysfile)
-                    for r in results:
-                        runs_log.append(dict(r, setting=sname, contender=c[1], round=rnd + 1))
-                        if r['ok']:
-                            row['seconds'].append(r['seconds'])
-                            row['cpu'].append(r['cpu'])
-                            for f in ('sched_keys_s', 'redis_cpu', 'sched_cpu'):
-                                if r.get(f) is not None:
-                                    row[f].append(r[f])
-                        else:
-                            row['failed'].append(r['problem'])
-                        log('  %-8s round %d  %-42s %s' % (
-                            sname, rnd + 1, c[1],
-                            '%.3f s  cpu %.3f s' % (r['seconds'], r['cpu']) if r['ok']
-                            else 'FAILED: ' + r['problem']))
-    finally:
-        haul.stop_workers()
-
-    report(a, rows, runs_log, nkeys)
-
-
-def report(a, rows, runs_log, nkeys):
-    os.makedirs(a.results, exist_ok=True)
-    m = machine()
-    header = ['setting', 'contender', 'runs ok', 'median s', 'min s', 'max s', 'keys/s',
-              'vs haul (same API)', 'client CPU s / 1k keys', 'haul-scheduler keys/s (own line)',
-              'Redis CPU s / 1k keys']
-    table, csvrows = [], []
-    for row in rows:
-        refname = HAUL[row['kind']]
-        ref = next((r for r in rows if r['setting'] == row['setting'] and r['contender'] == refname
-                    and r['seconds']), None)
-        if row['seconds']:
-            med = statistics.median(row['seconds'])
-            cells = [row['setting'], row['contender'],
-                     '%d/%d' % (len(row['seconds']), len(row['seconds']) + len(row['failed'])),
-                     '%.3f' % med, '%.3f' % min(row['seconds']), '%.3f' % max(row['seconds']),
-                     '%.0f' % (nkeys / med), fmt_ratio(row, ref),
-                     '%.3f' % (statistics.median(row['cpu']) * 1000 / nkeys),
-                     '%.0f' % statistics.median(row['sched_keys_s']) if row['sched_keys_s'] else '-',
-                     '%.3f' % (statistics.median(row['redis_cpu']) * 1000 / nkeys)
-                     if row['redis_cpu'] else '-']
-        else:
-            cells = [row['setting'], row['contender'], '0/%d' % len(row['failed'])] + ['-'] * 8
-        table.append(cells)
-        csvrows.append(cells)
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *table)]
-    text = []
-    text.append('| ' + ' | '.join(h.ljust(w) for h, w in zip(header, widths)) + ' |')
-    text.append('|' + '|'.join('-' * (w + 2) for w in widths) + '|')
-    for cells in table:
-        text.append('| ' + ' | '.join(str(c).ljust(w) for c, w in zip(cells, widths)) + ' |')
-    failures = ['- %s / %s: %s' % (r['setting'], r['contender'], p)
-                for r in rows for p in r['failed']]
-    print('\n'.join(text))
-    if failures:
-        print('\nruns that did not count (wrong or missing answers, errors):')
-        print('\n'.join(failures))
-
-    now = datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')
-    md = ['# haul benchmark: the notebook\'s workload', '',
-          '%s. Workload: the seeded notebook bucket (80 objects), its listing x%d = %d keys, '
-          '`sidecar` (%d sidecar GETs, %d distinct), every run\'s answers checked against the '
-          'seeded sidecars before its time counts. Median of %d runs per contender, contenders '
-          'alternating (order rotated each round), after %d untimed warm-up run(s) each.' % (
-              now, a.repeat, nkeys, nkeys // 5, 16, a.runs, a.warmup), '',
-          '**Command:** `%s`' % a.command, '',
-          '**Machine:** nproc %s, kernel %s, CPU %s. Store: OpenStack Swift 2.30 (tempauth + '
-          's3api, 2 proxy workers) and redis-server on the same machine, started by '
-          'tests/lib/servers.sh; clients on the same cores.' % (m['nproc'], m['kernel'], m['cpu']),
-          '', '\n'.join(text), '']
-    md += ['Columns: *median/min/max s* wall time of one run of the 800 keys (Python: the '
-           '`.apply`/`compute()`/`pool.map` call, session and connection made and authenticated '
-           'beforehand, as in the notebook; haul: the whole `haul-scheduler run --keys` process, '
-           'start to exit: credentials check, submit, collect, CSV written; its 2 workers were '
-           'started before timing). *keys/s* = keys / median. *vs haul* compares with haul over '
-           'the same API (boto3 rows with haul S3, swiftclient rows with haul Swift). '
-           '*client CPU* = user+system CPU of the client over the run: Python, the process and '
-           'all its descendants (Dask nanny and workers) from /proc; haul, both workers '
-           '(/proc/PID/stat deltas) + the scheduler (wait4 rusage). Redis CPU is reported '
-           'apart. *haul-scheduler keys/s* is the scheduler\'s own summary line (it times '
-           'from its submit, not from process start).', '']
-    for n in a.note:
-        md += [n, '']
-    if failures:
-        md += ['Runs that did not count:', ''] + failures + ['']
-    with open(os.path.join(a.results, 'latest.md'), 'w') as f:
-        f.write('\n'.join(md))
-    with open(os.path.join(a.results, 'latest.csv'), 'w', newline='') as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(csvrows)
-    with open(os.path.join(a.results, 'latest-runs.csv'), 'w', newline='') as f:
-        fields = ['setting', 'contender', 'round', 'ok', 'seconds', 'cpu', 'sched_cpu',
-                  'redis_cpu', 'sched_seconds', 'sched_keys_s', 'problem']
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction='ignore')
-        w.writeheader()
-        for r in runs_log:
-            w.writerow(r)
-    log('bench: wrote %s/latest.md, latest.csv, latest-runs.csv' % a.results)
+    ctx = Ctx(a)
+    rows = []
+    for wl in a.workloads.split(','):
+        if wl == 'enqueue':
+            rows += enqueue(ctx, a)
+            continue
+        name, cs = {'w1': workload1, 'w2': workload2, 'w3': workload3}[wl](ctx, a)
+        cs = [c for c in cs if not only or any(s in c.name.lower() for s in only)]
+        if cs:
+            rows += run_workload(a, name, cs)
+    with open(a.out, 'w') as f:
+        json.dump(rows, f, indent=1)
+    bad = sum(1 for r in rows for x in r['runs'] if not x['ok'])
+    log('bench: %s: %d rows, %d runs failed -> %s' % (a.setting, len(rows), bad, a.out))
 
 
 if __name__ == '__main__':

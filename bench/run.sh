@@ -1,114 +1,144 @@
 #!/usr/bin/env bash
-# bench/run.sh -- `make bench`: the notebook's workload, haul against the notebook's methods,
-# side by side on one store in one run.  Starts redis-server and OpenStack Swift (tempauth +
-# s3api) with tests/lib/servers.sh, seeds the notebook's 80-object bucket, and runs
-# bench/bench.py on loopback and (BENCH_DELAY=1, the default) through bench/delayproxy.py,
-# which adds 20 ms of round trip between every client (haul's workers included) and the store.
+# bench/run.sh -- `make bench`: haul against the notebook's methods and a load generator, side by
+# side on the same servers in one run.  See bench/README.md for what is measured and how.
+#
+# It builds, on this machine, hosts in network namespaces (bench/lib/net.sh): a Redis host, a
+# store host running OpenStack Swift (tempauth + s3api, tests/lib/servers.sh) and nginx (workload
+# 2's stand-in store, bench/lib/nginx.sh), and four client hosts.  It seeds the notebook's
+# bucket into Swift and workload 2's small objects (on tmpfs) for nginx, then runs bench/bench.py
+# once with no added delay and once with BENCH_RTT_MS of round trip between the store and every
+# other host (bench/netdelay via NFQUEUE: this kernel has no netem), and bench/report.py renders
+# the table, the targets and the plot into BENCH_RESULTS.
 #
 # Settings (environment):
-#   BENCH_RUNS=5        timed runs per contender and setting (the median is reported)
-#   BENCH_WARMUP=1      untimed runs first (per process for Python, per setting for haul)
-#   BENCH_DELAY=1       also the +20 ms setting (0: loopback only)
-#   BENCH_RTT_MS=20     the round trip the delay proxy adds
-#   BENCH_ONLY=         comma-separated substrings of contender names (e.g. "haul,threads")
+#   BENCH_RUNS=5          timed runs per row (the median is reported)
+#   BENCH_WARMUP=1        untimed runs first
+#   BENCH_RTT_MS=20       the added round trip of the delayed setting (0: no delayed setting)
+#   BENCH_W2_KEYS=200000  workload 2's objects (1-16 KiB each)
+#   BENCH_ONLY=           comma-separated substrings of row names (e.g. "haul,threads")
+#   BENCH_WORKLOADS=w1,w2,w3,enqueue
 #   BENCH_RESULTS=bench/results
-# Writes BENCH_RESULTS/latest.md (table, command, machine), latest.csv, latest-runs.csv.
+# Needs root (namespaces, iptables) and about 2 GB of /dev/shm.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 TOP=$PWD
+START=$SECONDS
 RUNS=${BENCH_RUNS:-5}
 WARMUP=${BENCH_WARMUP:-1}
-DELAY=${BENCH_DELAY:-1}
 RTT_MS=${BENCH_RTT_MS:-20}
+W2_KEYS=${BENCH_W2_KEYS:-200000}
+WORKLOADS=${BENCH_WORKLOADS:-w1,w2,w3,enqueue}
 RESULTS=${BENCH_RESULTS:-$TOP/bench/results}
 BUCKET=LSST-IR-FUSION-testfromopenstack
 PY=/usr/bin/python3
 
+die() { echo "bench: $*" >&2; exit 2; }
+[ "$(id -u)" -eq 0 ] || die "needs root: it makes network namespaces and iptables rules (run as root, or in a root container)"
+
 . tests/lib/servers.sh
 . tests/lib/seed.sh
+. bench/lib/net.sh
+. bench/lib/nginx.sh
 
-# The reference clients, from Debian (installed as root; otherwise the command is printed).
-tests/lib/deps.sh python3-boto3 python3-swiftclient python3-pandas python3-dask \
-    python3-distributed redis-tools || exit 1
-haul_servers_deps || exit 1
+echo "== packages and tools"
+tests/lib/deps.sh python3-boto3 python3-swiftclient python3-pandas python3-dask python3-distributed \
+    python3-matplotlib redis-server redis-tools nginx-light wrk iptables iproute2 \
+    libnetfilter-queue-dev pkg-config || exit 2
+haul_servers_deps || exit 2
+make -s --no-print-directory all bench-tools || exit 2
 
-D=$(mktemp -d /tmp/haul-bench.XXXXXX)
-proxy_pid=""
+D=$(mktemp -d /dev/shm/haul-bench.XXXXXX) || exit 2
+redis_pid=""
 # shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
     [ "$BASHPID" = "$$" ] || return 0
-    if [ -n "$proxy_pid" ]; then kill -TERM "$proxy_pid" 2>/dev/null; wait "$proxy_pid" 2>/dev/null; fi
+    bench_delay_off >/dev/null 2>&1
+    bench_nginx_stop 2>/dev/null
     haul_servers_stop
+    if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null; fi
+    bench_net_down
     rm -rf "$D"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "== servers (redis-server, Swift with tempauth + s3api) under $D"
-haul_servers_start "$D/srv" || exit 1
-haul_seed_notebook "$BUCKET" "$D/data" >/dev/null || exit 1
+echo "== hosts (network namespaces) and servers under $D"
+bench_net_up 4 || exit 2
+H1=$BENCH_NS_H1
+# Redis on its own host, next to the clients (never delayed).
+ip netns exec "$BENCH_NS_REDIS" redis-server --bind "$BENCH_REDIS_IP" --port 6379 --save '' \
+    --appendonly no --protected-mode no --daemonize no --logfile "$D/redis.log" &
+redis_pid=$!
+REDIS=redis://$BENCH_REDIS_IP:6379/0
+for _ in $(seq 100); do
+    [ "$(ip netns exec "$H1" redis-cli -u "$REDIS" PING 2>/dev/null)" = PONG ] && break
+    sleep 0.05
+done
+[ "$(ip netns exec "$H1" redis-cli -u "$REDIS" PING 2>/dev/null)" = PONG ] || die "redis-server did not start (see $D/redis.log)"
+
+export HAUL_TEST_NETNS=$BENCH_NS_STORE HAUL_TEST_SWIFT_ADDR=$BENCH_STORE_IP HAUL_TEST_NO_REDIS=1
+haul_servers_start "$D/srv" || die "Swift did not start"
+haul_seed_notebook "$BUCKET" "$D/notebook" >/dev/null || die "seeding the notebook bucket failed"
+echo "   Swift (tempauth + s3api) on $BENCH_STORE_IP:$HAUL_TEST_SWIFT_PORT, notebook bucket seeded"
+
+W2_BUCKET=smallobjs
+t0=$SECONDS
+"$PY" bench/lib/smallobjs.py "$D/objs" "$W2_BUCKET" "$W2_KEYS" >/dev/null || die "making workload 2's objects failed"
+ngport=$(haul_free_port "$HAUL_TEST_SWIFT_PORT") || exit 2
+BENCH_NETNS=$BENCH_NS_STORE bench_nginx_start "$D/nginx" "$D/objs" "$BENCH_STORE_IP" "$ngport" || die "nginx did not start"
+echo "   $W2_KEYS objects for workload 2 written in $((SECONDS - t0)) s; nginx on $BENCH_STORE_IP:$ngport"
+
+common=(--redis "$REDIS" --redis-pid "$redis_pid" --client-ns "$H1"
+        --hosts "$(echo "$BENCH_HOST_NSS" | tr ' ' ',')"
+        --swift-auth "http://$BENCH_STORE_IP:$HAUL_TEST_SWIFT_PORT/auth/v1.0"
+        --s3 "http://$BENCH_STORE_IP:$HAUL_TEST_SWIFT_PORT" --nginx "http://$BENCH_STORE_IP:$ngport"
+        --notebook "$D/notebook" --objs "$D/objs" --w2-bucket "$W2_BUCKET" --outroot "$D"
+        --runs "$RUNS" --warmup "$WARMUP" --only "${BENCH_ONLY:-}")
 mkdir -p "$D/work"
-redis_pid=$(cat "$D/srv/run/redis.pid")
-settings=("loopback=$HAUL_TEST_S3,$HAUL_TEST_ST_AUTH")
+files=()
 notes=()
 
-if [ "$DELAY" = 1 ]; then
-    dport=$(haul_free_port "$HAUL_TEST_SWIFT_PORT") || exit 1
-    coproc DP { exec "$PY" "$TOP/bench/delayproxy.py" "$dport" 127.0.0.1 "$HAUL_TEST_SWIFT_PORT" "$RTT_MS" 2>"$D/delayproxy.log"; }
-    proxy_pid=$DP_PID
-    read -r -t 10 ready _ <&"${DP[0]}" || { echo "bench: the delay proxy did not start" >&2; cat "$D/delayproxy.log" >&2; exit 1; }
-    [ "$ready" = ready ] || exit 1
-    # Verify the delay, and that Swift's storage URL points back at the proxy.
-    verify=$("$PY" - "$HAUL_TEST_SWIFT_PORT" "$dport" <<'EOF'
-import http.client, socket, sys, time
-direct, delayed = int(sys.argv[1]), int(sys.argv[2])
-def fresh(port):
-    """connect + one request on a new connection, and a second request on the same one (ms)."""
-    t0 = time.perf_counter()
-    c = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
-    c.connect()
-    c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    c.request('GET', '/healthcheck'); c.getresponse().read()
-    t1 = time.perf_counter()
-    c.request('GET', '/healthcheck'); c.getresponse().read()
-    t2 = time.perf_counter()
-    c.close()
-    return (t1 - t0) * 1000, (t2 - t1) * 1000
-def med(xs): xs = sorted(xs); return xs[len(xs) // 2]
-d = [fresh(direct) for _ in range(7)]
-p = [fresh(delayed) for _ in range(7)]
-c = http.client.HTTPConnection('127.0.0.1', delayed, timeout=10)
-c.request('GET', '/auth/v1.0', headers={'X-Auth-User': 'test:tester', 'X-Auth-Key': 'testing'})
-r = c.getresponse(); r.read()
-url = r.getheader('X-Storage-Url')
-ok_url = (':%d/' % delayed) in (url or '')
-print('direct: new connection + request %.1f ms, next request %.1f ms; '
-      'through the delay proxy: %.1f ms and %.1f ms (added: %.1f ms and %.1f ms); '
-      'auth through the proxy gives X-Storage-Url %s (%s)' % (
-      med(x[0] for x in d), med(x[1] for x in d), med(x[0] for x in p), med(x[1] for x in p),
-      med(x[0] for x in p) - med(x[0] for x in d), med(x[1] for x in p) - med(x[1] for x in d),
-      url, 'points at the proxy' if ok_url else 'DOES NOT point at the proxy'))
-sys.exit(0 if ok_url else 1)
-EOF
-    ) || { echo "bench: $verify" >&2; exit 1; }
-    echo "== delay proxy on port $dport, +$RTT_MS ms round trip: $verify"
-    notes+=(--note "**+$RTT_MS ms setting:** every client reaches the store through bench/delayproxy.py (port $dport), which forwards each chunk $((RTT_MS / 2)) ms late in each direction and holds a new connection's first bytes one extra round trip (the TCP handshake a real remote store costs). Redis stays on loopback (it sits next to the workers). Measured at the start of this run: $verify.")
-    settings+=("+${RTT_MS}ms=http://127.0.0.1:$dport,http://127.0.0.1:$dport/auth/v1.0")
+rtt() { bench_rtt_ms "$H1" "$BENCH_STORE_IP" "$1"; }
+wl_in() { local w out=(); for w in "$@"; do [[ ",$WORKLOADS," == *",$w,"* ]] && out+=("$w"); done; (IFS=,; echo "${out[*]}"); }
+
+# --- no added delay: the hosts' veth links only -------------------------------------------
+wl=$(wl_in w1 w2 enqueue)
+if [ -n "$wl" ]; then
+    base=$(rtt "$HAUL_TEST_SWIFT_PORT")
+    echo "== setting 'no delay' (TCP connect h1 -> store: $base ms): $wl"
+    notes+=("**no delay:** clients on host h1 reach the store host over veth links and a bridge; TCP connect measured at the start: $base ms.")
+    "$PY" bench/bench.py --setting "no delay" --workloads "$wl" "${common[@]}" --work "$D/work" \
+        --w2-conc "${BENCH_W2_CONC:-32}" --wrk-seconds 6 --py-keys 6000 --dask-div 2 \
+        --out "$D/rows-nodelay.json" || die "bench.py failed (no delay)"
+    files+=("$D/rows-nodelay.json")
 fi
 
-echo "== the notebook's workload: $RUNS runs per contender (set BENCH_RUNS), ${#settings[@]} setting(s)"
+# --- the store made remote ------------------------------------------------------------------
+wl=$(wl_in w1 w2 w3)
+if [ "$RTT_MS" != 0 ] && [ -n "$wl" ]; then
+    bench_delay_on "$RTT_MS" "$HAUL_TEST_SWIFT_PORT" "$ngport" || die "cannot add the delay"
+    sw=$(rtt "$HAUL_TEST_SWIFT_PORT")
+    ng=$(rtt "$ngport")
+    rd=$(bench_rtt_ms "$H1" "$BENCH_REDIS_IP" 6379)
+    echo "== setting '+$RTT_MS ms' (TCP connect h1 -> Swift $sw ms, -> nginx $ng ms, -> Redis $rd ms): $wl"
+    awk -v a="$sw" -v b="$ng" -v want="$RTT_MS" 'BEGIN { exit !(a > want * 0.8 && b > want * 0.8) }' ||
+        die "the delay is not there: connect takes $sw / $ng ms, want about $RTT_MS"
+    notes+=("**+$RTT_MS ms:** bench/netdelay holds every TCP packet crossing the store host's switch port $((RTT_MS / 2)) ms (NFQUEUE; this kernel has no netem), so each round trip between the store and any other host gains $RTT_MS ms; Redis is on its own host and not delayed. TCP connect from h1 measured at the start: Swift $sw ms, nginx $ng ms, Redis $rd ms.")
+    "$PY" bench/bench.py --setting "+$RTT_MS ms" --workloads "$wl" "${common[@]}" --work "$D/work" \
+        --w2-conc "${BENCH_W2_CONC_DELAYED:-128}" --wrk-seconds 10 --py-keys 4000 --dask-div 4 \
+        --w3-conc "${BENCH_W3_CONC:-64}" --w3-keys 20000 --out "$D/rows-delayed.json" || die "bench.py failed (+$RTT_MS ms)"
+    files+=("$D/rows-delayed.json")
+    bench_delay_off
+fi
+
+[ ${#files[@]} -gt 0 ] || die "nothing was run (BENCH_WORKLOADS=$WORKLOADS)"
 cmd="make bench"
 [ "$RUNS" != 5 ] && cmd="BENCH_RUNS=$RUNS $cmd"
-[ "$DELAY" != 1 ] && cmd="BENCH_DELAY=$DELAY $cmd"
+[ "$W2_KEYS" != 200000 ] && cmd="BENCH_W2_KEYS=$W2_KEYS $cmd"
+[ "$WORKLOADS" != w1,w2,w3,enqueue ] && cmd="BENCH_WORKLOADS=$WORKLOADS $cmd"
 [ -n "${BENCH_ONLY:-}" ] && cmd="BENCH_ONLY=$BENCH_ONLY $cmd"
-args=()
-for s in "${settings[@]}"; do args+=(--setting "$s"); done
-"$PY" "$TOP/bench/bench.py" --redis "$HAUL_TEST_REDIS_URL" --redis-pid "$redis_pid" \
-    --data "$D/data" --work "$D/work" "${args[@]}" --runs "$RUNS" --warmup "$WARMUP" \
-    --only "${BENCH_ONLY:-}" --results "$RESULTS" --command "$cmd" "${notes[@]}"
-rc=$?
-if [ $rc -ne 0 ]; then
-    echo "bench: bench.py failed ($rc); worker logs:" >&2
-    tail -n 20 "$D"/work/worker*.log >&2 2>/dev/null
-fi
-exit $rc
+nargs=()
+for n in "${notes[@]}"; do nargs+=(--note "$n"); done
+elapsed=$((SECONDS - START))
+"$PY" bench/report.py --results "$RESULTS" --command "$cmd" --elapsed "$((elapsed / 60)) min $((elapsed % 60)) s" \
+    "${nargs[@]}" "${files[@]}"

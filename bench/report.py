@@ -1,0 +1,309 @@
+#!/usr/bin/python3
+"""report.py -- bench/bench.py's rows (one JSON file per setting) into the benchmark's table,
+its targets with the measured ratios, a CSV of every row and every run, and a PNG plot.
+
+    report.py --results DIR --command "make bench" [--note TEXT]... ROWS.json...
+Writes DIR/latest.md, latest.csv, latest-runs.csv, latest.png (the PNG needs matplotlib:
+Debian's python3-matplotlib; without it the plot is skipped, and said so).
+"""
+import argparse
+import csv
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+
+WL_TITLE = {
+    'w1': 'Workload 1, the notebook\'s: 800 keys (the 80-object listing x10), `sidecar`, real Swift '
+          '(tempauth + s3api)',
+    'w2': 'Workload 2, scale: small objects (1-16 KiB), `get`, nginx standing in for the store',
+    'w3': 'Workload 3, scale-out: one haul-worker on each of 1, 2 and 4 hosts, `get` from nginx',
+    'enqueue': 'Enqueue: `haul-scheduler submit` alone (no worker on the queue)',
+}
+
+
+def med(xs):
+    return statistics.median(xs) if xs else None
+
+
+def summarise(row):
+    ok = [r for r in row['runs'] if r['ok']]
+    s = {'workload': row['workload'], 'setting': row['setting'], 'contender': row['contender'],
+         'runs_ok': len(ok), 'runs': len(row['runs']),
+         'failed': [r['problem'] for r in row['runs'] if not r['ok']]}
+    if not ok:
+        return s
+    secs = [r['seconds'] for r in ok]
+    s.update({
+        'keys': int(med([r['keys'] for r in ok])),
+        'median_s': med(secs), 'min_s': min(secs), 'max_s': max(secs),
+        'keys_s': med([r['keys'] / r['seconds'] for r in ok]),
+        'cpu_per_1k': med([r['cpu'] * 1000 / r['keys'] for r in ok]),
+    })
+    if any('redis_cpu' in r for r in ok):
+        s['redis_cpu_per_1k'] = med([r['redis_cpu'] * 1000 / r['keys'] for r in ok if 'redis_cpu' in r])
+    if any('worker_hwm_kb' in r for r in ok):
+        s['worker_rss_start_mb'] = min(r['worker_rss_start_kb'] for r in ok) / 1024
+        s['worker_rss_end_mb'] = ok[-1]['worker_rss_kb'] / 1024
+        s['worker_hwm_mb'] = max(r['worker_hwm_kb'] for r in ok) / 1024
+    if any('sched_rss_kb' in r for r in ok):
+        s['sched_rss_mb'] = max(r['sched_rss_kb'] for r in ok) / 1024
+    if any('redis_bytes_per_key' in r for r in ok):
+        s['redis_bytes_per_key'] = med([r['redis_bytes_per_key'] for r in ok])
+    return s
+
+
+def x(v):
+    return ('%.1fx' if v >= 2 else '%.2fx') % v
+
+
+def compare(s, rows):
+    """The ratio each row is judged by (see the column notes)."""
+    if 'median_s' not in s:
+        return '-'
+    same = [r for r in rows if r['workload'] == s['workload'] and r['setting'] == s['setting']
+            and 'keys_s' in r]
+    c = s['contender']
+    if s['workload'] == 'w1':
+        if c.startswith('haul'):
+            return '-'
+        api = 'S3' if 'boto3' in c else 'Swift'
+        ref = next((r for r in same if r['contender'].startswith('haul %s, 2 workers' % api)), None)
+        return 'haul %s 2w is %s faster' % (api, x(s['median_s'] / ref['median_s'])) if ref else '-'
+    if s['workload'] == 'w2':
+        ceil = next((r for r in same if r['contender'].startswith('ceiling')), None)
+        haul = next((r for r in same if r['contender'].startswith('haul')), None)
+        if c.startswith('haul') and ceil:
+            return '%.0f%% of the ceiling' % (100 * s['keys_s'] / ceil['keys_s'])
+        if not c.startswith('haul') and not c.startswith('ceiling') and haul:
+            return 'CPU/key %s haul\'s' % x(s['cpu_per_1k'] / haul['cpu_per_1k'])
+        return '-'
+    if s['workload'] == 'w3':
+        one = next((r for r in same if ', 1 host ' in r['contender']), None)
+        return '%s the 1-host rate' % x(s['keys_s'] / one['keys_s']) if one else '-'
+    return '-'
+
+
+def table(header, cells):
+    widths = [max(len(str(v)) for v in col) for col in zip(header, *cells)]
+    out = ['| ' + ' | '.join(h.ljust(w) for h, w in zip(header, widths)) + ' |',
+           '|' + '|'.join('-' * (w + 2) for w in widths) + '|']
+    out += ['| ' + ' | '.join(str(v).ljust(w) for v, w in zip(c, widths)) + ' |' for c in cells]
+    return out
+
+
+def f(v, fmt):
+    return fmt % v if v is not None else '-'
+
+
+def targets(rows):
+    """Each of the issue's targets with the measured ratio beside it."""
+    def get(wl, setting_part, prefix):
+        return next((r for r in rows if r['workload'] == wl and setting_part in r['setting']
+                     and r['contender'].startswith(prefix) and 'keys_s' in r), None)
+    out = []
+
+    def add(name, val, met):
+        out.append([name, val, 'met' if met else 'NOT met'])
+    delayed = next((r['setting'] for r in rows if r['setting'] != 'no delay'), None)
+    if delayed:
+        h_sw, dask = get('w1', delayed, 'haul Swift, 2 workers'), get('w1', delayed, 'Dask')
+        h_s3, thr = get('w1', delayed, 'haul S3, 2 workers'), get('w1', delayed, 'boto3 + 32')
+        if h_sw and dask:
+            r = dask['median_s'] / h_sw['median_s']
+            add('W1 %s: haul >= 5x faster than Dask + swiftclient' % delayed, x(r), r >= 5)
+        if h_s3 and thr:
+            r = thr['median_s'] / h_s3['median_s']
+            add('W1 %s: haul faster than boto3 + 32 threads' % delayed, x(r), r > 1)
+    hauls = [r for r in rows if r['workload'] == 'w1' and r['setting'] == 'no delay'
+             and r['contender'].startswith('haul') and 'keys_s' in r]
+    pys = [r for r in rows if r['workload'] == 'w1' and r['setting'] == 'no delay'
+           and not r['contender'].startswith('haul') and 'keys_s' in r]
+    if hauls and pys:
+        best_h = min(h['median_s'] for h in hauls if ', 2 workers' in h['contender'])
+        best_p = min(pys, key=lambda r: r['median_s'])
+        r = best_p['median_s'] / best_h
+        add('W1 no delay: haul faster than every Python contender (the fastest: %s)' % best_p['contender'],
+            x(r), r > 1)
+    for setting, need in (('no delay', 0.8), (delayed, 0.9)):
+        if not setting:
+            continue
+        h, c = get('w2', setting, 'haul'), get('w2', setting, 'ceiling')
+        if h and c:
+            r = h['keys_s'] / c['keys_s']
+            add('W2 %s: haul >= %d%% of the ceiling\'s keys/s' % (setting, need * 100),
+                '%.0f%%' % (100 * r), r >= need)
+        pys = [r for r in rows if r['workload'] == 'w2' and r['setting'] == setting and 'keys_s' in r
+               and not r['contender'].startswith(('haul', 'ceiling'))]
+        if h and pys:
+            best = min(pys, key=lambda r: r['cpu_per_1k'])
+            r = h['cpu_per_1k'] / best['cpu_per_1k']
+            add('W2 %s: haul CPU/key <= 1/3 of the best Python contender\'s (%s)' % (setting, best['contender']),
+                '%.2f (1/%.1f)' % (r, 1 / r), r <= 1 / 3)
+    w2h = [r for r in rows if r['workload'] == 'w2' and r['contender'].startswith('haul') and 'worker_hwm_mb' in r]
+    if w2h:
+        peak = max(r['worker_hwm_mb'] for r in w2h)
+        add('Memory: a worker\'s peak RSS over the workload-2 runs < 30 MB (start %.1f MB)'
+            % min(r['worker_rss_start_mb'] for r in w2h), '%.1f MB' % peak, peak < 30)
+        small = get('w1', 'no delay', 'haul Swift, 2 workers')
+        big = max(w2h, key=lambda r: r['keys'])
+        if small and 'sched_rss_mb' in small:
+            per = (big['sched_rss_mb'] - small['sched_rss_mb']) * 1024 * 1024 / (big['keys'] - small['keys'])
+            add('Memory: the scheduler\'s peak RSS grows far slower than the job: %.1f MB at %d keys, '
+                '%.1f MB at %d keys' % (small['sched_rss_mb'], small['keys'], big['sched_rss_mb'], big['keys']),
+                '%.0f bytes/key' % per, per < 200)
+    enq = [r for r in rows if r['workload'] == 'enqueue' and 'keys_s' in r]
+    if enq:
+        best = max(enq, key=lambda r: r['keys_s'])
+        worst = min(enq, key=lambda r: r['keys_s'])
+        add('Enqueue >= 100,000 keys/s (slowest: %s)' % worst['contender'], '%.0f keys/s' % worst['keys_s'],
+            worst['keys_s'] >= 100000)
+        add('Redis memory per queued key (reported; %s)' % best['contender'],
+            '%.0f bytes' % best['redis_bytes_per_key'], True)
+    return out
+
+
+def plot(rows, path):
+    try:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return 'no plot: matplotlib is missing (Debian package python3-matplotlib)'
+    panels = []
+    for wl in ('w1', 'w2', 'w3'):
+        for setting in dict.fromkeys(r['setting'] for r in rows):
+            rs = [r for r in rows if r['workload'] == wl and r['setting'] == setting and 'keys_s' in r]
+            if rs:
+                panels.append((wl, setting, rs))
+    if not panels:
+        return 'no plot: no rows'
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 1.2 + sum(0.42 * len(p[2]) + 0.8 for p in panels)),
+                             gridspec_kw={'height_ratios': [len(p[2]) + 1 for p in panels]})
+    if len(panels) == 1:
+        axes = [axes]
+    for ax, (wl, setting, rs) in zip(axes, panels):
+        names = [r['contender'] for r in rs][::-1]
+        vals = [r['keys_s'] for r in rs][::-1]
+        colors = ['#1f6fb2' if n.startswith('haul') else '#999999' if n.startswith('ceiling')
+                  else '#e08a2c' for n in names]
+        ax.barh(names, vals, color=colors)
+        ax.set_xscale('log')
+        for i, v in enumerate(vals):
+            ax.text(v, i, ' %.0f' % v, va='center', fontsize=8)
+        ax.set_title('%s, %s: keys/s (log scale)' % (wl.upper(), setting), fontsize=10, loc='left')
+        ax.tick_params(axis='y', labelsize=8)
+        ax.set_xlim(min(vals) / 2, max(vals) * 4)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    return ''
+
+
+def machine():
+    model = ''
+    try:
+        with open('/proc/cpuinfo') as fh:
+            for line in fh:
+                if line.startswith('model name'):
+                    model = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return 'nproc %s, kernel %s, CPU %s' % (os.cpu_count(), platform.release(), model)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--results', required=True)
+    ap.add_argument('--command', default='make bench')
+    ap.add_argument('--note', action='append', default=[])
+    ap.add_argument('--elapsed', default='')
+    ap.add_argument('files', nargs='+')
+    a = ap.parse_args()
+    raw = []
+    for fn in a.files:
+        with open(fn) as fh:
+            raw += json.load(fh)
+    rows = [summarise(r) for r in raw]
+    os.makedirs(a.results, exist_ok=True)
+
+    header = ['setting', 'contender', 'runs ok', 'keys', 'median s', 'min s', 'max s', 'keys/s',
+              'compared', 'client CPU s / 1k keys', 'Redis CPU s / 1k keys', 'worker RSS MB start/peak',
+              'scheduler peak RSS MB']
+    md = ['# haul benchmark', '',
+          '%s. Every run\'s answers are checked (the sidecar text; every downloaded file\'s size '
+          'and MD5) before its time counts. Median of the timed runs per row, contenders alternating '
+          '(order rotated each round), after an untimed warm-up.%s' % (
+              datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z'),
+              ' The whole `make bench` took %s.' % a.elapsed if a.elapsed else ''), '',
+          '**Command:** `%s`' % a.command, '', '**Machine:** %s.' % machine(), '']
+    csvrows = []
+    tg = targets(rows)
+    if tg:
+        md += ['## Targets', ''] + table(['target', 'measured', ''], tg) + ['']
+    for wl in ('w1', 'w2', 'w3', 'enqueue'):
+        rs = [r for r in rows if r['workload'] == wl]
+        if not rs:
+            continue
+        cells = []
+        for s in rs:
+            if 'median_s' in s:
+                c = [s['setting'], s['contender'], '%d/%d' % (s['runs_ok'], s['runs']), s['keys'],
+                     '%.3f' % s['median_s'], '%.3f' % s['min_s'], '%.3f' % s['max_s'],
+                     '%.0f' % s['keys_s'], compare(s, rows), '%.3f' % s['cpu_per_1k'],
+                     f(s.get('redis_cpu_per_1k'), '%.3f'),
+                     '%.1f/%.1f' % (s['worker_rss_start_mb'], s['worker_hwm_mb'])
+                     if 'worker_hwm_mb' in s else '-',
+                     f(s.get('sched_rss_mb'), '%.1f')]
+                if wl == 'enqueue':
+                    c[8] = '%.0f Redis bytes/key' % s['redis_bytes_per_key']
+            else:
+                c = [s['setting'], s['contender'], '0/%d' % s['runs']] + ['-'] * 10
+            cells.append(c)
+            csvrows.append([wl] + c)
+        md += ['## ' + WL_TITLE[wl], ''] + table(header, cells) + ['']
+    md += ['Columns: *median/min/max s*: wall time of one run (haul: the whole `haul-scheduler run` '
+           'process, start to exit, its workers started and warmed up before; Python: the '
+           '`.apply` / `compute()` / `pool.map` call, sessions made and authenticated before, as in '
+           'the notebook; wrk: its run time). *keys/s*: median over the runs of keys / seconds. '
+           '*compared*: workload 1, the Python row\'s time over haul\'s with 2 workers on the same '
+           'API (boto3 rows against haul S3, swiftclient rows against haul Swift); workload 2, '
+           'haul\'s keys/s as a share of the ceiling\'s, and each Python row\'s CPU per key over '
+           'haul\'s; workload 3, the rate over the 1-host rate. *client CPU*: user+system CPU over '
+           'the run of the haul workers (/proc/PID/stat deltas) and the scheduler (wait4), of the '
+           'Python process and its descendants (Dask\'s), or of wrk; Redis\'s CPU apart. *worker '
+           'RSS*: the largest worker\'s VmRSS when it registered, and the largest VmHWM after the '
+           'last run (workers live across the warm-up and every run). *scheduler peak RSS*: wait4\'s '
+           'ru_maxrss, the largest over the runs.', '']
+    for n in a.note:
+        md += [n, '']
+    failures = ['- %s / %s / %s: %s' % (r['workload'], r['setting'], r['contender'], p)
+                for r in rows for p in r['failed']]
+    if failures:
+        md += ['Runs that did not count:', ''] + failures + ['']
+    why = plot(rows, os.path.join(a.results, 'latest.png'))
+    md += ['![keys/s by contender and setting](latest.png)' if not why else why, '']
+    with open(os.path.join(a.results, 'latest.md'), 'w') as fh:
+        fh.write('\n'.join(md))
+    with open(os.path.join(a.results, 'latest.csv'), 'w', newline='') as fh:
+        w = csv.writer(fh)
+        w.writerow(['workload'] + header)
+        w.writerows(csvrows)
+    with open(os.path.join(a.results, 'latest-runs.csv'), 'w', newline='') as fh:
+        fields = ['workload', 'setting', 'contender', 'round', 'ok', 'keys', 'seconds', 'cpu', 'sched_cpu',
+                  'redis_cpu', 'worker_rss_kb', 'worker_hwm_kb', 'sched_rss_kb', 'redis_bytes_per_key',
+                  'sched_keys_s', 'problem']
+        w = csv.DictWriter(fh, fieldnames=fields, extrasaction='ignore')
+        w.writeheader()
+        for r in raw:
+            for run in r['runs']:
+                w.writerow(dict(run, workload=r['workload'], setting=r['setting'], contender=r['contender']))
+    print('\n'.join(md))
+    print('report: wrote %s/latest.md, latest.csv, latest-runs.csv%s' % (
+        a.results, '' if why else ', latest.png'), file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main()
