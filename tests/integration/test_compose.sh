@@ -241,11 +241,14 @@ for _ in $(seq 60); do
     sleep 0.5
 done
 job=$(latest_job)
+# 800 keys, 80 distinct: each distinct key fetched once, one result each.
 if [ -n "$job" ] && [ "$(rcli HGET "haul:job:$job" state | tr -d '\r')" = "done" ] &&
-    [ "$(rcli XLEN "haul:res:$job" | tr -d '\r')" = 800 ]; then
-    ok "after a Redis restart (AOF, volume): job $job is done with its 800 results"
+    [ "$(rcli HGET "haul:job:$job" keys | tr -d '\r')" = 800 ] &&
+    [ "$(rcli HGET "haul:job:$job" distinct | tr -d '\r')" = 80 ] &&
+    [ "$(rcli XLEN "haul:res:$job" | tr -d '\r')" = 80 ]; then
+    ok "after a Redis restart (AOF, volume): job $job is done, 800 keys, its 80 distinct keys' results kept"
 else
-    fail "job '${job:-none}' not found done with 800 results after a Redis restart" "$T/start.log"
+    fail "job '${job:-none}' not found done with 800 keys and 80 results after a Redis restart" "$T/start.log"
 fi
 
 # Who did the work: worker ids are <container hostname>:<pid>.
