@@ -248,11 +248,11 @@ EOF
 # bench_nginx_stop: stop the nginx started by bench_nginx_start (fast shutdown: TERM, then
 # KILL of the master after 10 s) and wait for it.  Safe to call when none runs.
 bench_nginx_stop() {
-    local pid=$BENCH_NGINX_PID i
+    local pid=$BENCH_NGINX_PID
     [ -n "$pid" ] || return 0
     BENCH_NGINX_PID=""
     kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
