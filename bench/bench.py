@@ -125,6 +125,18 @@ def timed(cmd, env=None, cwd=None):
 
 # ---- checks ---------------------------------------------------------------------------------
 
+def write_keys(path, keys):
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(''.join(k + '\n' for k in keys))
+    return path
+
+
+def read_keys(path, limit=0):
+    with open(path, encoding='utf-8') as f:
+        keys = [line.rstrip('\n') for line in f if line.strip()]
+    return keys[:limit] if limit else keys
+
+
 def load_tsv(path):
     exp = {}
     with open(path, encoding='utf-8') as f:
@@ -344,12 +356,8 @@ def s3_env():
 
 def workload1(ctx, a):
     """The notebook's: 800 keys (the 80-key listing x10), sidecar, on the real Swift."""
-    with open(os.path.join(a.notebook, 'notebook-keys.txt'), encoding='utf-8') as f:
-        listing = [line.rstrip('\n') for line in f if line.strip()]
-    keys = listing * 10
-    keysfile = os.path.join(a.work, 'w1-keys.txt')
-    with open(keysfile, 'w', encoding='utf-8') as f:
-        f.write(''.join(k + '\n' for k in keys))
+    keys = read_keys(os.path.join(a.notebook, 'notebook-keys.txt')) * 10
+    keysfile = write_keys(os.path.join(a.work, 'w1-keys.txt'), keys)
     expfile = os.path.join(a.notebook, 'notebook-expected.tsv')
     expected = load_tsv(expfile)
 
@@ -378,20 +386,13 @@ def workload1(ctx, a):
 
 def workload2(ctx, a):
     """Scale: many small objects, get, against nginx standing in for the store."""
-    with open(os.path.join(a.objs, 'keys.txt'), encoding='utf-8') as f:
-        allkeys = [line.rstrip('\n') for line in f if line.strip()]
-    keys = allkeys[:a.w2_keys] if a.w2_keys else allkeys
+    keys = read_keys(os.path.join(a.objs, 'keys.txt'), a.w2_keys)
     expected = load_tsv(os.path.join(a.objs, 'expected.tsv'))
-    keysfile = os.path.join(a.work, 'w2-keys.txt')
-    with open(keysfile, 'w', encoding='utf-8') as f:
-        f.write(''.join(k + '\n' for k in keys))
+    keysfile = write_keys(os.path.join(a.work, 'w2-keys.txt'), keys)
     sub = keys[:a.py_keys]
-    subfile = os.path.join(a.work, 'w2-py-keys.txt')
-    with open(subfile, 'w', encoding='utf-8') as f:
-        f.write(''.join(k + '\n' for k in sub))
-    pathsfile = os.path.join(a.work, 'w2-paths.txt')
-    with open(pathsfile, 'w', encoding='utf-8') as f:
-        f.write(''.join('/v1/AUTH_test/%s/%s\n' % (a.w2_bucket, k) for k in keys))
+    subfile = write_keys(os.path.join(a.work, 'w2-py-keys.txt'), sub)
+    pathsfile = write_keys(os.path.join(a.work, 'w2-paths.txt'),
+                           ['/v1/AUTH_test/%s/%s' % (a.w2_bucket, k) for k in keys])
 
     def chk(out, outdir):
         return check_get_dir(out, outdir, keys, expected)
@@ -412,9 +413,7 @@ def workload2(ctx, a):
     cs.append(Python(ctx, 'boto3 + 32 threads (%d keys)' % len(sub), 'boto3_threads_get.py', subfile,
                      exp2, len(sub), penv, warmup=0))
     dsub = sub[:max(1, len(sub) // a.dask_div)]
-    dfile = os.path.join(a.work, 'w2-dask-keys.txt')
-    with open(dfile, 'w', encoding='utf-8') as f:
-        f.write(''.join(k + '\n' for k in dsub))
+    dfile = write_keys(os.path.join(a.work, 'w2-dask-keys.txt'), dsub)
     cs.append(Python(ctx, 'Dask 2x4 + swiftclient (%d keys)' % len(dsub), 'dask_swift_get.py', dfile,
                      exp2, len(dsub), penv, warmup=0))
     return 'w2', cs
@@ -422,12 +421,9 @@ def workload2(ctx, a):
 
 def workload3(ctx, a):
     """Scale-out: one worker on each of 1, 2 and 4 hosts."""
-    with open(os.path.join(a.objs, 'keys.txt'), encoding='utf-8') as f:
-        keys = [line.rstrip('\n') for i, line in zip(range(a.w3_keys), f)]
+    keys = read_keys(os.path.join(a.objs, 'keys.txt'), a.w3_keys)
     expected = load_tsv(os.path.join(a.objs, 'expected.tsv'))
-    keysfile = os.path.join(a.work, 'w3-keys.txt')
-    with open(keysfile, 'w', encoding='utf-8') as f:
-        f.write(''.join(k + '\n' for k in keys))
+    keysfile = write_keys(os.path.join(a.work, 'w3-keys.txt'), keys)
 
     def chk(out, outdir):
         return check_get_dir(out, outdir, keys, expected)
@@ -448,11 +444,8 @@ def workload3(ctx, a):
 def enqueue(ctx, a):
     """The scheduler's submit alone (no worker on the queue): keys/s into Redis, and Redis
     memory per queued key, in the clear and sealed."""
-    with open(os.path.join(a.objs, 'keys.txt'), encoding='utf-8') as f:
-        keys = [line.rstrip('\n') for line in f if line.strip()]
-    keysfile = os.path.join(a.work, 'enqueue-keys.txt')
-    with open(keysfile, 'w', encoding='utf-8') as f:
-        f.write(''.join(k + '\n' for k in keys))
+    keys = read_keys(os.path.join(a.objs, 'keys.txt'))
+    keysfile = write_keys(os.path.join(a.work, 'enqueue-keys.txt'), keys)
     keyfile = os.path.join(a.work, 'bench.key')
     if not os.path.exists(keyfile):
         subprocess.run([SCHED, 'keygen', keyfile], capture_output=True, check=True)

@@ -101,30 +101,34 @@ typedef struct kept {          /* a slot that later rows repeat */
 
 typedef struct keep_map { kept *v; size_t cap, n; } keep_map;
 
+/* The entry of SLOT, or the empty one where it would go. */
+static kept *keep_probe(kept *v, size_t cap, long long slot)
+{
+    size_t j = (size_t)slot * 0x9E3779B97F4A7C15ULL >> 20 & (cap - 1);
+    while (v[j].slot >= 0 && v[j].slot != slot) j = (j + 1) & (cap - 1);
+    return &v[j];
+}
+
+/* SLOT's entry; with ADD, made (refs 0) when missing, else NULL then. */
 static kept *keep_find(keep_map *m, long long slot, int add)
 {
     if (add && (m->n + 1) * 2 > m->cap) {
         size_t ncap = m->cap ? m->cap * 2 : 64;
         kept *nv = haul_malloc(ncap * sizeof *nv);
         for (size_t i = 0; i < ncap; i++) nv[i].slot = -1;
-        for (size_t i = 0; i < m->cap; i++) {
-            if (m->v[i].slot < 0) continue;
-            size_t j = (size_t)m->v[i].slot * 0x9E3779B97F4A7C15ULL >> 20 & (ncap - 1);
-            while (nv[j].slot >= 0) j = (j + 1) & (ncap - 1);
-            nv[j] = m->v[i];
-        }
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->v[i].slot >= 0) *keep_probe(nv, ncap, m->v[i].slot) = m->v[i];
         free(m->v);
         m->v = nv;
         m->cap = ncap;
     }
     if (!m->cap) return NULL;
-    size_t j = (size_t)slot * 0x9E3779B97F4A7C15ULL >> 20 & (m->cap - 1);
-    while (m->v[j].slot >= 0 && m->v[j].slot != slot) j = (j + 1) & (m->cap - 1);
-    if (m->v[j].slot == slot) return &m->v[j];
+    kept *k = keep_probe(m->v, m->cap, slot);
+    if (k->slot == slot) return k;
     if (!add) return NULL;
-    m->v[j] = (kept){slot, 0, NULL};
+    *k = (kept){slot, 0, NULL};
     m->n++;
-    return &m->v[j];
+    return k;
 }
 
 typedef struct collector {

@@ -116,14 +116,19 @@ static int end_run(submitter *s)
     return 0;
 }
 
+/* Grow R by N rows when ROW and SLOT carry on where it ends. */
+static int run_extend(run *r, long long row, long long slot, long long n)
+{
+    if (!r->n || row != r->row + r->n || slot != r->slot + r->n) return 0;
+    r->n += n;
+    return 1;
+}
+
 /* Rows ROW..ROW+N-1 repeat slots SLOT..SLOT+N-1. */
 static int add_dups(submitter *s, long long row, long long slot, long long n)
 {
     s->ndups += n;
-    if (s->cur.n && row == s->cur.row + s->cur.n && slot == s->cur.slot + s->cur.n) {
-        s->cur.n += n;
-        return 0;
-    }
+    if (run_extend(&s->cur, row, slot, n)) return 0;
     int r = end_run(s);
     s->cur = (run){row, slot, n};
     return r;
@@ -133,10 +138,7 @@ static int add_dups(submitter *s, long long row, long long slot, long long n)
 static void add_seg(submitter *s, long long row, long long slot)
 {
     if (s->replaying || s->cfg->repeat <= 1 || !s->coalesce) return;
-    if (s->nseg) {
-        run *l = &s->seg[s->nseg - 1];
-        if (row == l->row + l->n && slot == l->slot + l->n) { l->n++; return; }
-    }
+    if (s->nseg && run_extend(&s->seg[s->nseg - 1], row, slot, 1)) return;
     if (s->nseg == s->capseg) {
         s->capseg = s->capseg ? s->capseg * 2 : 16;
         s->seg = haul_realloc(s->seg, s->capseg * sizeof *s->seg);

@@ -104,3 +104,33 @@ def main(run_once, a):
         problem = check(a.key_list, values, a.expected_map)
         print(json.dumps({'seconds': t1 - t0, 'cpu': c1 - c0, 'ok': not problem,
                           'problem': problem}), flush=True)
+
+
+def dask_notebook(per_key):
+    """The notebook's Dask method (cells 34-42) around per_key(key, connection, container_name):
+    LocalCluster 2 workers x 4 threads, one swiftclient Connection authenticated before
+    timing, from_pandas with npartitions = len // 12, Series.apply, compute(); then main()."""
+    import pandas as pd
+    import swiftclient
+    from dask import dataframe as ddf
+    from distributed import Client, LocalCluster
+
+    a = args()
+    cluster = LocalCluster(n_workers=2, threads_per_worker=4, processes=True,
+                           dashboard_address=None)
+    client = Client(cluster)
+    connection = swiftclient.Connection(user=USER, key=KEY, authurl=ST_AUTH)
+    connection.get_account()                  # authenticated before timing, as in the notebook
+    objects_swift = pd.DataFrame.from_dict({'key': a.key_list}, dtype=str)
+    objects_swift_dask = ddf.from_pandas(objects_swift, npartitions=max(1, len(a.key_list) // 12))
+    objects_swift_dask['value'] = objects_swift_dask['key'].apply(
+        per_key, connection=connection, container_name=BUCKET, meta=pd.Series(dtype=str))
+
+    def run_once():
+        return objects_swift_dask.compute()['value'].tolist()
+
+    try:
+        main(run_once, a)
+    finally:
+        client.close()
+        cluster.close()
