@@ -397,7 +397,10 @@ static int take_task(loop *L, int block)
     }
     if (r->type != REDIS_REPLY_STRING) {
         freeReplyObject(r);
-        L->next_take_ms = haul_mono_ms() + 50; /* empty queue: do not spin */
+        /* Empty queue. After a BLMOVE, which already waited, block again at
+         * once: an idle worker stays blocked, so Redis hands a new job's
+         * tasks to every idle worker in turn. After an LMOVE, do not spin. */
+        if (!block) L->next_take_ms = haul_mono_ms() + 50;
         return 0;
     }
     wtask *wt = haul_calloc(1, sizeof *wt);
