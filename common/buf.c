@@ -32,6 +32,18 @@ void *haul_realloc(void *p, size_t n)
     return q;
 }
 
+void haul_wipe(void *p, size_t n)
+{
+    if (p && n) explicit_bzero(p, n);
+}
+
+void haul_free_secret(char *s)
+{
+    if (!s) return;
+    haul_wipe(s, strlen(s));
+    free(s);
+}
+
 char *haul_strdup(const char *s)
 {
     return s ? haul_strndup(s, strlen(s)) : NULL;

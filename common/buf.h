@@ -25,6 +25,10 @@ void *haul_calloc(size_t n, size_t sz);   /* aborts on OOM or overflow */
 void *haul_realloc(void *p, size_t n);    /* aborts on OOM */
 char *haul_strdup(const char *s);         /* NULL in, NULL out */
 char *haul_strndup(const char *s, size_t n);
+/* For memory that held a secret: zero it in a way the compiler cannot drop
+ * (explicit_bzero), then (haul_free_secret) free it. NULL ok. */
+void haul_wipe(void *p, size_t n);
+void haul_free_secret(char *s);
 
 void haul_buf_reserve(haul_buf *b, size_t extra);
 void haul_buf_add(haul_buf *b, const void *p, size_t n);

@@ -29,12 +29,12 @@ void haul_conn_clear(haul_conn *c)
     free(c->s3.endpoint);
     free(c->s3.region);
     free(c->s3.access_key);
-    free(c->s3.secret_key);
-    free(c->s3.session_token);
+    haul_free_secret(c->s3.secret_key);
+    haul_free_secret(c->s3.session_token);
     free(c->swift.auth_url);
     free(c->swift.user);
-    free(c->swift.key);
-    free(c->swift.token);
+    haul_free_secret(c->swift.key);
+    haul_free_secret(c->swift.token);
     free(c->swift.storage_url);
     haul_conn_init(c);
 }
@@ -162,6 +162,55 @@ int haul_conn_check(const haul_conn *c, char *err)
     snprintf(err, HAUL_ERR_LEN, "no object store configured: set an S3 endpoint "
              "(--endpoint or AWS_ENDPOINT_URL) or a Swift auth URL (--auth-url or ST_AUTH)");
     return -1;
+}
+
+int haul_bucket_check(const char *name, int virtual_host, char *err)
+{
+    char shown[80];
+    size_t n = name ? strlen(name) : 0, o = 0;
+
+    /* The name as it may appear in a sentence: control bytes as \xNN. */
+    for (size_t i = 0; i < n && o + 5 < sizeof shown; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20 || c == 0x7f) o += (size_t)snprintf(shown + o, sizeof shown - o, "\\x%02x", c);
+        else shown[o++] = (char)c;
+    }
+    shown[o] = '\0';
+    if (n == 0) {
+        snprintf(err, HAUL_ERR_LEN, "bucket name is empty");
+        return -1;
+    }
+    if (n > 255) {
+        snprintf(err, HAUL_ERR_LEN, "bucket name '%s...' is %zu bytes long; the limit is 255", shown, n);
+        return -1;
+    }
+    if (!strcmp(name, ".") || !strcmp(name, "..")) {
+        snprintf(err, HAUL_ERR_LEN, "bucket name '%s' is not a name (it would change the request's path)", shown);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c == '/' || c < 0x20 || c == 0x7f) {
+            snprintf(err, HAUL_ERR_LEN, "bucket name '%s' holds %s at byte %zu: a bucket or "
+                     "container name cannot (a key's path goes in --keys or --prefix)", shown,
+                     c == '/' ? "'/'" : "a control character", i);
+            return -1;
+        }
+        if (virtual_host && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
+            !(c >= '0' && c <= '9') && c != '.' && c != '-' && c != '_') {
+            snprintf(err, HAUL_ERR_LEN, "bucket name '%s' holds '%c' at byte %zu: with "
+                     "--virtual-host the bucket becomes part of the host name, which may hold "
+                     "only letters, digits, '.', '-' and '_' (use path-style addressing for "
+                     "this bucket)", shown, c >= 0x21 && c < 0x7f ? c : '?', i);
+            return -1;
+        }
+    }
+    if (virtual_host && (name[0] == '.' || name[0] == '-' || name[n - 1] == '.' || name[n - 1] == '-')) {
+        snprintf(err, HAUL_ERR_LEN, "bucket name '%s' starts or ends with '.' or '-': with "
+                 "--virtual-host it is part of the host name, which cannot", shown);
+        return -1;
+    }
+    return 0;
 }
 
 static const char *or_unset(const char *s) { return set(s) ? s : "(unset)"; }

@@ -45,7 +45,7 @@ typedef struct haul_conn {
 
 /* Zero *c and set the defaults (tls_verify = 1, path_style = 1). */
 void haul_conn_init(haul_conn *c);
-/* Free every string *c owns and re-initialise it. */
+/* Free every string *c owns (secrets wiped first) and re-initialise it. */
 void haul_conn_clear(haul_conn *c);
 /* Deep copy; dst must be cleared or freshly initialised. */
 void haul_conn_copy(haul_conn *dst, const haul_conn *src);
@@ -53,6 +53,16 @@ void haul_conn_copy(haul_conn *dst, const haul_conn *src);
  * missing setting (and the flag or variable that sets it) in err. */
 int haul_conn_check(const haul_conn *c, char *err);
 const char *haul_store_kind_str(haul_store_kind k); /* "s3", "swift", "none" */
+
+/* Whether name can be sent as a bucket (S3) or container (Swift) name. Every
+ * name: 1 to 255 bytes, not "." or "..", no '/' and no control character
+ * (they would change the request's path). The relaxed names Ceph RGW and
+ * Swift accept (upper case, '_', and more) pass. A virtual-host name
+ * (S3 with path_style 0) becomes part of the host name, so it may hold only
+ * letters, digits, '.', '-' and '_', and not start or end with '.' or '-':
+ * never ':', '?', '#', '@', whitespace, which would send the signed request
+ * elsewhere. 0, or -1 with a sentence naming the name and the rule. */
+int haul_bucket_check(const char *name, int virtual_host, char *err);
 /* A description safe to print: kind and endpoint, never a secret. */
 void haul_conn_describe(const haul_conn *c, char *out, unsigned outlen);
 

@@ -218,6 +218,7 @@ const char *haul_key_dead(haul_buf *o, const char *q)     { return key2(o, "dead
 const char *haul_key_job(haul_buf *o, const char *j)      { return key2(o, "job", j); }
 const char *haul_key_results(haul_buf *o, const char *j)  { return key2(o, "res", j); }
 const char *haul_key_dups(haul_buf *o, const char *j)     { return key2(o, "dup", j); }
+const char *haul_key_lpos(haul_buf *o, const char *j)     { return key2(o, "lpos", j); }
 const char *haul_key_worker(haul_buf *o, const char *w)   { return key2(o, "worker", w); }
 const char *haul_key_leases(haul_buf *o, const char *q)   { return key2(o, "leases", q); }
 

@@ -14,6 +14,7 @@
  *   haul:workers          zset    worker ids scored by last heartbeat (ms)
  *   haul:leases:<queue>   zset    worker ids scored by lease deadline (Redis server time, ms)
  *   haul:cancelled        set     ids of cancelled jobs
+ *   haul:lpos:<job>       hash    listing checkpoints: "<task id>#<prefix>" -> "count\tnext"
  */
 #ifndef HAUL_QUEUE_H
 #define HAUL_QUEUE_H
@@ -72,6 +73,7 @@ const char *haul_key_dead(haul_buf *out, const char *queue);
 const char *haul_key_job(haul_buf *out, const char *job);
 const char *haul_key_results(haul_buf *out, const char *job);
 const char *haul_key_dups(haul_buf *out, const char *job);
+const char *haul_key_lpos(haul_buf *out, const char *job);
 const char *haul_key_worker(haul_buf *out, const char *worker);
 const char *haul_key_leases(haul_buf *out, const char *queue);
 #define HAUL_KEY_QUEUES  HAUL_NS "queues"

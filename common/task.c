@@ -97,6 +97,7 @@ void haul_task_clear(haul_task *t)
     free_strv(t->suffixes, t->nsuffixes);
     free(t->sidecar_ext);
     free_strv(t->keys, t->nkeys);
+    free(t->queue);
     haul_task_init(t);
 }
 
@@ -220,6 +221,17 @@ static int encode_check(const haul_task *t, char *err)
     if (check_str("args.sidecar_ext", -1, t->sidecar_ext, HAUL_STR_MAX, 0, err) < 0)
         return -1;
     if (check_attempts(t->max_attempts, err) < 0) return -1;
+    if (t->max_inline > HAUL_MAX_INLINE) {
+        field_err(err, "args.max_inline", -1, "%" PRIu64 " out of range, limit %u", t->max_inline,
+                  HAUL_MAX_INLINE);
+        return -1;
+    }
+    if (check_str("queue", -1, t->queue, HAUL_STR_MAX, 0, err) < 0) return -1;
+    if (t->bucket && t->op != HAUL_OP_LIST_BUCKETS && haul_bucket_check(t->bucket, t->conn.kind == HAUL_STORE_S3 &&
+                                       !t->conn.s3.path_style, cerr) < 0) {
+        snprintf(err, HAUL_ERR_LEN, "task field 'bucket': %.*s", HAUL_ERR_LEN - 24, cerr);
+        return -1;
+    }
     if (t->nsuffixes > HAUL_SUFFIX_MAX) {
         field_err(err, "args.suffixes", -1, "%zu entries, limit %d", t->nsuffixes,
                   HAUL_SUFFIX_MAX);
@@ -327,7 +339,7 @@ static void aad_num(haul_buf *b, uint64_t v)
 
 static void task_aad(const haul_task *t, haul_buf *b)
 {
-    aad_item(b, "haul-task-aad-v1");
+    aad_item(b, "haul-task-aad-v2");
     aad_item(b, t->id);
     aad_item(b, t->job);
     aad_item(b, haul_op_str(t->op));
@@ -341,6 +353,8 @@ static void task_aad(const haul_task *t, haul_buf *b)
     aad_num(b, t->max_attempts);
     aad_num(b, t->nkeys);
     for (size_t i = 0; i < t->nkeys; i++) aad_item(b, t->keys[i]);
+    aad_opt(b, t->queue);
+    aad_num(b, t->expires_ms);
 }
 
 /* The value of "sealed": the conn map's msgpack, sealed with the task's
@@ -380,6 +394,11 @@ int haul_task_encode_key(const haul_task *t, const unsigned char *key, haul_buf 
     haul_buf sealed = HAUL_BUF_INIT;
 
     if (encode_check(t, err) < 0) return -1;
+    if (key && (!t->queue || !t->expires_ms)) {
+        snprintf(err, HAUL_ERR_LEN, "task: a sealed task needs 'queue' and 'expires' "
+                 "(they bind it to its queue and its lifetime)");
+        return -1;
+    }
     if (key && seal_conn(t, key, &sealed, err) < 0) {
         haul_buf_free(&sealed);
         return -1;
@@ -391,7 +410,7 @@ int haul_task_encode_key(const haul_task *t, const unsigned char *key, haul_buf 
 
     /* "v" then "attempt", always in these formats: the fixed prefix of
      * HAUL_TASK_ATTEMPT_OFFSET, which the reaper rewrites in place. */
-    msgpack_pack_map(&pk, 11);
+    msgpack_pack_map(&pk, 11 + (t->queue != NULL) + (t->expires_ms != 0));
     pack_str(&pk, "v");
     msgpack_pack_uint32(&pk, HAUL_TASK_VERSION);
     pack_str(&pk, "attempt");
@@ -430,6 +449,14 @@ int haul_task_encode_key(const haul_task *t, const unsigned char *key, haul_buf 
     pack_strv(&pk, t->keys, t->nkeys);
     pack_str(&pk, "created");
     msgpack_pack_uint64(&pk, t->created_ms);
+    if (t->queue) {
+        pack_str(&pk, "queue");
+        pack_str(&pk, t->queue);
+    }
+    if (t->expires_ms) {
+        pack_str(&pk, "expires");
+        msgpack_pack_uint64(&pk, t->expires_ms);
+    }
     haul_buf_free(&sealed);
 
     size_t len = out->len - start;
@@ -850,7 +877,7 @@ static int decode_args(reader *r, haul_task *t)
         if (dup_check(r, fname, &seen, k) < 0) return -1;
         int rc = 0;
         switch (k) {
-        case A_MAX_INLINE: rc = read_uint(r, fname, UINT64_MAX, &t->max_inline); break;
+        case A_MAX_INLINE: rc = read_uint(r, fname, HAUL_MAX_INLINE, &t->max_inline); break;
         case A_OUT_DIR: rc = read_str(r, fname, -1, HAUL_STR_MAX, 1, &t->out_dir); break;
         case A_SUFFIXES:
             rc = read_strv(r, fname, HAUL_SUFFIX_MAX, HAUL_STR_MAX, &t->suffixes,
@@ -873,10 +900,10 @@ static int decode_args(reader *r, haul_task *t)
 }
 
 enum { F_V, F_ID, F_JOB, F_OP, F_CONN, F_BUCKET, F_ARGS, F_FIRST, F_KEYS, F_ATTEMPT,
-       F_CREATED, F_SEALED, F_COUNT };
+       F_CREATED, F_SEALED, F_QUEUE, F_EXPIRES, F_COUNT };
 static const char *const top_names[F_COUNT] = {"v", "id", "job", "op", "conn", "bucket",
                                                "args", "first", "keys", "attempt",
-                                               "created", "sealed"};
+                                               "created", "sealed", "queue", "expires"};
 
 /* Pass 1: the shape of the whole input, and where "v" is (0: absent). */
 static int check_structure(reader *r, size_t *vpos)
@@ -1056,6 +1083,8 @@ static int decode_fields(reader *r, const unsigned char *key, haul_task *t)
             if (rc == 0) t->attempt = (uint32_t)u;
             break;
         case F_CREATED: rc = read_uint(r, "created", UINT64_MAX, &t->created_ms); break;
+        case F_QUEUE: rc = read_str(r, "queue", -1, HAUL_STR_MAX, 1, &t->queue); break;
+        case F_EXPIRES: rc = read_uint(r, "expires", UINT64_MAX, &t->expires_ms); break;
         }
         if (rc < 0) return -1;
     }
@@ -1078,7 +1107,22 @@ static int decode_fields(reader *r, const unsigned char *key, haul_task *t)
         }
         if (!*t->bucket) { field_err(r->err, "bucket", -1, "empty"); return -1; }
     }
-    if (key) return decode_sealed(r, key, sealed.data, (size_t)sealed.u, t);
+    if (key && (!t->queue || !t->expires_ms)) {
+        /* The associated data binds both; a task without them was sealed by
+         * a scheduler that predates them, and could be replayed forever. */
+        snprintf(r->err, HAUL_ERR_LEN, "task is sealed but has no 'queue' and 'expires' "
+                 "(sealed by an older haul-scheduler?): refusing it; upgrade the scheduler");
+        return -1;
+    }
+    if (key && decode_sealed(r, key, sealed.data, (size_t)sealed.u, t) < 0) return -1;
+    if (t->bucket && t->op != HAUL_OP_LIST_BUCKETS) {
+        char berr[HAUL_ERR_LEN];
+        if (haul_bucket_check(t->bucket, t->conn.kind == HAUL_STORE_S3 && !t->conn.s3.path_style,
+                              berr) < 0) {
+            snprintf(r->err, HAUL_ERR_LEN, "task field 'bucket': %.*s", HAUL_ERR_LEN - 24, berr);
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -1108,4 +1152,72 @@ int haul_task_decode_key(const char *p, size_t n, const unsigned char *key, haul
 int haul_task_decode(const char *p, size_t n, haul_task *t, char *err)
 {
     return haul_task_decode_key(p, n, NULL, t, err);
+}
+
+/* ---- delivery checks and attribution ---------------------------------- */
+
+int haul_task_check_delivery(const haul_task *t, const char *queue, long long now_ms,
+                             char *err)
+{
+    if (t->queue && queue && strcmp(t->queue, queue) != 0) {
+        char q[64];
+        snprintf(err, HAUL_ERR_LEN, "task was made for queue '%s' but taken from queue '%s': "
+                 "refusing it (moved between queues)",
+                 quote(q, sizeof q, (const unsigned char *)t->queue, strlen(t->queue)), queue);
+        return -1;
+    }
+    if (t->expires_ms && now_ms > 0 && (uint64_t)now_ms > t->expires_ms) {
+        snprintf(err, HAUL_ERR_LEN, "task expired %" PRIu64 " s ago: refusing it (a task runs "
+                 "only until its 'expires', --task-ttl; this one was replayed or waited too long)",
+                 ((uint64_t)now_ms - t->expires_ms) / 1000);
+        return -1;
+    }
+    return 0;
+}
+
+/* Copy a string item into a fixed buffer, truncated; -1 when it holds a NUL. */
+static int peek_copy(const mp_item *it, char *dst, size_t cap)
+{
+    if (it->type != MP_STR && it->type != MP_BIN) return -1;
+    if (memchr(it->data, 0, (size_t)it->u)) return -1;
+    size_t n = it->u < cap - 1 ? (size_t)it->u : cap - 1;
+    memcpy(dst, it->data, n);
+    dst[n] = '\0';
+    return 0;
+}
+
+int haul_task_peek(const char *p, size_t n, haul_task_ref *ref)
+{
+    char err[HAUL_ERR_LEN];
+    reader r = {(const unsigned char *)p, n, 0, err};
+    mp_item top, it;
+    int have_id = 0, have_job = 0;
+
+    memset(ref, 0, sizeof *ref);
+    if (!p || n == 0 || n > HAUL_TASK_MAX_BYTES || read_item(&r, &top) < 0 || top.type != MP_MAP)
+        return -1;
+    /* Entry by entry, as far as the bytes go: a task cut short or damaged
+     * after its id and job still names them. */
+    for (uint64_t e = 0; e < top.u && !(have_id && have_job); e++) {
+        int k;
+        if (read_key(&r, "", top_names, F_COUNT, &k) < 0) break;
+        if (k == F_ID || k == F_JOB) {
+            if (read_item(&r, &it) < 0) break;
+            if (k == F_ID) have_id = peek_copy(&it, ref->id, sizeof ref->id) == 0;
+            else have_job = peek_copy(&it, ref->job, sizeof ref->job) == 0;
+        } else if (skip_item(&r, 1) < 0) {
+            break;
+        }
+    }
+    return have_id && have_job && ref->id[0] && ref->job[0] ? 0 : -1;
+}
+
+long long haul_task_index(const char *id, const char *job)
+{
+    size_t jn = strlen(job);
+    if (strncmp(id, job, jn) != 0 || id[jn] != ':') return -1;
+    const char *d = id + jn + 1;
+    if (!*d || strlen(d) > 18 || strspn(d, "0123456789") != strlen(d) || (d[0] == '0' && d[1]))
+        return -1;
+    return strtoll(d, NULL, 10);
 }

@@ -29,6 +29,8 @@
 #define HAUL_SEALED_MAX     (64u << 10) /* bytes in the "sealed" field */
 #define HAUL_TASK_DEFAULT_ATTEMPTS 4    /* args.max_attempts when absent */
 #define HAUL_TASK_MAX_ATTEMPTS     1000 /* args.max_attempts, at most */
+#define HAUL_MAX_INLINE     (64u << 20) /* args.max_inline, at most: a result value
+                                           is one Redis bulk string and one row */
 
 /* Where an encoded task's delivery count lives. The encoder always writes
  * "v" first, as a positive fixint, and "attempt" second, as a uint32, so every
@@ -72,6 +74,11 @@ typedef struct haul_task {
     size_t nkeys;
     uint32_t attempt;      /* deliveries so far; 0 when first queued */
     uint64_t created_ms;   /* unix time in ms when the scheduler made it */
+    /* Where and until when the task may run. Both are bound to a sealed
+     * task's connection state, so a sealed task cannot be moved to another
+     * queue or replayed after it expired; a sealed task must have both. */
+    char *queue;           /* the queue it was put on; NULL: not said (clear tasks only) */
+    uint64_t expires_ms;   /* unix time in ms after which no worker runs it; 0: never */
 } haul_task;
 
 /* Zero *t (conn and max_attempts initialised to their defaults). */
@@ -108,5 +115,27 @@ int haul_task_decode(const char *p, size_t n, haul_task *t, char *err);
  * garbage) or the count is already UINT32_MAX. Does no decoding and no I/O;
  * a sealed task still authenticates afterwards, as "attempt" is not bound. */
 int haul_task_bump_attempt(char *p, size_t n, uint32_t *now);
+
+/* Whether a decoded task may run here and now: taken from `queue`, at unix
+ * time now_ms. A task that names another queue was moved there by someone who
+ * can write to Redis; one past its expiry is a replay or was forgotten. 0, or
+ * -1 with the sentence a dead letter carries. */
+int haul_task_check_delivery(const haul_task *t, const char *queue, long long now_ms,
+                             char *err);
+
+/* What can be read of a task that may not decode: its id and job, copied
+ * (truncated) into the fixed buffers. A dead letter is attributed to its job
+ * with this, so the job's collector can write an error row for each of its
+ * keys. Nothing here is authenticated: a caller may use it to attribute, never
+ * to act on the store. Returns 0 when both were found as strings without NUL
+ * bytes, else -1 (and whatever was found). No allocation. */
+typedef struct haul_task_ref {
+    char id[256];
+    char job[128];
+} haul_task_ref;
+int haul_task_peek(const char *p, size_t n, haul_task_ref *ref);
+/* The task's number within its job: id "<job>:<n>" -> n. -1 when the id is
+ * not of that form for that job. */
+long long haul_task_index(const char *id, const char *job);
 
 #endif

@@ -55,7 +55,7 @@ static haul_opt opts[] = {
     {"op", HAUL_OPT_STR, &cfg.op, "sidecar", 0, 0, NULL, "OP", "list-buckets, list, head, get or sidecar", 0},
     {"coalesce", HAUL_OPT_BOOL, &cfg.coalesce, "1", 0, 0, NULL, NULL, "fetch a key that occurs several times in a job once, and answer every occurrence", 0},
     {"batch", HAUL_OPT_INT, &cfg.batch, "16", 1, HAUL_TASK_MAX_KEYS, NULL, "N", "keys per task", 0},
-    {"max-inline", HAUL_OPT_INT, &cfg.max_inline, "1M", 0, 512LL << 20, NULL, "BYTES", "get: bodies up to this size go in the result; larger to --out-dir", 0},
+    {"max-inline", HAUL_OPT_INT, &cfg.max_inline, "1M", 0, HAUL_MAX_INLINE, NULL, "BYTES", "get: bodies up to this size go in the result; larger to --out-dir", 0},
     {"out-dir", HAUL_OPT_STR, &cfg.out_dir, NULL, 0, 0, NULL, "DIR", "get: directory (on the workers' hosts) for bodies over --max-inline", 0},
     {"suffixes", HAUL_OPT_STR, &cfg.suffixes, ".zip", 0, 0, NULL, "LIST", "sidecar: comma-separated key suffixes that have a sidecar", 0},
     {"sidecar-ext", HAUL_OPT_STR, &cfg.sidecar_ext, ".metadata", 0, 0, NULL, "EXT", "sidecar: appended to the key to name its sidecar", 0},
@@ -66,6 +66,7 @@ static haul_opt opts[] = {
     {"max-attempts", HAUL_OPT_INT, &cfg.max_attempts, "4", 1, 1000, NULL, "N", "attempts per key for transient failures (connection, timeout, 429, 5xx)", 0},
     {"max-deliveries", HAUL_OPT_INT, &cfg.max_deliveries, "5", 1, 1000, NULL, "N", "a task whose workers died N times is dead-lettered (poison-pill cap)", 0},
     {"retention", HAUL_OPT_INT, &cfg.retention, "86400", 0, 1LL << 40, NULL, "SECONDS", "keep a collected job's results and hash this long (0: delete the results at once)", 0},
+    {"task-ttl", HAUL_OPT_INT, &cfg.task_ttl, "86400", 60, 1LL << 31, NULL, "SECONDS", "a task no worker ran within this long of being queued is refused (bound to sealed tasks: no replay later)", 0},
     {"key-file", HAUL_OPT_STR, &cfg.key_file, NULL, 0, 0, NULL, "FILE", "seal the connection state in tasks with this key (haul-scheduler keygen makes one)", 0},
     {"log-level", HAUL_OPT_STR, &cfg.log_level, "info", 0, 0, NULL, "LEVEL", "debug, info, warn or error", 0},
     {NULL, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0}

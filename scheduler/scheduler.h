@@ -18,7 +18,7 @@ typedef struct sched_cfg {
     char *auth_url, *user, *key, *token, *storage_url, *ca_file;
     char *bucket, *prefix, *keys, *op, *out_dir, *suffixes, *sidecar_ext;
     char *out, *format, *log_level;
-    long long batch, repeat, max_inline, limit, max_attempts, max_deliveries, retention;
+    long long batch, repeat, max_inline, limit, max_attempts, max_deliveries, retention, task_ttl;
     char *key_file;
 } sched_cfg;
 

@@ -76,6 +76,7 @@ static int push_batch(submitter *s)
     free(s->t.id);
     s->t.id = haul_buf_detach(&id);
     s->t.created_ms = (uint64_t)haul_now_ms();
+    s->t.expires_ms = s->t.created_ms + (uint64_t)s->cfg->task_ttl * 1000;
     haul_buf_reset(&s->enc);
     if (haul_task_encode_key(&s->t, s->key, &s->enc, s->err) < 0) { s->failed = 1; return -1; }
     redisAppendCommand(s->rc, "RPUSH %s %b", s->qkey.p, s->enc.p, s->enc.len);
@@ -361,6 +362,7 @@ int haul_submit(const sched_cfg *cfg, redisContext *rc, char **job_out)
                  "in Redis tasks (haul-scheduler keygen FILE makes a key; give it to the workers too)");
     }
     s.t.op = op;
+    s.t.queue = haul_strdup(cfg->queue);
     s.t.max_attempts = (uint32_t)cfg->max_attempts;
     s.t.bucket = haul_strdup(op == HAUL_OP_LIST_BUCKETS ? NULL : bucket);
     s.t.max_inline = (uint64_t)cfg->max_inline;

@@ -408,7 +408,8 @@ static int take_task(loop *L, int block)
     memcpy(wt->raw, r->str, r->len);
     wt->rawlen = r->len;
     freeReplyObject(r);
-    if (haul_task_decode_key(wt->raw, wt->rawlen, L->key, &wt->t, err) < 0) {
+    if (haul_task_decode_key(wt->raw, wt->rawlen, L->key, &wt->t, err) < 0 ||
+        haul_task_check_delivery(&wt->t, w->queue, haul_now_ms(), err) < 0) {
         dead_letter(L, wt->raw, wt->rawlen, err);
         task_free(wt);
         return 1;

@@ -172,6 +172,8 @@ static void build(haul_buf *out, const patch *ps, int swift)
     E(top, "keys", (mp_arr(&v, 2), mp_str(&v, "a.zip"), mp_str(&v, "b")));
     E(top, "attempt", mp_uint(&v, 0));
     E(top, "created", mp_uint(&v, UINT64_C(1700000000000)));
+    E(top, "queue", mp_str(&v, "default"));
+    E(top, "expires", mp_uint(&v, UINT64_C(4102444800000))); /* 2100-01-01 */
     finish(&top, out);
 
     haul_buf_free(&v);
@@ -217,6 +219,17 @@ static const char *decode_patched(const patch *ps, int swift, haul_task *t)
 static const char *patch_err(const char *field, const char *raw, size_t rawlen)
 {
     patch ps[] = {{field, raw, rawlen}, {NULL, NULL, 0}};
+    haul_task t;
+    const char *e = decode_patched(ps, 0, &t);
+    haul_task_clear(&t);
+    return e ? e : "";
+}
+
+/* The same with two patches. */
+static const char *patch_err2(const char *f1, const char *r1, size_t n1, const char *f2,
+                              const char *r2, size_t n2)
+{
+    patch ps[] = {{f1, r1, n1}, {f2, r2, n2}, {NULL, NULL, 0}};
     haul_task t;
     const char *e = decode_patched(ps, 0, &t);
     haul_task_clear(&t);
@@ -287,7 +300,9 @@ static const char *task_diff(const haul_task *a, const haul_task *b)
            num_differs("first", a->first, b->first) ||
            strv_differs("keys", a->keys, a->nkeys, b->keys, b->nkeys) ||
            num_differs("attempt", a->attempt, b->attempt) ||
-           num_differs("created", a->created_ms, b->created_ms));
+           num_differs("created", a->created_ms, b->created_ms) ||
+           str_differs("queue", a->queue, b->queue) ||
+           num_differs("expires", a->expires_ms, b->expires_ms));
     return diff_;
 }
 
@@ -323,7 +338,7 @@ static void full_s3(haul_task *t)
     t->conn.s3.session_token = haul_strdup("FwoGZXIvYXdzEXAMPLETOKEN");
     t->conn.s3.path_style = 0;
     t->bucket = haul_strdup("LSST-IR-FUSION-testfromopenstack");
-    t->max_inline = UINT64_MAX;
+    t->max_inline = HAUL_MAX_INLINE;
     t->out_dir = haul_strdup("/var/tmp/haul out");
     t->suffixes = strv(sfx, 3);
     t->nsuffixes = 3;
@@ -333,6 +348,8 @@ static void full_s3(haul_task *t)
     set_keys(t, keys, 3);
     t->attempt = UINT32_MAX;
     t->created_ms = UINT64_C(1732500000123);
+    t->queue = haul_strdup("bulk-eu");
+    t->expires_ms = UINT64_MAX;
 }
 
 static void full_swift(haul_task *t)
@@ -360,6 +377,8 @@ static void full_swift(haul_task *t)
     set_keys(t, keys, 3);
     t->attempt = 2;
     t->created_ms = 1;
+    t->queue = haul_strdup("default");
+    t->expires_ms = 86400001;
 }
 
 /* Encode, decode, compare; "" when the round trip is exact. key NULL: in the clear. */
@@ -808,7 +827,7 @@ TEST(attempt_at_a_fixed_offset)
                 t.attempt = counts[i];
                 ASSERT_EQ(haul_task_encode_key(&t, sealed ? key1 : NULL, &b, err), 0);
                 const unsigned char *u = (const unsigned char *)b.p;
-                ASSERT_EQ(u[0], 0x8b);
+                ASSERT_EQ(u[0], 0x8d); /* 11 entries, queue and expires */
                 ASSERT_MEMEQ(b.p + 1, "\xa1v\x01\xa7" "attempt\xce", 12);
                 uint32_t v = (uint32_t)u[13] << 24 | (uint32_t)u[14] << 16 |
                              (uint32_t)u[15] << 8 | u[16];
@@ -1030,6 +1049,9 @@ TEST(sealed_round_trip)
     t.conn.s3.region = haul_strdup("r");
     t.conn.s3.access_key = haul_strdup("a");
     t.conn.s3.secret_key = haul_strdup("s");
+    ASSERT_STREQ(round_trip(&t), "");
+    t.queue = haul_strdup("q");
+    t.expires_ms = 1;
     ASSERT_STREQ(round_trip_key(&t, key1), "");
     t.bucket = haul_strdup("");
     ASSERT_STREQ(round_trip_key(&t, key1), "");
@@ -1042,8 +1064,9 @@ TEST(sealed_round_trip)
 TEST(sealed_is_the_documented_one)
 {
     static const char aad[] =
-        "haul-task-aad-v1\0" "j1:0\0" "j1\0" "sidecar\0" "+bkt\0" "-\0" "+.metadata\0"
-        "1\0" ".zip\0" "0\0" "65536\0" "4\0" "2\0" "a.zip\0" "b\0";
+        "haul-task-aad-v2\0" "j1:0\0" "j1\0" "sidecar\0" "+bkt\0" "-\0" "+.metadata\0"
+        "1\0" ".zip\0" "0\0" "65536\0" "4\0" "2\0" "a.zip\0" "b\0" "+default\0"
+        "1700086400000\0";
     haul_task t, d;
     haul_buf clear = HAUL_BUF_INIT, sealed = HAUL_BUF_INIT, pt = HAUL_BUF_INIT;
     char err[HAUL_ERR_LEN];
@@ -1065,6 +1088,8 @@ TEST(sealed_is_the_documented_one)
     t.sidecar_ext = haul_strdup(".metadata");
     set_keys(&t, (const char *const[]){"a.zip", "b"}, 2);
     t.created_ms = UINT64_C(1700000000000);
+    t.queue = haul_strdup("default");
+    t.expires_ms = UINT64_C(1700086400000);
     ASSERT_EQ(haul_task_encode(&t, &clear, err), 0);
     ASSERT_EQ(haul_task_encode_key(&t, key1, &sealed, err), 0);
 
@@ -1123,7 +1148,7 @@ TEST(sealed_who_may_decode)
     const char *bk = find(clear.p, clear.len, "\xa6" "bucket", 7);
     ASSERT(c && bk);
     haul_buf_add(&both, sealed.p, sealed.len);
-    both.p[0] = (char)0x8c;
+    both.p[0] = (char)(sealed.p[0] + 1);
     haul_buf_add(&both, c, (size_t)(bk - c));
     static const char want_both[] = "task has both 'conn' and 'sealed': refusing it (a sealed "
                                     "task carries its connection state only in 'sealed')";
@@ -1207,8 +1232,9 @@ TEST(sealed_plaintext_checked)
 
     /* The template's associated data, as docs/protocol.md defines it. */
     static const char tmpl_aad[] =
-        "haul-task-aad-v1\0" "job1:0\0" "job1\0" "sidecar\0" "+bkt\0" "-\0" "+.metadata\0"
-        "1\0" ".zip\0" "0\0" "65536\0" "4\0" "2\0" "a.zip\0" "b\0";
+        "haul-task-aad-v2\0" "job1:0\0" "job1\0" "sidecar\0" "+bkt\0" "-\0" "+.metadata\0"
+        "1\0" ".zip\0" "0\0" "65536\0" "4\0" "2\0" "a.zip\0" "b\0" "+default\0"
+        "4102444800000\0";
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         haul_buf_reset(&sealed);
         haul_buf_reset(&b);
@@ -1280,6 +1306,8 @@ TEST(sealed_forgeries_refused)
     FORGE(t.first++);
     FORGE(t.max_inline--);
     FORGE(t.max_attempts--);
+    FORGE(SET(t.queue, "bulk-us"));                         /* moved to another queue */
+    FORGE(t.expires_ms--);                                  /* a longer or shorter life */
     /* Without the count of suffixes, these two would give the same items:
      * suffixes [], first 5, max_inline 0, max_attempts 4, keys ["1", "1"];
      * suffixes ["5"], first 0, max_inline 4, max_attempts 2, keys ["1"]. */
@@ -1566,14 +1594,14 @@ TEST(too_many_keys_refused_without_allocating)
     clock_t t0 = clock();
     ASSERT_STREQ(decode_raw(tiny, sizeof tiny - 1, &t), "task: truncated at byte 6 of 11");
     ASSERT_STREQ(patch_err("keys", RAW("\xdd\xff\xff\xff\xff")),
-                 "task: truncated at byte 280 of 311");
+                 "task: truncated at byte 280 of 342");
     ASSERT_STREQ(patch_err("keys", RAW("\xdd\xff\xff\xff\xff\xa0\xa0")),
-                 "task: truncated at byte 280 of 313");
+                 "task: truncated at byte 280 of 344");
     /* A map claiming 4 billion entries, and one claiming more than the bytes left. */
     ASSERT_STREQ(decode_raw(RAW("\xdf\xff\xff\xff\xff\xa1v\x01"), &t),
                  "task: truncated at byte 0 of 8");
     ASSERT_STREQ(patch_err("+", RAW("\xa1x\x83\x01\x02\x03\x04")),
-                 "task: truncated at byte 317 of 322");
+                 "task: truncated at byte 348 of 353");
     ASSERT(clock() - t0 < CLOCKS_PER_SEC);
 
     /* Really 100001 keys (empty ones, so the bytes are there): refused on
@@ -1653,7 +1681,7 @@ TEST(trailing_bytes)
     size_t n = b.len;
     haul_buf_addc(&b, 0);
     ASSERT_STREQ(decode_raw(b.p, b.len, &t), "task: trailing bytes after the task map "
-                 "(1 bytes from byte 315 of 316)");
+                 "(1 bytes from byte 346 of 347)");
     b.len = n;
     build(&b, NULL, 0);  /* two tasks back to back */
     ASSERT_HAS(decode_raw(b.p, b.len, &t), "trailing bytes after the task map");
@@ -1915,13 +1943,13 @@ TEST(formats_of_every_width)
     /* The task map itself as map16 and map32. */
     haul_buf b = HAUL_BUF_INIT, m = HAUL_BUF_INIT;
     build(&b, NULL, 0);
-    ASSERT_EQ((unsigned char)b.p[0], 0x8b);
-    haul_buf_add(&m, "\xde\x00\x0b", 3);
+    ASSERT_EQ((unsigned char)b.p[0], 0x8d);
+    haul_buf_add(&m, "\xde\x00\x0d", 3);
     haul_buf_add(&m, b.p + 1, b.len - 1);
     ASSERT(decode_raw(m.p, m.len, &t) == NULL);
     haul_task_clear(&t);
     haul_buf_reset(&m);
-    haul_buf_add(&m, "\xdf\x00\x00\x00\x0b", 5);
+    haul_buf_add(&m, "\xdf\x00\x00\x00\x0d", 5);
     haul_buf_add(&m, b.p + 1, b.len - 1);
     ASSERT(decode_raw(m.p, m.len, &t) == NULL);
     ASSERT_STREQ(t.keys[0], "a.zip");
@@ -1975,10 +2003,10 @@ TEST(unknown_fields_skipped)
 
     /* Something no msgpack encoder writes, inside an unknown field. */
     ASSERT_STREQ(patch_err("+", RAW("\xa1x\x91\xc1")), "task: invalid msgpack byte 0xc1 at "
-                 "byte 318");
+                 "byte 349");
     /* Keys of haul's own maps are strings. */
     ASSERT_STREQ(patch_err("+", RAW("\x01\x02")),
-                 "task: map key at byte 315 is an integer, not a string");
+                 "task: map key at byte 346 is an integer, not a string");
     ASSERT_STREQ(patch_err("conn.+", RAW("\xc0\x02")),
                  "task field 'conn': map key at byte 185 is nil, not a string");
     ASSERT_STREQ(patch_err("+", RAW("\xa2id\xa1x")), "task field 'id': appears twice");
@@ -2004,7 +2032,7 @@ TEST(nesting)
     for (int i = 0; i < ok_levels; i++) mp_arr(&raw, 1);
     mp_map(&raw, 0);
     snprintf(want, sizeof want, "task: nested deeper than %d levels at byte %d",
-             HAUL_TASK_MAX_DEPTH, 315 + 5 + ok_levels);
+             HAUL_TASK_MAX_DEPTH, 346 + 5 + ok_levels);
     ASSERT_STREQ(patch_err("+", raw.p, raw.len), want);
 
     /* A million levels: refused as quickly, with no recursion to match. */
@@ -2020,6 +2048,150 @@ TEST(nesting)
     ASSERT_STREQ(patch_err("keys", RAW("\x91\x91\xa1" "a")),
                  "task field 'keys'[0]: expected a string, got an array (byte 281)");
     haul_buf_free(&raw);
+}
+
+
+/* ---- the edges: queue, expiry, bucket names, attribution ----------------- */
+
+TEST(delivery_checked)
+{
+    haul_task t;
+    char err[HAUL_ERR_LEN];
+    full_swift(&t); /* queue "default", expires 86400001 */
+    ASSERT_EQ(haul_task_check_delivery(&t, "default", 86400001, err), 0);
+    ASSERT_EQ(haul_task_check_delivery(&t, "default", 86400002, err), -1);
+    ASSERT_STREQ(err, "task expired 0 s ago: refusing it (a task runs only until its 'expires', "
+                 "--task-ttl; this one was replayed or waited too long)");
+    ASSERT_EQ(haul_task_check_delivery(&t, "bulk", 1, err), -1);
+    ASSERT_STREQ(err, "task was made for queue 'default' but taken from queue 'bulk': refusing "
+                 "it (moved between queues)");
+    /* A clear task from an older scheduler says neither: nothing to check. */
+    free(t.queue);
+    t.queue = NULL;
+    t.expires_ms = 0;
+    ASSERT_EQ(haul_task_check_delivery(&t, "bulk", 1LL << 50, err), 0);
+    haul_task_clear(&t);
+}
+
+TEST(sealed_needs_queue_and_expiry)
+{
+    haul_task t;
+    haul_buf b = HAUL_BUF_INIT;
+    char err[HAUL_ERR_LEN];
+    full_s3(&t);
+    free(t.queue);
+    t.queue = NULL;
+    ASSERT_EQ(haul_task_encode_key(&t, key1, &b, err), -1);
+    ASSERT_HAS(err, "a sealed task needs 'queue' and 'expires'");
+    ASSERT_EQ(haul_task_encode(&t, &b, err), 0); /* in the clear: optional */
+    haul_task_clear(&t);
+    /* A sealed task stripped of them (as an older scheduler made it). */
+    patch ps[] = {{"queue", OMIT}, {"expires", OMIT}, {NULL, NULL, 0}};
+    haul_buf_reset(&b);
+    build(&b, ps, 0);
+    ASSERT(decode_raw(b.p, b.len, &t) == NULL); /* clear: fine */
+    haul_task_clear(&t);
+    ASSERT_STREQ(decode_raw_key(b.p, b.len, key1, &t),
+                 "task is not sealed but this worker has a key (HAUL_KEY_FILE): refusing "
+                 "it; a task in the clear may be forged");
+    haul_buf_free(&b);
+}
+
+TEST(max_inline_limit)
+{
+    haul_task t;
+    haul_buf b = HAUL_BUF_INIT;
+    char err[HAUL_ERR_LEN];
+    full_s3(&t);
+    ASSERT_STREQ(round_trip(&t), "");
+    t.max_inline = HAUL_MAX_INLINE + 1ULL;
+    ASSERT_EQ(haul_task_encode(&t, &b, err), -1);
+    ASSERT_STREQ(err, "task field 'args.max_inline': 67108865 out of range, limit 67108864");
+    haul_task_clear(&t);
+    haul_buf_free(&b);
+    ASSERT_STREQ(patch_err("args.max_inline", RAW("\xce\x04\x00\x00\x01")),
+                 "task field 'args.max_inline': 67108865 out of range, limit 67108864");
+}
+
+TEST(bucket_names)
+{
+    char err[HAUL_ERR_LEN];
+    static const char *const good[] = {"LSST-IR-FUSION-testfromopenstack", "a", "my_bucket.v2",
+                                       "with space", "x:y", "q?x", "h#x", "Ünïcode"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        if (haul_bucket_check(good[i], 0, err) < 0) FAIL_("%s refused: %s", good[i], err);
+    ASSERT_EQ(haul_bucket_check("LSST-IR-FUSION_test.v2", 1, err), 0);
+    ASSERT_EQ(haul_bucket_check("a/b", 0, err), -1);
+    ASSERT_STREQ(err, "bucket name 'a/b' holds '/' at byte 1: a bucket or container name cannot "
+                 "(a key's path goes in --keys or --prefix)");
+    ASSERT_EQ(haul_bucket_check("a\nb", 0, err), -1);
+    ASSERT_HAS(err, "'a\\x0ab' holds a control character at byte 1");
+    ASSERT_EQ(haul_bucket_check("..", 0, err), -1);
+    ASSERT_EQ(haul_bucket_check("", 0, err), -1);
+    ASSERT_STREQ(err, "bucket name is empty");
+    char longname[300];
+    memset(longname, 'a', 256);
+    longname[256] = '\0';
+    ASSERT_EQ(haul_bucket_check(longname, 0, err), -1);
+    longname[255] = '\0';
+    ASSERT_EQ(haul_bucket_check(longname, 0, err), 0);
+    /* What would send a signed request to another host. */
+    static const char *const hostile[] = {"evil.example:8080/x?", "x?y", "x#y", "x@evil", "a b",
+                                          "a\tb", "a%2fb", ".lead", "trail-"};
+    for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++)
+        if (haul_bucket_check(hostile[i], 1, err) == 0) FAIL_("virtual-host '%s' accepted", hostile[i]);
+    ASSERT_EQ(haul_bucket_check("evil.example:8080/x?", 1, err), -1);
+    ASSERT_HAS(err, "with --virtual-host the bucket becomes part of the host name");
+    /* The decoder applies the same rule to a task's bucket. */
+    ASSERT_STREQ(patch_err("bucket", RAW("\xa3" "a/b")),
+                 "task field 'bucket': bucket name 'a/b' holds '/' at byte 1: a bucket or "
+                 "container name cannot (a key's path goes in --keys or --prefix)");
+    ASSERT_HAS(patch_err2("bucket", RAW("\xa7" "h:1/x?y"), "conn.path_style", RAW("\xc2")),
+               "task field 'bucket': bucket name 'h:1/x?y' holds ':' at byte 1");
+    ASSERT_HAS(patch_err2("bucket", RAW("\xa5" "h:1xy"), "conn.path_style", RAW("\xc2")),
+               "holds ':' at byte 1: with --virtual-host");
+    ASSERT_STREQ(patch_err2("bucket", RAW("\xa5" "h:1xy"), "conn.path_style", RAW("\xc3")), "");
+}
+
+TEST(peek_and_index)
+{
+    haul_task t;
+    haul_buf b = HAUL_BUF_INIT;
+    haul_task_ref ref;
+    char err[HAUL_ERR_LEN];
+    full_s3(&t);
+    ASSERT_EQ(haul_task_encode_key(&t, key1, &b, err), 0);
+    ASSERT_EQ(haul_task_peek(b.p, b.len, &ref), 0);
+    ASSERT_STREQ(ref.id, "job-7f3a:12");
+    ASSERT_STREQ(ref.job, "job-7f3a");
+    ASSERT_EQ(haul_task_index(ref.id, ref.job), 12);
+    /* Cut short after the job: still named. */
+    const char *j = find(b.p, b.len, "\xa8job-7f3a", 9);
+    ASSERT(j);
+    size_t cut = (size_t)(j - b.p) + 9;
+    ASSERT_EQ(haul_task_peek(b.p, cut, &ref), 0);
+    ASSERT_STREQ(ref.job, "job-7f3a");
+    ASSERT_EQ(haul_task_peek(b.p, cut - 1, &ref), -1);
+    /* Every truncation and every flipped byte: no crash, and whatever is
+     * named is a string of the task's. */
+    for (size_t n = 0; n <= b.len; n++) haul_task_peek(b.p, n, &ref);
+    for (size_t i = 0; i < b.len; i++) {
+        b.p[i] ^= 0x5a;
+        if (haul_task_peek(b.p, b.len, &ref) == 0 && strlen(ref.id) > 64) FAIL_("byte %zu", i);
+        b.p[i] ^= 0x5a;
+    }
+    ASSERT_EQ(haul_task_peek("garbage", 7, &ref), -1);
+    ASSERT_EQ(haul_task_peek(NULL, 0, &ref), -1);
+    ASSERT_EQ(haul_task_index("j:0", "j"), 0);
+    ASSERT_EQ(haul_task_index("j:17", "j"), 17);
+    ASSERT_EQ(haul_task_index("j:017", "j"), -1);
+    ASSERT_EQ(haul_task_index("j:", "j"), -1);
+    ASSERT_EQ(haul_task_index("j:1x", "j"), -1);
+    ASSERT_EQ(haul_task_index("jj:1", "j"), -1);
+    ASSERT_EQ(haul_task_index("k:1", "j"), -1);
+    ASSERT_EQ(haul_task_index("j:99999999999999999999", "j"), -1);
+    haul_task_clear(&t);
+    haul_buf_free(&b);
 }
 
 int main(void)
@@ -2062,5 +2234,10 @@ int main(void)
     RUN(formats_of_every_width);
     RUN(unknown_fields_skipped);
     RUN(nesting);
+    RUN(delivery_checked);
+    RUN(sealed_needs_queue_and_expiry);
+    RUN(max_inline_limit);
+    RUN(bucket_names);
+    RUN(peek_and_index);
     TEST_DONE();
 }
