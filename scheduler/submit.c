@@ -385,6 +385,16 @@ int haul_submit(const sched_cfg *cfg, redisContext *rc, char **job_out)
                        cfg->queue, cfg->batch, haul_now_ms());
     if (!r) goto redis_fail;
     freeReplyObject(r);
+    /* The results stream exists before any task does: workers add to it with
+     * NOMKSTREAM, so once it is deleted or expired nothing brings it back
+     * without an expiry. An entry added and trimmed away makes it empty. */
+    {
+        haul_buf sk = HAUL_BUF_INIT;
+        r = haul_redis_cmd(rc, s.err, "XADD %s MAXLEN 0 * type job", haul_key_results(&sk, s.t.job));
+        haul_buf_free(&sk);
+        if (!r) goto redis_fail;
+        freeReplyObject(r);
+    }
     if (!(r = haul_redis_cmd(rc, s.err, "ZADD " HAUL_KEY_JOBS " %lld %s", haul_now_ms(), s.t.job))) goto redis_fail;
     freeReplyObject(r);
     if (!(r = haul_redis_cmd(rc, s.err, "SADD " HAUL_KEY_QUEUES " %s", cfg->queue))) goto redis_fail;

@@ -38,6 +38,7 @@
 #include "config.h"
 #include "log.h"
 #include "queue.h"
+#include "rowmac.h"
 #include "seal.h"
 #include "worker.h"
 
@@ -76,6 +77,7 @@ typedef struct loop {
     long long next_flush_ms, flush_backoff_ms; /* storing results failed: wait */
     unsigned char keybuf[HAUL_SEAL_KEY_LEN];
     const unsigned char *key; /* unseals tasks; NULL: none given */
+    haul_rowmac *mac;     /* signs result entries (with a key only) */
     int warned_clear;
 } loop;
 
@@ -222,8 +224,8 @@ static void drain_rows(loop *L)
 /* ---- results ---------------------------------------------------------- */
 
 typedef struct argv_b {
-    const char *v[32];
-    size_t n[32];
+    const char *v[40];
+    size_t n[40];
     int c;
     char nums[8][32];
     int nn;
@@ -236,6 +238,27 @@ static void argnum(argv_b *a, long long x)
     char *b = a->nums[a->nn++];
     snprintf(b, 32, "%lld", x);
     args(a, b);
+}
+
+/* The command "XADD <stream> NOMKSTREAM * ...": NOMKSTREAM because the job's
+ * stream is made, with its expiry, by the scheduler; a result that comes after
+ * the job was deleted or expired must not bring the stream back without one. */
+static void xadd_start(argv_b *a, const char *stream)
+{
+    args(a, "XADD"); args(a, stream); args(a, "NOMKSTREAM"); args(a, "*");
+}
+
+/* With a key, end the entry with its MAC over every field after the "*"
+ * (rowmac.h), so a collector with the key can tell rows no worker wrote. */
+static void xadd_mac(loop *L, argv_b *a, const char *job)
+{
+    if (!L->mac) return;
+    char *hex = a->nums[a->nn++];
+    if (haul_rowmac_compute(L->mac, job, strlen(job), a->v + 4, a->n + 4, (size_t)a->c - 4, hex) < 0) {
+        log_error("cannot compute a result MAC (OpenSSL failed): the collector will drop this row");
+        return;
+    }
+    args(a, "mac"); args(a, hex);
 }
 
 static void result_fields(argv_b *a, worker *w, wtask *wt, size_t i)
@@ -258,6 +281,7 @@ static void result_fields(argv_b *a, worker *w, wtask *wt, size_t i)
     args(a, "task"); args(a, t->id);
     args(a, "attempt"); argnum(a, t->attempt);
     args(a, "tries"); argnum(a, r->tries);
+    args(a, "verified"); args(a, r->verified ? r->verified : "none");
 }
 
 void haul_emit_list_row(worker *w, wtask *wt, size_t idx, const haul_list_entry *e)
@@ -272,7 +296,7 @@ void haul_emit_list_row(worker *w, wtask *wt, size_t idx, const haul_list_entry 
     if (e->count >= 0) haul_buf_printf(&v, ",\"count\":%lld", e->count);
     haul_buf_addc(&v, '}');
     haul_key_results(&w->k2, wt->t.job);
-    args(&a, "XADD"); args(&a, w->k2.p); args(&a, "*");
+    xadd_start(&a, w->k2.p);
     args(&a, "key"); args(&a, e->name);
     args(&a, "i"); argnum(&a, (long long)(wt->t.first + idx));
     args(&a, "status"); args(&a, "ok");
@@ -281,6 +305,7 @@ void haul_emit_list_row(worker *w, wtask *wt, size_t idx, const haul_list_entry 
     args(&a, "bytes"); argnum(&a, e->size);
     args(&a, "worker"); args(&a, w->id);
     args(&a, "task"); args(&a, wt->t.id);
+    xadd_mac(L, &a, wt->t.job);
     redisAppendCommandArgv(w->rc, a.c, a.v, a.n);
     L->pending_rows++;
     haul_buf_free(&v);
@@ -300,8 +325,9 @@ static int flush_task(loop *L, wtask *wt)
     redisAppendCommand(w->rc, "MULTI");
     for (size_t i = 0; i < wt->t.nkeys; i++) {
         argv_b a = {.c = 0};
-        args(&a, "XADD"); args(&a, w->k2.p); args(&a, "*");
+        xadd_start(&a, w->k2.p);
         result_fields(&a, w, wt, i);
+        xadd_mac(L, &a, wt->t.job);
         redisAppendCommandArgv(w->rc, a.c, a.v, a.n);
     }
     redisAppendCommand(w->rc, "LREM %s 1 %b", w->k1.p, wt->raw, wt->rawlen);
@@ -642,6 +668,10 @@ int main(int argc, char **argv)
         }
         if (k == 1) log_warn("key file %s is readable by other users: chmod 600 it", opt.key_file);
         L.key = L.keybuf;
+        if (!(L.mac = haul_rowmac_new(L.key))) {
+            fprintf(stderr, "haul-worker: OpenSSL cannot make HMAC-SHA256 (needed to sign results)\n");
+            return 2;
+        }
     }
     w->redis_url = opt.redis_url;
     w->queue = opt.queue;
@@ -782,6 +812,7 @@ int main(int argc, char **argv)
     if (w->rc) redisFree(w->rc);
     haul_swift_cache_clear();
     curl_global_cleanup();
+    haul_rowmac_free(L.mac);
     haul_opts_free(opts);
     free(w->id); free(w->host);
     haul_buf_free(&w->k1); haul_buf_free(&w->k2);

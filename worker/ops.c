@@ -387,7 +387,8 @@ static void describe(const unit *u, haul_buf *what)
     }
 }
 
-/* Compare the body's MD5 with a single-part ETag (32 hex digits). */
+/* Compare the body's MD5 with a single-part ETag (32 hex digits): 1 it
+ * matched, 0 nothing to compare, -1 a mismatch (err). */
 static int md5_check(unit *u, char *err)
 {
     unsigned char d[EVP_MAX_MD_SIZE];
@@ -401,7 +402,7 @@ static int md5_check(unit *u, char *err)
         snprintf(err, HAUL_ERR_LEN, "MD5 mismatch: body %s, ETag %s (the download is corrupt)", hex, u->etag.p);
         return -1;
     }
-    return 0;
+    return 1;
 }
 
 static void head_value(unit *u, wresult *r)
@@ -480,9 +481,13 @@ int haul_unit_done(worker *w, unit *u, CURLcode cc)
         break;
     case HAUL_OP_GET:
         r->bytes = u->nbytes;
-        if (md5_check(u, err) < 0) {
-            haul_result_fail(r, http, err, 1); /* corrupted on the way: fetch again */
-            break;
+        {
+            int mc = md5_check(u, err);
+            if (mc < 0) {
+                haul_result_fail(r, http, err, 1); /* corrupted on the way: fetch again */
+                break;
+            }
+            r->verified = mc == 1 ? "md5" : NULL;
         }
         if (u->f) {
             int bad = fclose(u->f) != 0;

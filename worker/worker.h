@@ -25,6 +25,7 @@ typedef struct wresult {
     int transient;       /* the failure is worth another attempt */
     char *resume;        /* list: where a retried listing resumes */
     long long listed;    /* list: entries already written */
+    const char *verified; /* get: what the body was checked against ("md5", ...); NULL: "none" */
 } wresult;
 
 /* A task this worker holds: taken from the queue into its processing list,
