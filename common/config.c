@@ -36,9 +36,18 @@ static int set_value(haul_opt *o, const char *v, const char *src, char *err)
 {
     switch (o->type) {
     case HAUL_OPT_STR:
+    case HAUL_OPT_LIST:
     case HAUL_OPT_SECRET: {
         char **p = o->ptr;
-        free(*p);
+        if (o->type == HAUL_OPT_LIST && o->seen == 1 && *p) { /* a flag again: add to it */
+            haul_buf b = HAUL_BUF_INIT;
+            haul_buf_printf(&b, "%s,%s", *p, v);
+            free(*p);
+            *p = haul_buf_detach(&b);
+            return 0;
+        }
+        if (o->type == HAUL_OPT_SECRET) haul_free_secret(*p);
+        else free(*p);
         *p = haul_strdup(v);
         if (o->type == HAUL_OPT_SECRET) haul_log_secret(v);
         return 0;
@@ -178,7 +187,8 @@ void haul_opts_usage(FILE *f, const haul_opt *opts)
 {
     char env[96], left[64];
     for (const haul_opt *o = opts; o->name; o++) {
-        if (o->type == HAUL_OPT_STR || o->type == HAUL_OPT_SECRET || o->type == HAUL_OPT_INT)
+        if (o->type == HAUL_OPT_STR || o->type == HAUL_OPT_SECRET || o->type == HAUL_OPT_INT ||
+            o->type == HAUL_OPT_LIST)
             snprintf(left, sizeof left, "--%s %s", o->name, o->metavar ? o->metavar : "VALUE");
         else if (o->type == HAUL_OPT_BOOL)
             snprintf(left, sizeof left, "--[no-]%s", o->name);
@@ -203,9 +213,10 @@ void haul_opts_usage(FILE *f, const haul_opt *opts)
 void haul_opts_free(haul_opt *opts)
 {
     for (haul_opt *o = opts; o->name; o++) {
-        if (o->type == HAUL_OPT_STR || o->type == HAUL_OPT_SECRET) {
+        if (o->type == HAUL_OPT_STR || o->type == HAUL_OPT_SECRET || o->type == HAUL_OPT_LIST) {
             char **p = o->ptr;
-            free(*p);
+            if (o->type == HAUL_OPT_SECRET) haul_free_secret(*p);
+            else free(*p);
             *p = NULL;
         }
     }

@@ -39,7 +39,7 @@ void haul_log_secret(const char *s)
     if (nsecrets < MAX_SECRETS) {
         secrets[nsecrets++] = haul_strdup(s);
     } else {
-        free(secrets[next_slot]);
+        haul_free_secret(secrets[next_slot]);
         secrets[next_slot] = haul_strdup(s);
         next_slot = (next_slot + 1) % MAX_SECRETS;
     }
@@ -69,7 +69,7 @@ void haul_redact(char *s)
 void haul_log_emit(int level, const char *fmt, ...)
 {
     static const char *lv[] = {"DEBUG", "INFO", "WARN", "ERROR"};
-    char line[2048], ts[32];
+    char small[2048], ts[32];
     struct timeval tv;
     struct tm tm;
     va_list ap;
@@ -77,10 +77,34 @@ void haul_log_emit(int level, const char *fmt, ...)
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    /* The whole line first, then redaction, then the cut: cutting first
+     * could leave the start of a secret that no longer matches whole. */
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
+    char *line = small;
+    if (n >= (int)sizeof small) {
+        line = haul_malloc((size_t)n + 1);
+        va_start(ap, fmt);
+        vsnprintf(line, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
     haul_redact(line);
-    fprintf(stderr, "%s.%03dZ %s[%d] %s %s\n", ts, (int)(tv.tv_usec / 1000),
-            prog, (int)getpid(), lv[level < 0 ? 0 : level > 3 ? 3 : level], line);
+    size_t len = strlen(line);
+    int cut = len > HAUL_LOG_LINE_MAX;
+    /* One write of the whole line, so lines of processes sharing stderr
+     * do not interleave. */
+    haul_buf out = HAUL_BUF_INIT;
+    haul_buf_printf(&out, "%s.%03dZ %s[%d] %s ", ts, (int)(tv.tv_usec / 1000), prog,
+                    (int)getpid(), lv[level < 0 ? 0 : level > 3 ? 3 : level]);
+    haul_buf_add(&out, line, cut ? HAUL_LOG_LINE_MAX : len);
+    haul_buf_adds(&out, cut ? "...\n" : "\n");
+    fwrite(out.p, 1, out.len, stderr);
+    haul_wipe(out.p, out.len);
+    haul_buf_free(&out);
+    if (line != small) {
+        haul_wipe(line, len);
+        free(line);
+    }
+    haul_wipe(small, sizeof small);
 }

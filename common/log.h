@@ -10,6 +10,9 @@
 
 #include <stddef.h>
 
+/* A log line is cut at this many bytes, after secrets are redacted. */
+#define HAUL_LOG_LINE_MAX 2047
+
 enum { HAUL_LOG_DEBUG = 0, HAUL_LOG_INFO = 1, HAUL_LOG_WARN = 2, HAUL_LOG_ERROR = 3 };
 
 extern int haul_log_level;

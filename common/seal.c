@@ -12,6 +12,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -265,4 +267,18 @@ void haul_seal_buf_wipe(haul_buf *b)
     if (!b) return;
     if (b->p) OPENSSL_cleanse(b->p, b->cap);
     haul_buf_free(b);
+}
+
+int haul_no_core_dumps(char *err)
+{
+    struct rlimit rl = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &rl) < 0) {
+        snprintf(err, HAUL_ERR_LEN, "cannot turn core dumps off (setrlimit): %s", strerror(errno));
+        return -1;
+    }
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+        snprintf(err, HAUL_ERR_LEN, "cannot make this process undumpable (prctl): %s", strerror(errno));
+        return -1;
+    }
+    return 0;
 }

@@ -49,6 +49,13 @@ int haul_seal(const unsigned char key[HAUL_SEAL_KEY_LEN], const void *aad, size_
 int haul_unseal(const unsigned char key[HAUL_SEAL_KEY_LEN], const void *aad, size_t aadlen,
                 const void *ct, size_t ctlen, haul_buf *out, char *err);
 
+/* Make this process keep no core dump (RLIMIT_CORE 0) and not be dumpable
+ * (PR_SET_DUMPABLE 0: no core, no ptrace attach by other processes of the
+ * same user, /proc/PID/mem closed): a process that holds credentials or the
+ * seal key must not leave them in a file after a crash. 0, or -1 with a
+ * sentence (the caller goes on: it is a defence in depth). */
+int haul_no_core_dumps(char *err);
+
 /* Zero b's memory, then free it (back to HAUL_BUF_INIT): for buffers that held
  * a secret. NULL ok. */
 void haul_seal_buf_wipe(haul_buf *b);

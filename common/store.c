@@ -2,9 +2,11 @@
 #include "store.h"
 #include "log.h"
 #include "queue.h"
+#include "seal.h"
 #include "task.h"
 
-#include <openssl/crypto.h>
+#include <ctype.h>
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -12,11 +14,20 @@
 
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
+/* Headers carry credentials (X-Auth-Token, X-Auth-Key, Authorization):
+ * wiped before they are freed. */
+static void slist_free_wiped(struct curl_slist *l)
+{
+    for (struct curl_slist *i = l; i; i = i->next)
+        if (i->data) haul_wipe(i->data, strlen(i->data));
+    curl_slist_free_all(l);
+}
+
 void haul_req_free(haul_req *r)
 {
     if (!r) return;
     free(r->url);
-    curl_slist_free_all(r->headers);
+    slist_free_wiped(r->headers);
     memset(r, 0, sizeof *r);
 }
 
@@ -166,6 +177,15 @@ int haul_store_request(const haul_conn *c, const char *token, const char *storag
 
 void haul_store_setup(CURL *e, const haul_conn *c, const haul_req *r)
 {
+    /* Only HTTP(S), for the request and any redirect (none is followed), so
+     * no URL -- from a task, or a storage URL from an auth answer -- can make
+     * curl speak gopher, dict, file or another protocol to anything. The
+     * path goes out exactly as built: a key holding "/../" names that key,
+     * not another object. */
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(e, CURLOPT_URL, r->url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
     curl_easy_setopt(e, CURLOPT_NOBODY, r->head ? 1L : 0L);
@@ -199,9 +219,10 @@ static size_t ncache;
 
 static void entry_free(swift_entry *e)
 {
-    if (e->key) OPENSSL_cleanse(e->key, strlen(e->key));
-    free(e->auth_url); free(e->user); free(e->key);
-    free(e->token); free(e->storage_url);
+    free(e->auth_url); free(e->user);
+    haul_free_secret(e->key);
+    haul_free_secret(e->token);
+    free(e->storage_url);
     memset(e, 0, sizeof *e);
 }
 
@@ -233,15 +254,6 @@ int haul_swift_auth_header(const char *line, size_t len, haul_buf *token, haul_b
     return 1;
 }
 
-typedef struct auth_hdrs { haul_buf token, url; int bad; } auth_hdrs;
-
-static size_t auth_header_cb(char *line, size_t sz, size_t n, void *ud)
-{
-    auth_hdrs *h = ud;
-    if (haul_swift_auth_header(line, sz * n, &h->token, &h->url) < 0) h->bad = 1;
-    return sz * n;
-}
-
 static size_t body_cb(char *p, size_t sz, size_t n, void *ud)
 {
     haul_buf *b = ud;
@@ -269,62 +281,96 @@ static CURL *blocking_handle(void)
     return e;
 }
 
-int haul_swift_session(const haul_conn *c, long long refresh_before, const char **token,
-                       const char **storage_url, long *http, char *err)
+/* The cache entry of c's credentials, or NULL. */
+static swift_entry *cache_find(const haul_swift_conn *s)
+{
+    for (size_t i = 0; i < ncache; i++)
+        if (!strcmp(cache[i].user, s->user) && !strcmp(cache[i].auth_url, s->auth_url) &&
+            !strcmp(cache[i].key, s->key))
+            return &cache[i];
+    return NULL;
+}
+
+int haul_swift_cached(const haul_conn *c, long long refresh_before, const char **token,
+                      const char **storage_url)
 {
     const haul_swift_conn *s = &c->swift;
-    *http = 0;
     if (s->token && *s->token) {
         *token = s->token;
         *storage_url = s->storage_url;
-        return 0;
+        return 1;
     }
-    swift_entry *ent = NULL;
-    for (size_t i = 0; i < ncache && !ent; i++)
-        if (!strcmp(cache[i].user, s->user) && !strcmp(cache[i].auth_url, s->auth_url) &&
-            !strcmp(cache[i].key, s->key))
-            ent = &cache[i];
-    if (ent && ent->authed_ms >= refresh_before) {
-        *token = ent->token;
-        *storage_url = ent->storage_url;
-        return 0;
-    }
+    swift_entry *ent = cache_find(s);
+    if (!ent || ent->authed_ms < refresh_before) return 0;
+    *token = ent->token;
+    *storage_url = ent->storage_url;
+    return 1;
+}
 
-    CURL *e = blocking_handle();
-    auth_hdrs h = {HAUL_BUF_INIT, HAUL_BUF_INIT, 0};
-    haul_buf body = HAUL_BUF_INIT;
-    struct curl_slist *hl = NULL;
-    haul_req r = {0};
-    int rc = -1;
-    if (!e) { fprintf(stderr, "haul: out of memory\n"); abort(); }
-    hl = add_header(hl, "X-Auth-User", s->user);
-    hl = add_header(hl, "X-Auth-Key", s->key);
-    r.url = haul_strdup(s->auth_url);
-    r.headers = hl;
-    haul_store_setup(e, c, &r);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, auth_header_cb);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, &h);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_cb);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT, 30L);
-    CURLcode cc = curl_easy_perform(e);
+int haul_swift_auth_request(const haul_conn *c, haul_req *out, char *err)
+{
+    const haul_swift_conn *s = &c->swift;
+    memset(out, 0, sizeof *out);
+    if (!s->auth_url || !s->user || !s->key) {
+        snprintf(err, HAUL_ERR_LEN, "Swift auth without credentials (internal error)");
+        return -1;
+    }
+    out->url = haul_strdup(s->auth_url);
+    out->headers = add_header(NULL, "X-Auth-User", s->user);
+    out->headers = add_header(out->headers, "X-Auth-Key", s->key);
+    return 0;
+}
+
+size_t haul_swift_auth_header_cb(char *line, size_t sz, size_t n, void *ud)
+{
+    haul_swift_auth *a = ud;
+    if (haul_swift_auth_header(line, sz * n, &a->token, &a->url) < 0) a->bad = 1;
+    return sz * n;
+}
+
+void haul_swift_auth_reset(haul_swift_auth *a)
+{
+    haul_seal_buf_wipe(&a->token);
+    haul_buf_free(&a->url);
+    a->bad = 0;
+}
+
+/* A storage URL is where every later request of these credentials goes, with
+ * the token: it must be plain HTTP(S) to a host, nothing else. */
+static int storage_url_ok(const char *u)
+{
+    size_t skip = strncasecmp(u, "http://", 7) == 0 ? 7 : strncasecmp(u, "https://", 8) == 0 ? 8 : 0;
+    return skip && u[skip] && u[skip] != '/';
+}
+
+int haul_swift_auth_finish(const haul_conn *c, CURLcode cc, long http, haul_swift_auth *a,
+                           int refresh, const char **token, const char **storage_url,
+                           char *err)
+{
+    const haul_swift_conn *s = &c->swift;
     if (cc != CURLE_OK) {
         snprintf(err, HAUL_ERR_LEN, "Swift auth at %s as %s: %s (check ST_AUTH / --auth-url)",
                  s->auth_url, s->user, curl_easy_strerror(cc));
-        goto out;
+        return -1;
     }
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, http);
-    if (*http == 401 || *http == 403) {
+    if (http == 401 || http == 403) {
         snprintf(err, HAUL_ERR_LEN, "Swift auth at %s as %s: %ld %s (check the user and key: ST_USER/ST_KEY or --user/--key)",
-                 s->auth_url, s->user, *http, *http == 401 ? "Unauthorized" : "Forbidden");
-        goto out;
+                 s->auth_url, s->user, http, http == 401 ? "Unauthorized" : "Forbidden");
+        return -1;
     }
-    if (*http < 200 || *http > 299 || !h.token.len || !h.url.len || h.bad) {
+    if (http < 200 || http > 299 || !a->token.len || !a->url.len || a->bad) {
         snprintf(err, HAUL_ERR_LEN, "Swift auth at %s as %s: HTTP %ld without X-Auth-Token/X-Storage-Url (is this an auth v1.0 URL?)",
-                 s->auth_url, s->user, *http);
-        goto out;
+                 s->auth_url, s->user, http);
+        return -1;
     }
-    haul_log_secret(h.token.p);
+    if (!storage_url_ok(a->url.p)) {
+        snprintf(err, HAUL_ERR_LEN, "Swift auth at %s as %s: the answer's storage URL '%.80s' is not "
+                 "http:// or https:// to a host: refusing it (is this auth server the store's?)",
+                 s->auth_url, s->user, a->url.p);
+        return -1;
+    }
+    haul_log_secret(a->token.p);
+    swift_entry *ent = cache_find(s);
     if (!ent) {
         if (ncache == SWIFT_CACHE) { /* full: forget the oldest */
             entry_free(&cache[0]);
@@ -336,22 +382,47 @@ int haul_swift_session(const haul_conn *c, long long refresh_before, const char 
         ent->user = haul_strdup(s->user);
         ent->key = haul_strdup(s->key);
     } else {
-        free(ent->token); free(ent->storage_url);
+        haul_free_secret(ent->token);
+        free(ent->storage_url);
     }
     ent->authed_ms = haul_mono_ms();
-    ent->token = haul_buf_detach(&h.token);
-    ent->storage_url = haul_buf_detach(&h.url);
+    ent->token = haul_buf_detach(&a->token);
+    ent->storage_url = haul_buf_detach(&a->url);
     *token = ent->token;
     *storage_url = ent->storage_url;
-    if (refresh_before)
+    if (refresh)
         log_info("swift: token for %s refused with 401; authenticated again", s->user);
     else
         log_debug("swift: authenticated as %s at %s", s->user, s->auth_url);
-    rc = 0;
+    return 0;
+}
+
+int haul_swift_session(const haul_conn *c, long long refresh_before, const char **token,
+                       const char **storage_url, long *http, char *err)
+{
+    *http = 0;
+    if (haul_swift_cached(c, refresh_before, token, storage_url)) return 0;
+
+    CURL *e = blocking_handle();
+    haul_swift_auth a = {HAUL_BUF_INIT, HAUL_BUF_INIT, 0};
+    haul_buf body = HAUL_BUF_INIT;
+    haul_req r;
+    int rc = -1;
+    if (haul_swift_auth_request(c, &r, err) < 0) goto out;
+    haul_store_setup(e, c, &r);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, haul_swift_auth_header_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &a);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)HAUL_SWIFT_AUTH_TIMEOUT_S);
+    CURLcode cc = curl_easy_perform(e);
+    if (cc == CURLE_OK) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, http);
+    rc = haul_swift_auth_finish(c, cc, *http, &a, refresh_before != 0, token, storage_url, err);
 out:
     curl_easy_cleanup(e);
     haul_req_free(&r);
-    haul_buf_free(&h.token); haul_buf_free(&h.url); haul_buf_free(&body);
+    haul_swift_auth_reset(&a);
+    haul_buf_free(&body);
     return rc;
 }
 
@@ -510,4 +581,69 @@ out:
     haul_buf_free(&what);
     curl_easy_cleanup(e);
     return rc;
+}
+
+/* ---- the endpoint allowlist ------------------------------------------ */
+
+/* One pattern "host[:port]" against a URL's host and port. The host part is
+ * a shell glob (fnmatch, case-insensitive: "*.example.org"); without a port
+ * any port matches. An IPv6 host is written in brackets ("[::1]:8080"). */
+static int pattern_matches(const char *pat, size_t n, const char *host, long port)
+{
+    char buf[300], *p = buf;
+    if (n == 0 || n >= sizeof buf) return 0;
+    memcpy(buf, pat, n);
+    buf[n] = '\0';
+    char *colon = NULL;
+    if (buf[0] == '[') {
+        char *close = strchr(buf, ']');
+        if (!close) return 0;
+        if (close[1] == ':') colon = close + 1;
+        else if (close[1]) return 0;
+    } else {
+        colon = strrchr(buf, ':');
+    }
+    if (colon) {
+        char *end;
+        long want = strtol(colon + 1, &end, 10);
+        if (end == colon + 1 || *end || want != port) return 0;
+        *colon = '\0';
+    }
+    /* Host names are case-insensitive: compare both in lower case (fnmatch's
+     * FNM_CASEFOLD is a GNU extension). */
+    char h[300];
+    size_t hn = strlen(host);
+    if (hn >= sizeof h) return 0;
+    for (size_t i = 0; i <= hn; i++) h[i] = (char)tolower((unsigned char)host[i]);
+    for (char *c = p; *c; c++) *c = (char)tolower((unsigned char)*c);
+    return fnmatch(p, h, 0) == 0;
+}
+
+int haul_url_allowed(const char *url, const char *patterns, char *err)
+{
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL;
+    int ok = 0;
+    if (!u) { fprintf(stderr, "haul: out of memory\n"); abort(); }
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+        snprintf(err, HAUL_ERR_LEN, "cannot tell the host of URL '%.100s'", url);
+        goto out;
+    }
+    if (!patterns || !*patterns) { ok = 1; goto out; }
+    long p = strtol(port, NULL, 10);
+    for (const char *s = patterns; *s;) {
+        size_t n = strcspn(s, ", ");
+        if (pattern_matches(s, n, host, p)) { ok = 1; goto out; }
+        s += n;
+        s += strspn(s, ", ");
+    }
+    snprintf(err, HAUL_ERR_LEN, "%s:%s is not an endpoint this worker may contact "
+             "(--allow-endpoint %s)", host, port, patterns);
+out:
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return ok ? 0 : -1;
 }

@@ -35,15 +35,49 @@ int haul_store_request(const haul_conn *c, const char *token, const char *storag
  * The handle keeps pointers into r and c: both must outlive the transfer. */
 void haul_store_setup(CURL *e, const haul_conn *c, const haul_req *r);
 
-/* Swift: the token and storage URL for c. A pre-issued token is returned as
- * is; otherwise the per-process cache is asked, and on a miss the worker
- * authenticates with auth v1.0 -- a blocking request. After a 401, pass the
- * time (haul_mono_ms) the refused request was sent as refresh_before: the
- * token is renewed only if it was obtained before then, so many requests
- * refused together cause one new authentication, not one each; 0 takes the
- * cached token. The strings stay valid until the token is renewed. -1 with a
- * sentence (naming the auth URL, user and HTTP status, never the key) on
- * failure; *http gets the auth status. */
+/* Swift auth v1.0 and the per-process token cache.
+ *
+ * A worker authenticates without blocking: haul_swift_cached() answers from
+ * the cache; on a miss it runs the request of haul_swift_auth_request() as a
+ * transfer like any other, collecting the answer's headers with
+ * haul_swift_auth_header_cb() into a haul_swift_auth, and hands the outcome to
+ * haul_swift_auth_finish(), which checks it and fills the cache. The
+ * scheduler uses the blocking haul_swift_session(), built on the same parts.
+ *
+ * After a 401, pass the time (haul_mono_ms) the refused request was sent as
+ * refresh_before: a cached token obtained before then is not taken, so many
+ * requests refused together cause one new authentication, not one each; 0
+ * takes any cached token. Strings handed out stay valid until the token is
+ * renewed. Sentences name the auth URL, user and HTTP status, never the key. */
+#define HAUL_SWIFT_AUTH_TIMEOUT_S 30
+
+typedef struct haul_swift_auth {
+    haul_buf token, url;   /* X-Auth-Token, X-Storage-Url of the answer */
+    int bad;               /* a malformed one was seen */
+} haul_swift_auth;
+
+/* 1 with *token and *storage_url set (a pre-issued token, or a cached one
+ * obtained at or after refresh_before); 0 when the worker must authenticate. */
+int haul_swift_cached(const haul_conn *c, long long refresh_before, const char **token,
+                      const char **storage_url);
+/* The auth v1.0 request for c's credentials (X-Auth-User, X-Auth-Key). */
+int haul_swift_auth_request(const haul_conn *c, haul_req *out, char *err);
+/* CURLOPT_HEADERFUNCTION for an auth transfer; userdata a haul_swift_auth. */
+size_t haul_swift_auth_header_cb(char *line, size_t sz, size_t n, void *ud);
+/* Wipe and free what a haul_swift_auth holds (it can be used again). */
+void haul_swift_auth_reset(haul_swift_auth *a);
+/* The outcome of an auth transfer (cc, and the status when cc is CURLE_OK):
+ * 0 with the new token and storage URL cached and returned; -1 with a
+ * sentence when the transfer failed, the answer is not 2xx with both headers,
+ * or the storage URL is not http:// or https:// to a host (an auth server
+ * must not send the token, and every later request, somewhere else). The
+ * token is taken out of a (detached). refresh: this renews a token a 401
+ * refused (logged). */
+int haul_swift_auth_finish(const haul_conn *c, CURLcode cc, long http, haul_swift_auth *a,
+                           int refresh, const char **token, const char **storage_url,
+                           char *err);
+/* Blocking (scheduler): cached, or authenticate now (at most
+ * HAUL_SWIFT_AUTH_TIMEOUT_S). *http gets the auth status. */
 int haul_swift_session(const haul_conn *c, long long refresh_before, const char **token,
                        const char **storage_url, long *http, char *err);
 /* Parse one response header line of an auth v1.0 answer: X-Auth-Token or
@@ -58,6 +92,12 @@ void haul_swift_cache_clear(void);
  * request ("GET bucket/key"). body may be NULL (HEAD). */
 void haul_store_error(const haul_conn *c, const char *what, long http,
                       const char *body, size_t n, char *err);
+
+/* Whether url's host and port match one of patterns: "host[:port]" items
+ * separated by commas or spaces, the host a case-insensitive shell glob
+ * ("*.store.example:443"), an IPv6 host in brackets; no port: any port.
+ * NULL or "" allows everything. 0 allowed, -1 with a sentence. */
+int haul_url_allowed(const char *url, const char *patterns, char *err);
 
 /* Whether a failure is worth retrying (connection errors, 429, 5xx). */
 int haul_store_transient(long http);

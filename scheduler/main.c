@@ -254,6 +254,8 @@ int main(int argc, char **argv)
         return argc < 2 ? EXIT_USAGE : 0;
     }
     const char *cmd = argv[1];
+    /* The scheduler holds the store's credentials and the seal key. */
+    if (haul_no_core_dumps(err) < 0) log_warn("%s", err);
     for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
     int npos = haul_opts_parse(opts, argc, argv, 2, pos, 4, err);
