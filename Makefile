@@ -40,8 +40,10 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
 SCHED_OBJ  := $(SCHED_SRC:%.c=$(B)/%.o)
 WORKER_OBJ := $(WORKER_SRC:%.c=$(B)/%.o)
-# The scheduler's modules other than main.o, so unit tests can link them.
+# The scheduler's modules other than main.o, so unit tests can link them; the
+# worker's, as an archive, so a test links only the modules it uses.
 SCHED_LIBOBJ  := $(filter-out $(B)/scheduler/main.o,$(SCHED_OBJ))
+WORKER_LIB    := $(B)/libworker.a
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 LIB := $(B)/libhaul.a
@@ -66,7 +68,11 @@ bin/haul-worker: $(WORKER_OBJ) $(LIB)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/tests/%: $(B)/tests/unit/%.o $(SCHED_LIBOBJ) $(LIB)
+$(WORKER_LIB): $(filter-out $(B)/worker/main.o,$(WORKER_OBJ))
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(SCHED_LIBOBJ) $(WORKER_LIB) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -1,0 +1,260 @@
+/* files.c -- output files confined to the worker's --out-root (files.h). */
+#include "files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "buf.h"
+
+struct wfiles {
+    char *root;         /* canonical, absolute, without a trailing '/' (but "/") */
+    int rootfd;
+    int fsync_files;
+    int no_openat2;     /* the kernel or a seccomp filter refused it once */
+    unsigned seq;       /* temporary names */
+};
+
+wfiles *wfiles_open(const char *root, int fsync_files, char *err)
+{
+    char real[PATH_MAX];
+    if (!root || !*root) root = ".";
+    if (!realpath(root, real)) {
+        snprintf(err, HAUL_ERR_LEN, "--out-root %s: %s", root, strerror(errno));
+        return NULL;
+    }
+    int fd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, HAUL_ERR_LEN, "--out-root %s: %s", real, strerror(errno));
+        return NULL;
+    }
+    wfiles *fs = haul_calloc(1, sizeof *fs);
+    fs->root = haul_strdup(real);
+    fs->rootfd = fd;
+    fs->fsync_files = fsync_files;
+    return fs;
+}
+
+void wfiles_close(wfiles *fs)
+{
+    if (!fs) return;
+    close(fs->rootfd);
+    free(fs->root);
+    free(fs);
+}
+
+const char *wfiles_root(const wfiles *fs) { return fs->root; }
+void wfiles_force_walk(wfiles *fs) { fs->no_openat2 = 1; }
+
+/* Append the segments of s to rel ('/'-joined); "" segments (doubled
+ * slashes) are skipped when skip_empty, else refused, and "." and ".." are
+ * always refused. 0, or -1. */
+static int add_segments(haul_buf *rel, const char *s, int skip_empty)
+{
+    while (*s) {
+        const char *e = strchr(s, '/');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if (n == 0 && !skip_empty) return -1;
+        if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.')) return -1;
+        if (n) {
+            if (rel->len) haul_buf_addc(rel, '/');
+            haul_buf_add(rel, s, n);
+        }
+        s += n;
+        if (*s == '/') {
+            s++;
+            if (!*s && !skip_empty) return -1; /* a key ending in '/' names no file */
+        }
+    }
+    return 0;
+}
+
+/* Open dir (relative to the root, "" for the root) the careful way: one
+ * segment at a time, never following a symbolic link, making what is
+ * missing. */
+static int walk_dirs(wfiles *fs, const char *dir, char *what, size_t whatlen)
+{
+    int cur = dup(fs->rootfd);
+    if (cur < 0) return -1;
+    char *copy = haul_strdup(dir), *save = NULL;
+    for (char *seg = strtok_r(copy, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
+        int next = openat(cur, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0 && errno == ENOENT) {
+            if (mkdirat(cur, seg, 0755) < 0 && errno != EEXIST) {
+                snprintf(what, whatlen, "%s", seg);
+                goto fail;
+            }
+            next = openat(cur, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+        if (next < 0) {
+            snprintf(what, whatlen, "%s", seg);
+            goto fail;
+        }
+        close(cur);
+        cur = next;
+    }
+    free(copy);
+    return cur;
+fail:
+    {
+        int e = errno;
+        free(copy);
+        close(cur);
+        errno = e;
+    }
+    return -1;
+}
+
+static int open_dir(wfiles *fs, const char *dir, char *what, size_t whatlen)
+{
+    if (!fs->no_openat2) {
+        struct open_how how;
+        memset(&how, 0, sizeof how);
+        how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+        long fd = syscall(SYS_openat2, fs->rootfd, *dir ? dir : ".", &how, sizeof how);
+        if (fd >= 0) return (int)fd;
+        if (errno == ENOSYS || errno == EPERM) fs->no_openat2 = 1; /* old kernel, seccomp */
+        else if (errno != ENOENT) {
+            snprintf(what, whatlen, "%s", dir);
+            return -1;
+        }
+    }
+    return walk_dirs(fs, dir, what, whatlen); /* also makes what is missing */
+}
+
+int wfile_create(wfiles *fs, const char *out_dir, const char *key, wfile *f, char *err)
+{
+    haul_buf rel = HAUL_BUF_INIT;
+    char what[256] = "";
+    int rc = -1;
+
+    *f = (wfile)WFILE_INIT;
+    if (!out_dir || !*out_dir) {
+        snprintf(err, HAUL_ERR_LEN, "no --out-dir given for bodies written to files");
+        return -1;
+    }
+    const char *rest = out_dir;
+    if (out_dir[0] == '/') {
+        /* Lexically beneath the root: the root itself, or root + "/...". */
+        size_t rn = strlen(fs->root);
+        if (!strcmp(fs->root, "/")) rest = out_dir + 1;
+        else if (!strncmp(out_dir, fs->root, rn) && (out_dir[rn] == '\0' || out_dir[rn] == '/'))
+            rest = out_dir + rn;
+        else {
+            snprintf(err, HAUL_ERR_LEN, "--out-dir %s is outside this worker's --out-root %s: "
+                     "refusing to write there", out_dir, fs->root);
+            return -1;
+        }
+    }
+    if (add_segments(&rel, rest, 1) < 0) {
+        snprintf(err, HAUL_ERR_LEN, "--out-dir %s has a '.' or '..' segment: refusing it", out_dir);
+        goto out;
+    }
+    size_t dirlen = rel.len;
+    if (!*key || key[0] == '/' || add_segments(&rel, key, 0) < 0) {
+        snprintf(err, HAUL_ERR_LEN, "key '%s' cannot be a file under --out-dir (absolute, "
+                 "empty segment, trailing '/', '.' or '..')", key);
+        goto out;
+    }
+    /* rel is now dir/key...: the directory is everything before the last '/'. */
+    char *slash = strrchr(rel.p + dirlen, '/');
+    char *name = slash ? slash + 1 : rel.p;
+    haul_buf dir = HAUL_BUF_INIT;
+    haul_buf_add(&dir, rel.p, (size_t)(name - rel.p) - (slash ? 1 : 0));
+    if (strlen(name) > NAME_MAX) {
+        snprintf(err, HAUL_ERR_LEN, "key '%s': its last segment is over %d bytes, too long for a "
+                 "file name", key, NAME_MAX);
+        haul_buf_free(&dir);
+        goto out;
+    }
+    f->dirfd = open_dir(fs, haul_buf_str(&dir), what, sizeof what);
+    if (f->dirfd < 0) {
+        int e = errno;
+        snprintf(err, HAUL_ERR_LEN, "cannot write under %s/%s%s%s%s: %s%s", fs->root, haul_buf_str(&dir),
+                 what[0] && strcmp(what, haul_buf_str(&dir)) ? " (at '" : "",
+                 what[0] && strcmp(what, haul_buf_str(&dir)) ? what : "",
+                 what[0] && strcmp(what, haul_buf_str(&dir)) ? "')" : "",
+                 e == ELOOP || e == ENOTDIR || e == EXDEV ? "a path segment is a symbolic link or not a directory" : strerror(e),
+                 e == ELOOP || e == ENOTDIR || e == EXDEV ? " (links are not followed out of --out-root)" : "");
+        haul_buf_free(&dir);
+        goto out;
+    }
+    haul_buf_free(&dir);
+    for (int tries = 0; tries < 100; tries++) {
+        snprintf(f->tmp, sizeof f->tmp, ".haul-%d-%u.part", (int)getpid(), ++fs->seq);
+        f->fd = openat(f->dirfd, f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (f->fd >= 0 || errno != EEXIST) break;
+    }
+    if (f->fd < 0) {
+        snprintf(err, HAUL_ERR_LEN, "cannot create a file in %s/%s: %s", fs->root,
+                 rel.p, strerror(errno));
+        f->tmp[0] = '\0';
+        goto out;
+    }
+    f->name = haul_strdup(name);
+    haul_buf p = HAUL_BUF_INIT;
+    haul_buf_printf(&p, "%s%s%s", fs->root, strcmp(fs->root, "/") ? "/" : "", rel.p);
+    f->path = haul_buf_detach(&p);
+    rc = 0;
+out:
+    if (rc < 0) wfile_abort(f);
+    haul_buf_free(&rel);
+    return rc;
+}
+
+int wfile_write(wfile *f, const void *p, size_t n, char *err)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = write(f->fd, c, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            snprintf(err, HAUL_ERR_LEN, "cannot write %s: %s", f->path ? f->path : f->tmp,
+                     w < 0 ? strerror(errno) : "no progress");
+            return -1;
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int wfile_commit(wfiles *fs, wfile *f, char *err)
+{
+    const char *step = "write";
+    if (fs->fsync_files && fsync(f->fd) < 0) { step = "fsync"; goto fail; }
+    int fd = f->fd;
+    f->fd = -1;
+    if (close(fd) < 0) { step = "close"; goto fail; }
+    if (renameat(f->dirfd, f->tmp, f->dirfd, f->name) < 0) { step = "rename"; goto fail; }
+    f->tmp[0] = '\0';
+    if (fs->fsync_files && fsync(f->dirfd) < 0) { step = "fsync the directory of"; goto fail; }
+    close(f->dirfd);
+    f->dirfd = -1;
+    return 0;
+fail:
+    snprintf(err, HAUL_ERR_LEN, "cannot %s %s: %s", step, f->path, strerror(errno));
+    char *path = f->path;
+    f->path = NULL;
+    wfile_abort(f);
+    f->path = path;
+    return -1;
+}
+
+void wfile_abort(wfile *f)
+{
+    if (f->fd >= 0) close(f->fd);
+    if (f->tmp[0] && f->dirfd >= 0) unlinkat(f->dirfd, f->tmp, 0);
+    if (f->dirfd >= 0) close(f->dirfd);
+    free(f->name);
+    free(f->path);
+    *f = (wfile)WFILE_INIT;
+}
