@@ -250,6 +250,16 @@ static int load_dups(collector *c, haul_redis *rc, const char *job, char *err)
     return rc_;
 }
 
+/* The entry's "verified" as one of the names a row may hold (static: a kept
+ * row does not copy it), or NULL. */
+static const char *verified_name(const char *v)
+{
+    static const char *const names[] = {"none", "md5", "segments", "parts"};
+    for (size_t i = 0; v && i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(v, names[i])) return names[i];
+    return NULL;
+}
+
 static void take_entry(collector *c, redisReply *kv)
 {
     size_t klen = 0, vlen = 0;
@@ -265,6 +275,7 @@ static void take_entry(collector *c, redisReply *kv)
         .error = field(kv, "error", NULL), .worker = field(kv, "worker", NULL),
         .task = field(kv, "task", NULL), .ms = ms ? strtoll(ms, NULL, 10) : -1,
         .tries = tries ? strtoll(tries, NULL, 10) : 0,
+        .verified = verified_name(field(kv, "verified", NULL)),
     };
     r.value = field(kv, "value", &vlen);
     r.value_len = vlen;

@@ -5,7 +5,7 @@
 
 #define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD in UTF-8 */
 
-static const char csv_header[] = "key,status,http,value,bytes,error\n";
+static const char csv_header[] = "key,status,http,value,bytes,error,verified\n";
 
 void haul_out_header(haul_buf *b, haul_fmt f)
 {
@@ -133,6 +133,8 @@ static void csv_row(haul_buf *b, const haul_row *r)
     if (r->bytes >= 0) haul_buf_printf(b, "%lld", r->bytes);
     haul_buf_addc(b, ',');
     csv_str(b, r->error);
+    haul_buf_addc(b, ',');
+    csv_str(b, r->verified);
     haul_buf_addc(b, '\n');
 }
 
@@ -166,6 +168,8 @@ static void jsonl_row(haul_buf *b, const haul_row *r)
     json_num(b, r->bytes, r->bytes >= 0);
     haul_buf_adds(b, ",\"error\":");
     json_str(b, r->error);
+    haul_buf_adds(b, ",\"verified\":");
+    json_str(b, r->verified);
     haul_buf_adds(b, ",\"ms\":");
     json_num(b, r->ms, r->ms >= 0);
     haul_buf_adds(b, ",\"worker\":");

@@ -4,7 +4,7 @@
  * the buffer out; this module only formats, so its tests check bytes. Every
  * function appends to b and never fails (haul_buf aborts on out of memory).
  *
- * CSV (RFC 4180, but lines end in "\n"): header key,status,http,value,bytes,error.
+ * CSV (RFC 4180, but lines end in "\n"): header key,status,http,value,bytes,error,verified.
  *   A field holding ',', '"', CR or LF is quoted and its quotes doubled. Bytes
  *   are written as they are, NUL and invalid UTF-8 included: CSV has no escape
  *   for them, and a reader that cares should ask for JSON Lines. An absent
@@ -14,7 +14,7 @@
  *   column holds the path of the worker's file when value is NULL.
  *
  * JSON Lines: one object per line, always the same members in this order:
- *   key, status, http, value, bytes, error, ms, worker, task, tries
+ *   key, status, http, value, bytes, error, verified, ms, worker, task, tries
  *   Absent strings, http 0, bytes -1 and ms -1 are null, so every line has
  *   every member. When value is NULL and path is set, the fourth member is
  *   "path" instead of "value"; when both are set, value wins.
@@ -42,6 +42,8 @@ typedef struct haul_row {
     const char *worker, *task;           /* JSONL only */
     long long ms;                        /* JSONL only, -1 unknown */
     long long tries;                     /* JSONL only: attempts made, 0 unknown */
+    const char *verified;                /* get: "md5", "segments", "parts" or "none"; NULL
+                                            (empty / null) when the worker did not say */
 } haul_row;
 
 /* CSV: appends "key,status,http,value,bytes,error\n". JSONL: appends nothing. */

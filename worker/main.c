@@ -42,6 +42,8 @@
 #include "seal.h"
 #include "worker.h"
 
+#include <stdint.h>
+
 #define HEARTBEAT_MS 2000
 #define WORKER_TTL_S 15
 #define REDIS_TIMEOUT_S 5.0     /* socket timeout: blocking commands block for less */
@@ -65,7 +67,6 @@ typedef struct loop {
     wtask *tasks;         /* held tasks, oldest first */
     wtask **tail;
     long long unstarted;  /* keys of held tasks not yet started */
-    int pending_rows;     /* pipelined list rows whose replies are unread */
     long long next_take_ms, next_hb_ms, next_redis_ms, redis_backoff_ms;
     char *log_level;
     retry *retries;       /* min-heap by due time */
@@ -75,6 +76,7 @@ typedef struct loop {
     size_t ncancelled;
     unsigned seed;
     long long next_flush_ms, flush_backoff_ms; /* storing results failed: wait */
+    int redis_full;       /* Redis refused a write for want of memory: take no tasks */
     unsigned char keybuf[HAUL_SEAL_KEY_LEN];
     const unsigned char *key; /* unseals tasks; NULL: none given */
     haul_rowmac *mac;     /* signs result entries (with a key only) */
@@ -98,31 +100,60 @@ static void append_requeue(worker *w, const char *raw, size_t len)
  * the worker does not hold in memory is an orphan -- from an earlier life of
  * a worker with the same --name, or a Redis that lost the last second of its
  * AOF (the LMOVE survived, the results did not). A live worker renews its
- * lease, so the reaper would never free it: requeue it here. */
+ * lease, so the reaper would never free it: requeue it here, counting the
+ * delivery as the reaper does (bytes 13-16), so a task that kills every
+ * worker that runs it -- restarted under the same name -- still reaches the
+ * poison-pill cap and becomes a dead letter. */
 static void reconcile(loop *L)
 {
     worker *w = &L->w;
     char err[HAUL_ERR_LEN];
+    haul_buf kdead = HAUL_BUF_INIT, entry = HAUL_BUF_INIT;
     haul_key_proc(&w->k1, w->id);
     redisReply *r = haul_redis_cmd(w->rc, err, "LRANGE %s 0 -1", w->k1.p);
     if (!r) { log_warn("checking %s: %s", w->k1.p, err); return; }
-    long long orphans = 0;
+    long long orphans = 0, dead = 0;
     haul_key_queue(&w->k2, w->queue);
+    haul_key_dead(&kdead, w->queue);
     for (size_t i = 0; i < r->elements; i++) {
         redisReply *e = r->element[i];
         int held = 0;
         for (wtask *wt = L->tasks; wt && !held; wt = wt->link)
             held = wt->rawlen == e->len && memcmp(wt->raw, e->str, e->len) == 0;
         if (held) continue;
-        append_requeue(w, e->str, e->len);
+        char *bumped = haul_malloc(e->len + 1);
+        memcpy(bumped, e->str, e->len);
+        uint32_t n = 0;
+        int counted = haul_task_bump_attempt(bumped, e->len, &n) == 0;
+        redisAppendCommand(w->rc, "MULTI");
+        redisAppendCommand(w->rc, "LREM %s 1 %b", w->k1.p, e->str, e->len);
+        if (counted && n >= L->max_deliveries) {
+            haul_buf_reset(&entry);
+            haul_buf_printf(&entry, "reason=delivered %u times, and every worker holding it died "
+                            "(poison-pill cap: --max-deliveries %lld)\tworker=%s\tqueue=%s\tat=%lld"
+                            "\tattempt=%u\n", n, L->max_deliveries, w->id, w->queue, haul_now_ms(), n);
+            haul_buf_add(&entry, bumped, e->len);
+            redisAppendCommand(w->rc, "RPUSH %s %b", kdead.p, entry.p, entry.len);
+            dead++;
+        } else {
+            redisAppendCommand(w->rc, "LPUSH %s %b", w->k2.p, counted ? bumped : e->str, e->len);
+        }
+        redisAppendCommand(w->rc, "EXEC");
+        haul_wipe(bumped, e->len);
+        free(bumped);
         orphans++;
     }
     freeReplyObject(r);
+    haul_seal_buf_wipe(&entry);
+    haul_buf_free(&kdead);
     if (haul_redis_drain(w->rc, 4 * orphans, err) < 0) {
         log_warn("requeueing orphans: %s", err);
         return;
     }
-    if (orphans) log_warn("requeued %lld task(s) found in %s that this worker does not hold", orphans, w->k1.p);
+    if (orphans)
+        log_warn("found %lld task(s) in %s that this worker does not hold (an earlier worker of this "
+                 "name died?): %lld requeued with a delivery counted, %lld dead-lettered at the cap",
+                 orphans, w->k1.p, orphans - dead, dead);
 }
 
 static int redis_ok(loop *L)
@@ -136,7 +167,6 @@ static int redis_ok(loop *L)
         log_warn("lost Redis connection (%s); reconnecting", w->rc->errstr);
         redisFree(w->rc);
         w->rc = NULL;
-        L->pending_rows = 0;
     }
     w->rc = haul_redis_connect(w->redis_url, REDIS_TIMEOUT_S, err);
     if (!w->rc) {
@@ -210,17 +240,6 @@ static int is_cancelled(loop *L, const char *job)
     return 0;
 }
 
-static void drain_rows(loop *L)
-{
-    char err[HAUL_ERR_LEN];
-    while (L->pending_rows > 0 && L->w.rc && !L->w.rc->err) {
-        redisReply *r = haul_redis_get_reply(L->w.rc, err);
-        L->pending_rows--;
-        if (!r) log_warn("writing a listing row: %s", err);
-        else freeReplyObject(r);
-    }
-}
-
 /* ---- results ---------------------------------------------------------- */
 
 typedef struct argv_b {
@@ -281,35 +300,178 @@ static void result_fields(argv_b *a, worker *w, wtask *wt, size_t i)
     args(a, "task"); args(a, t->id);
     args(a, "attempt"); argnum(a, t->attempt);
     args(a, "tries"); argnum(a, r->tries);
-    args(a, "verified"); args(a, r->verified ? r->verified : "none");
+    args(a, "verified"); args(a, haul_verified_str(r->verified));
 }
 
-void haul_emit_list_row(worker *w, wtask *wt, size_t idx, const haul_list_entry *e)
+/* ---- listing pages and their checkpoints ------------------------------ */
+
+/* A listing's rows are committed page by page together with a checkpoint,
+ * "<rows>\t<done>\t<next marker>" in haul:lpos:<job> under "<task id>#<key
+ * index>", by one script that first compares the checkpoint with the one the
+ * worker started the page from. So a task taken again after its worker died
+ * resumes after the last committed page (no row twice), a lost connection
+ * loses no committed row, and two workers that hold the same task (a lease
+ * that lapsed) cannot both commit a page: the second finds the checkpoint
+ * moved, and resumes from it. The checkpoint hash takes the results stream's
+ * expiry; without the stream (the job is gone) nothing is written. */
+static const char page_lua[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end\n"
+    "local cur = redis.call('HGET', KEYS[2], ARGV[1]) or ''\n"
+    "if cur ~= ARGV[2] then return 0 end\n"
+    "local i = 5\n"
+    "for r = 1, tonumber(ARGV[4]) do\n"
+    "  local n = tonumber(ARGV[i])\n"
+    "  redis.call('XADD', KEYS[1], 'NOMKSTREAM', '*', unpack(ARGV, i + 1, i + n))\n"
+    "  i = i + 1 + n\n"
+    "end\n"
+    "redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])\n"
+    "local ttl = redis.call('PTTL', KEYS[1])\n"
+    "if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end\n"
+    "return 1\n";
+
+static void ckpt_field(haul_buf *b, const wtask *wt, size_t idx)
 {
-    loop *L = (loop *)w; /* w is the first member of loop */
-    haul_buf v = HAUL_BUF_INIT;
-    argv_b a = {.c = 0};
-    if (!redis_ok(L)) return; /* rows of this page are lost; the eof row tells the count */
-    haul_buf_printf(&v, "{\"size\":%lld", e->size);
-    if (e->etag) haul_buf_printf(&v, ",\"etag\":\"%s\"", e->etag);
-    if (e->last_modified) haul_buf_printf(&v, ",\"last_modified\":\"%s\"", e->last_modified);
-    if (e->count >= 0) haul_buf_printf(&v, ",\"count\":%lld", e->count);
-    haul_buf_addc(&v, '}');
-    haul_key_results(&w->k2, wt->t.job);
-    xadd_start(&a, w->k2.p);
-    args(&a, "key"); args(&a, e->name);
-    args(&a, "i"); argnum(&a, (long long)(wt->t.first + idx));
-    args(&a, "status"); args(&a, "ok");
-    args(&a, "http"); args(&a, "200");
-    args(&a, "value"); args(&a, v.p);
-    args(&a, "bytes"); argnum(&a, e->size);
-    args(&a, "worker"); args(&a, w->id);
-    args(&a, "task"); args(&a, wt->t.id);
-    xadd_mac(L, &a, wt->t.job);
-    redisAppendCommandArgv(w->rc, a.c, a.v, a.n);
-    L->pending_rows++;
-    haul_buf_free(&v);
-    if (L->pending_rows >= 256) drain_rows(L);
+    haul_buf_reset(b);
+    haul_buf_printf(b, "%s#%zu", wt->t.id, idx);
+}
+
+/* The checkpoint text of (rows, done, next); "" for none at all. */
+static void ckpt_text(haul_buf *b, long long rows, int done, const char *next)
+{
+    haul_buf_reset(b);
+    if (rows == 0 && !done && !next) return;
+    haul_buf_printf(b, "%lld\t%d\t%s", rows, done ? 1 : 0, next ? next : "");
+}
+
+/* Before every attempt at a listing key: where its rows are committed up to,
+ * from Redis (the only truth: another worker may have gone further). -1 when
+ * Redis cannot say; the attempt then fails and is retried. */
+static int load_checkpoint(loop *L, wtask *wt, size_t idx, char *err)
+{
+    worker *w = &L->w;
+    wresult *r = &wt->res[idx];
+    haul_buf f = HAUL_BUF_INIT;
+    if (!redis_ok(L)) {
+        snprintf(err, HAUL_ERR_LEN, "Redis is unavailable: cannot read the listing's checkpoint");
+        return -1;
+    }
+    ckpt_field(&f, wt, idx);
+    haul_key_lpos(&w->k1, wt->t.job);
+    redisReply *rep = haul_redis_cmd(w->rc, err, "HGET %s %s", w->k1.p, f.p);
+    haul_buf_free(&f);
+    if (!rep) return -1;
+    free(r->resume);
+    r->resume = NULL;
+    r->listed = 0;
+    r->list_done = 0;
+    if (rep->type == REDIS_REPLY_STRING) {
+        char *tab1 = strchr(rep->str, '\t'), *tab2 = tab1 ? strchr(tab1 + 1, '\t') : NULL;
+        if (!tab2) {
+            snprintf(err, HAUL_ERR_LEN, "the listing's checkpoint in %s is malformed", w->k1.p);
+            freeReplyObject(rep);
+            return -1;
+        }
+        r->listed = strtoll(rep->str, NULL, 10);
+        r->list_done = tab1[1] == '1';
+        if (tab2[1]) r->resume = haul_strdup(tab2 + 1);
+    }
+    freeReplyObject(rep);
+    return 0;
+}
+
+typedef struct page_row { haul_buf v; char i[24], bytes[24], mac[HAUL_ROWMAC_HEX + 1]; } page_row;
+
+/* Commit the rows of u's page and the checkpoint after them. 1 committed,
+ * 0 not (why in err: Redis away, another worker moved the checkpoint, the
+ * job is gone). */
+static int commit_page(loop *L, unit *u, char *err)
+{
+    worker *w = &L->w;
+    wtask *wt = u->wt;
+    wresult *r = &wt->res[u->idx];
+    const haul_list_page *pg = &u->page;
+    int more = pg->truncated && pg->next;
+    long long rows = r->listed + (long long)pg->n;
+    haul_buf field = HAUL_BUF_INIT, expect = HAUL_BUF_INIT, next = HAUL_BUF_INIT, kstream = HAUL_BUF_INIT,
+             kpos = HAUL_BUF_INIT;
+    char nrows[24];
+    int rc = 0;
+
+    if (!redis_ok(L)) {
+        snprintf(err, HAUL_ERR_LEN, "Redis is unavailable: the listing's rows wait for it");
+        return 0;
+    }
+    ckpt_field(&field, wt, u->idx);
+    ckpt_text(&expect, r->listed, r->list_done, r->resume);
+    ckpt_text(&next, rows, !more, more ? pg->next : NULL);
+    haul_key_results(&kstream, wt->t.job);
+    haul_key_lpos(&kpos, wt->t.job);
+    snprintf(nrows, sizeof nrows, "%zu", pg->n);
+
+    /* Each row: a count, then "key NAME i N status ok http 200 value JSON
+     * bytes N worker ID task ID [mac HEX]". */
+    size_t cap = 9 + pg->n * 20, argc = 0;
+    const char **argv = haul_calloc(cap, sizeof *argv);
+    size_t *argl = haul_calloc(cap, sizeof *argl);
+    page_row *pr = haul_calloc(pg->n ? pg->n : 1, sizeof *pr);
+    char (*counts)[8] = haul_calloc(pg->n ? pg->n : 1, sizeof *counts);
+#define A(s, n) (argv[argc] = (s), argl[argc] = (n), argc++)
+#define AS(s) A((s), strlen(s))
+    AS("EVAL"); AS(page_lua); AS("2"); A(kstream.p, kstream.len); A(kpos.p, kpos.len);
+    A(field.p, field.len); A(haul_buf_str(&expect), expect.len); A(haul_buf_str(&next), next.len);
+    AS(nrows);
+    for (size_t j = 0; j < pg->n; j++) {
+        const haul_list_entry *e = &pg->v[j];
+        page_row *x = &pr[j];
+        haul_buf_printf(&x->v, "{\"size\":%lld", e->size);
+        if (e->etag) haul_buf_printf(&x->v, ",\"etag\":\"%s\"", e->etag);
+        if (e->last_modified) haul_buf_printf(&x->v, ",\"last_modified\":\"%s\"", e->last_modified);
+        if (e->count >= 0) haul_buf_printf(&x->v, ",\"count\":%lld", e->count);
+        haul_buf_addc(&x->v, '}');
+        snprintf(x->i, sizeof x->i, "%llu", (unsigned long long)(wt->t.first + u->idx));
+        snprintf(x->bytes, sizeof x->bytes, "%lld", e->size);
+        size_t at = argc;
+        AS("0"); /* the field count, set below */
+        AS("key"); AS(e->name); AS("i"); AS(x->i); AS("status"); AS("ok"); AS("http"); AS("200");
+        AS("value"); A(x->v.p, x->v.len); AS("bytes"); AS(x->bytes);
+        AS("worker"); AS(w->id); AS("task"); AS(wt->t.id);
+        if (L->mac) {
+            if (haul_rowmac_compute(L->mac, wt->t.job, strlen(wt->t.job), argv + at + 1,
+                                    argl + at + 1, argc - at - 1, x->mac) == 0) {
+                AS("mac"); AS(x->mac);
+            }
+        }
+        snprintf(counts[j], sizeof counts[j], "%zu", argc - at - 1);
+        argv[at] = counts[j];
+        argl[at] = strlen(counts[j]);
+    }
+#undef A
+#undef AS
+    redisReply *rep = redisCommandArgv(w->rc, (int)argc, argv, argl);
+    if (!rep) {
+        snprintf(err, HAUL_ERR_LEN, "Redis: %s", w->rc->errstr[0] ? w->rc->errstr : "connection lost");
+    } else if (rep->type == REDIS_REPLY_ERROR) {
+        snprintf(err, HAUL_ERR_LEN, "Redis: %s", rep->str);
+        if (strstr(rep->str, "OOM")) L->redis_full = 1;
+    } else if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1) {
+        rc = 1;
+        r->listed = rows;
+        r->list_done = !more;
+        free(r->resume);
+        r->resume = more ? haul_strdup(pg->next) : NULL;
+    } else if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 0) {
+        snprintf(err, HAUL_ERR_LEN, "the listing's checkpoint moved: another worker holds this "
+                 "task too (a lease that lapsed); resuming from its checkpoint");
+    } else {
+        snprintf(err, HAUL_ERR_LEN, "job %s has no results stream (expired, cancelled or deleted): "
+                 "its listing is dropped", wt->t.job);
+    }
+    if (rep) freeReplyObject(rep);
+    for (size_t j = 0; j < pg->n; j++) haul_buf_free(&pr[j].v);
+    free(pr); free(counts); free(argv); free(argl);
+    haul_buf_free(&field); haul_buf_free(&expect); haul_buf_free(&next);
+    haul_buf_free(&kstream); haul_buf_free(&kpos);
+    return rc;
 }
 
 /* Store a finished task's results and drop it from the processing list, in
@@ -319,7 +481,6 @@ static int flush_task(loop *L, wtask *wt)
     worker *w = &L->w;
     char err[HAUL_ERR_LEN];
     if (!redis_ok(L)) return -1;
-    drain_rows(L);
     haul_key_results(&w->k2, wt->t.job);
     haul_key_proc(&w->k1, w->id);
     redisAppendCommand(w->rc, "MULTI");
@@ -353,7 +514,15 @@ static int flush_task(loop *L, wtask *wt)
         L->flush_backoff_ms = L->flush_backoff_ms ? L->flush_backoff_ms * 2 : 250;
         if (L->flush_backoff_ms > 5000) L->flush_backoff_ms = 5000;
         L->next_flush_ms = haul_mono_ms() + L->flush_backoff_ms;
-        if (strstr(first, "NOPERM"))
+        if (strstr(first, "OOM")) {
+            /* Take no more work until results can be stored again: more
+             * tasks would only mean more results waiting. */
+            if (!L->redis_full)
+                log_error("Redis is out of memory (maxmemory reached, noeviction): task %s's results "
+                          "wait, and this worker takes no new task until Redis accepts them "
+                          "(a collector frees memory as it writes rows; or raise maxmemory)", wt->t.id);
+            L->redis_full = 1;
+        } else if (strstr(first, "NOPERM"))
             log_error("task %s: Redis refuses this worker's user a command: %s (grant the commands "
                       "listed in README, 'Workers on several hosts'); retrying in %lld ms",
                       wt->t.id, first, L->flush_backoff_ms);
@@ -363,6 +532,8 @@ static int flush_task(loop *L, wtask *wt)
         return -1;
     }
     L->flush_backoff_ms = 0;
+    if (L->redis_full) log_info("Redis accepts results again");
+    L->redis_full = 0;
     w->tasks_done++;
     w->keys_done += (long long)wt->t.nkeys;
     log_debug("task %s: %zu keys done", wt->t.id, wt->t.nkeys);
@@ -378,6 +549,7 @@ static void task_free(wtask *wt)
         free(wt->res[i].resume);
     }
     free(wt->res);
+    haul_wipe(wt->raw, wt->rawlen); /* in the clear, a task holds the store's credentials */
     free(wt->raw);
     haul_task_clear(&wt->t);
     free(wt);
@@ -411,7 +583,6 @@ static int take_task(loop *L, int block)
     char err[HAUL_ERR_LEN];
     redisReply *r;
     if (!redis_ok(L)) return 0;
-    drain_rows(L);
     haul_key_queue(&w->k1, w->queue);
     haul_key_proc(&w->k2, w->id);
     if (block) r = haul_redis_cmd(w->rc, err, "BLMOVE %s %s LEFT RIGHT %d", w->k1.p, w->k2.p, BLOCK_S);
@@ -433,6 +604,7 @@ static int take_task(loop *L, int block)
     wt->raw = haul_malloc(r->len + 1);
     memcpy(wt->raw, r->str, r->len);
     wt->rawlen = r->len;
+    haul_wipe(r->str, r->len);
     freeReplyObject(r);
     if (haul_task_decode_key(wt->raw, wt->rawlen, L->key, &wt->t, err) < 0 ||
         haul_task_check_delivery(&wt->t, w->queue, haul_now_ms(), err) < 0) {
@@ -507,7 +679,7 @@ static long long backoff_ms(loop *L, int tries)
 
 static void free_unit(loop *L, unit *u)
 {
-    haul_unit_reset(u);
+    haul_unit_reset(&L->w, u);
     u->wt = NULL;
     u->link = L->free_units;
     L->free_units = u;
@@ -529,25 +701,53 @@ static void finish_key(loop *L, unit *u)
     free_unit(L, u);
 }
 
+/* What haul_unit_start/done/continue answered, acted on: a finished key is
+ * finished, a listing page is committed and the key carries on. */
+static void after(loop *L, unit *u, int rc)
+{
+    char err[HAUL_ERR_LEN];
+    while (rc == UNIT_PAGE) {
+        int ok = commit_page(L, u, err);
+        if (!ok) log_warn("task %s key %zu: listing rows not stored: %s", u->wt->t.id, u->idx, err);
+        rc = haul_unit_continue(&L->w, u, ok, err);
+    }
+    if (rc == UNIT_FINISHED) finish_key(L, u);
+    /* Keys that finished on their own meanwhile (their Swift auth failed). */
+    unit *f;
+    while ((f = haul_unit_finished(&L->w))) finish_key(L, f);
+}
+
+/* Start key idx of wt on a free unit. */
+static void start_key(loop *L, wtask *wt, size_t idx)
+{
+    char err[HAUL_ERR_LEN];
+    unit *u = L->free_units;
+    L->free_units = u->link;
+    u->wt = wt;
+    u->idx = idx;
+    if ((wt->t.op == HAUL_OP_LIST || wt->t.op == HAUL_OP_LIST_BUCKETS) &&
+        load_checkpoint(L, wt, idx, err) < 0) {
+        wresult *r = &wt->res[idx];
+        r->tries++;
+        haul_result_fail(r, 0, err, 1);
+        r->count = r->listed;
+        finish_key(L, u);
+        return;
+    }
+    after(L, u, haul_unit_start(&L->w, u));
+}
+
 static void start_keys(loop *L)
 {
     long long now = haul_mono_ms();
     while (L->nretries && L->free_units && L->retries[0].due_ms <= now) {
         retry x = retry_pop(L);
-        unit *u = L->free_units;
-        L->free_units = u->link;
-        u->wt = x.wt;
-        u->idx = x.idx;
-        if (haul_unit_start(&L->w, u) == 1) finish_key(L, u);
+        start_key(L, x.wt, x.idx);
     }
     for (wtask *wt = L->tasks; wt && L->free_units; wt = wt->link) {
         while (wt->next < wt->t.nkeys && L->free_units) {
-            unit *u = L->free_units;
-            L->free_units = u->link;
-            u->wt = wt;
-            u->idx = wt->next++;
             L->unstarted--;
-            if (haul_unit_start(&L->w, u) == 1) finish_key(L, u);
+            start_key(L, wt, wt->next++);
         }
     }
 }
@@ -559,11 +759,9 @@ static void collect_transfers(loop *L)
     while ((m = curl_multi_info_read(L->w.multi, &left))) {
         if (m->msg != CURLMSG_DONE) continue;
         unit *u = NULL;
-        CURL *e = m->easy_handle;
         CURLcode cc = m->data.result;
-        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&u);
-        curl_multi_remove_handle(L->w.multi, e);
-        if (haul_unit_done(&L->w, u, cc) == 0) finish_key(L, u);
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&u);
+        after(L, u, haul_unit_done(&L->w, u, cc));
     }
 }
 
@@ -606,8 +804,9 @@ static void return_held(loop *L)
 }
 
 static struct {
-    char *redis_url, *queue, *name, *log_level, *key_file;
+    char *redis_url, *queue, *name, *log_level, *key_file, *out_root, *allow;
     long long concurrency, max_deliveries, lease_s, shutdown_s;
+    int fsync_files;
 } opt;
 
 static haul_opt opts[] = {
@@ -624,6 +823,14 @@ static haul_opt opts[] = {
      "on SIGTERM, finish held tasks for at most this long, then return the rest to the queue", 0},
     {"key-file", HAUL_OPT_STR, &opt.key_file, NULL, 0, 0, NULL, "FILE",
      "key that unseals tasks (the scheduler's); with it, tasks in the clear are refused", 0},
+    {"out-root", HAUL_OPT_STR, &opt.out_root, NULL, 0, 0, NULL, "DIR",
+     "every file this worker writes lies beneath DIR; a task's --out-dir outside it is refused "
+     "(default: the working directory it was started in)", 0},
+    {"fsync", HAUL_OPT_BOOL, &opt.fsync_files, "0", 0, 0, NULL, NULL,
+     "fsync each file and its directory before its row says ok", 0},
+    {"allow-endpoint", HAUL_OPT_LIST, &opt.allow, NULL, 0, 0, NULL, "HOST[:PORT]",
+     "contact only stores (and Swift auth servers) matching these patterns ('*' globs; "
+     "repeatable, or comma-separated); default: any", 0},
     {"log-level", HAUL_OPT_STR, &opt.log_level, "info", 0, 0, NULL, "LEVEL", "debug, info, warn or error", 0},
     {NULL, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0}
 };
@@ -660,6 +867,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "haul-worker: --log-level: '%s' is not one of debug, info, warn, error\n", opt.log_level);
         return 2;
     }
+    /* This process holds credentials and keys: no core dump may keep them. */
+    if (haul_no_core_dumps(err) < 0) log_warn("%s", err);
     if (opt.key_file) {
         int k = haul_seal_key_load(opt.key_file, L.keybuf, err);
         if (k < 0) {
@@ -673,6 +882,11 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (!(w->files = wfiles_open(opt.out_root, opt.fsync_files, err))) {
+        fprintf(stderr, "haul-worker: %s\n", err);
+        return 2;
+    }
+    w->allow = opt.allow;
     w->redis_url = opt.redis_url;
     w->queue = opt.queue;
     w->concurrency = opt.concurrency;
@@ -713,7 +927,9 @@ int main(int argc, char **argv)
     for (long long i = w->concurrency - 1; i >= 0; i--) {
         unit *u = &L.units[i];
         u->e = curl_easy_init();
-        u->clen = -1;
+        u->w = w;
+        u->clen = u->parts_count = u->part_size = -1;
+        u->file = (wfile)WFILE_INIT;
         if (!u->e) { fprintf(stderr, "haul-worker: out of memory\n"); abort(); }
         u->link = L.free_units;
         L.free_units = u;
@@ -728,8 +944,18 @@ int main(int argc, char **argv)
                                         "'Workers on several hosts')" : "");
         return 2;
     }
-    log_info("worker %s serving queue '%s' at %s with concurrency %lld", w->id, w->queue,
-             w->redis_url, w->concurrency);
+    {
+        /* The URL as it may be shown: never its password, however short
+         * (the log's redaction leaves strings under 4 bytes alone). */
+        haul_redis_url ru;
+        if (haul_redis_url_parse(w->redis_url, &ru, err) == 0) {
+            log_info("worker %s serving queue '%s' at %s with concurrency %lld, writing files "
+                     "beneath %s%s%s", w->id, w->queue, ru.display, w->concurrency,
+                     wfiles_root(w->files), w->allow ? ", contacting only " : "",
+                     w->allow ? w->allow : "");
+            haul_redis_url_free(&ru);
+        }
+    }
     reconcile(&L);
 
     for (;;) {
@@ -743,10 +969,10 @@ int main(int argc, char **argv)
             for (long long i = 0; i < w->concurrency; i++) {
                 unit *u = &L.units[i];
                 if (!u->wt) continue;
-                curl_multi_remove_handle(w->multi, u->e);
-                w->running--;
+                haul_unit_abandon(w, u);
                 free_unit(&L, u);
             }
+            while (haul_unit_finished(w)) {} /* waiters of abandoned auths: abandoned too */
             flush_finished(&L);
             return_held(&L);
             break;
@@ -756,7 +982,7 @@ int main(int argc, char **argv)
             L.next_hb_ms = now + HEARTBEAT_MS;
         }
         start_keys(&L);
-        if (!stop_requested && L.unstarted < w->concurrency) {
+        if (!stop_requested && !L.redis_full && L.unstarted < w->concurrency) {
             int idle = w->running == 0 && L.tasks == NULL;
             if (now < L.next_take_ms) {
                 if (idle) usleep(50 * 1000);
@@ -800,9 +1026,12 @@ int main(int argc, char **argv)
         if (r) freeReplyObject(r);
     }
     for (long long i = 0; i < w->concurrency; i++) {
-        haul_unit_reset(&L.units[i]);
+        haul_unit_reset(w, &L.units[i]);
         curl_easy_cleanup(L.units[i].e);
     }
+    for (size_t j = 0; j < w->nnoparts; j++) free(w->noparts[j]);
+    free(w->noparts);
+    wfiles_close(w->files);
     while (L.tasks) { wtask *wt = L.tasks; L.tasks = wt->link; task_free(wt); }
     for (size_t j = 0; j < L.ncancelled; j++) free(L.cancelled[j]);
     free(L.cancelled);

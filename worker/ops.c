@@ -4,8 +4,19 @@
  * Each key's life here: haul_unit_start() builds the request (or answers at
  * once: a sidecar op on a key without a sidecar suffix makes no request), the
  * main loop runs the transfer, and haul_unit_done() turns the response into
- * the key's result -- or starts another transfer for the same key: the next
- * page of a listing, or a retry after re-authenticating to Swift once on 401. */
+ * the key's result -- or starts another transfer for the same key, one at a
+ * time on the key's own easy handle ("steps", worker.h):
+ *   - Swift auth: on a cache miss the first key needing a token runs the
+ *     auth v1.0 request as a transfer like any other; keys of the same
+ *     credentials that come meanwhile wait on it (parked, no handle in use),
+ *     so nothing ever blocks the loop;
+ *   - the next page of a listing (after main.c committed the page's rows);
+ *   - what verifying a get needs: a Swift SLO's manifest, a DLO's segment
+ *     listing, an S3 multipart object's part size, learned when the first
+ *     bytes of the body show what kind of object it is; the body is then
+ *     fetched again with a verifier that checks it as it arrives;
+ *   - a retry after re-authenticating to Swift once on 401.
+ * This file never talks to Redis and never calls into main.c. */
 #include "worker.h"
 #include "log.h"
 
@@ -16,13 +27,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "queue.h"
 
 #define ERROR_BODY_MAX (64u << 10)   /* bytes of an error response kept for its message */
-#define LIST_BODY_MAX  (64u << 20)   /* one listing page */
+#define LIST_BODY_MAX  (64u << 20)   /* one listing page, or a manifest */
+#define MAX_REPLANS    2             /* side requests to learn how to verify one key */
+#define EMPTY_MD5 "d41d8cd98f00b204e9800998ecf8427e"
+
+const char *unit_step_str(unit_step s)
+{
+    static const char *const names[] = {"request", "auth", "manifest", "segments",
+                                        "part probe", "listing check"};
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
+}
+
+void haul_result_set(wresult *r, int ok, long http, const char *error)
+{
+    r->done = 1;
+    r->transient = 0;
+    r->ok = ok;
+    r->http = http;
+    free(r->error);
+    r->error = error ? haul_strdup(error) : NULL;
+}
 
 void haul_result_fail(wresult *r, long http, const char *error, int transient)
 {
@@ -45,43 +74,126 @@ static int curl_transient(CURLcode cc)
     }
 }
 
-void haul_result_set(wresult *r, int ok, long http, const char *error)
+static const char *store_name(const haul_task *t)
 {
-    r->done = 1;
-    r->transient = 0;
-    r->ok = ok;
-    r->http = http;
-    free(r->error);
-    r->error = error ? haul_strdup(error) : NULL;
+    return t->conn.kind == HAUL_STORE_S3 ? "S3" : "Swift";
 }
 
-void haul_unit_reset(unit *u)
+/* ---- the multi handle ------------------------------------------------- */
+
+/* Add u's prepared request to the multi handle, if this worker may contact
+ * its endpoint (--allow-endpoint). -1 with a sentence. */
+static int add_transfer(worker *w, unit *u, char *err)
 {
+    if (w->allow && haul_url_allowed(u->req.url, w->allow, err) < 0) return -1;
+    if (curl_multi_add_handle(w->multi, u->e) != CURLM_OK) {
+        snprintf(err, HAUL_ERR_LEN, "cannot start a transfer (curl_multi_add_handle failed)");
+        return -1;
+    }
+    u->in_multi = 1;
+    w->running++;
+    return 0;
+}
+
+static void remove_transfer(worker *w, unit *u)
+{
+    if (!u->in_multi) return;
+    curl_multi_remove_handle(w->multi, u->e);
+    u->in_multi = 0;
+    w->running--;
+}
+
+static void push_finished(worker *w, unit *u)
+{
+    u->next_waiter = w->finished;
+    w->finished = u;
+}
+
+unit *haul_unit_finished(worker *w)
+{
+    unit *u = w->finished;
+    if (u) {
+        w->finished = u->next_waiter;
+        u->next_waiter = NULL;
+    }
+    return u;
+}
+
+/* ---- resetting -------------------------------------------------------- */
+
+static void forget_body(unit *u)
+{
+    haul_buf_reset(&u->body);
+    wfile_abort(&u->file);
+    haul_verifier_free(u->ver);
+    u->ver = NULL;
+    u->nbytes = 0;
+    u->planned = 0;
+    u->write_failed = 0;
+    u->corrupt = 0;
+    u->werr[0] = '\0';
+}
+
+static void forget_segments(unit *u)
+{
+    haul_segments_free(u->segs, u->nsegs);
+    u->segs = NULL;
+    u->nsegs = 0;
+    free(u->segs_etag);
+    u->segs_etag = NULL;
+}
+
+static void fail_waiters(worker *w, unit *leader, long http, const char *err, int transient);
+
+void haul_unit_reset(worker *w, unit *u)
+{
+    if (u->step == STEP_AUTH) {
+        /* A leader going away must not strand the keys waiting on it. */
+        for (unit **pp = &w->auths; *pp; pp = &(*pp)->next_waiter)
+            if (*pp == u) { *pp = u->next_waiter; break; }
+        u->next_waiter = NULL;
+        fail_waiters(w, u, 0, "Swift auth was abandoned", 1);
+    }
     haul_req_free(&u->req);
+    forget_body(u);
+    forget_segments(u);
     haul_buf_free(&u->body);
+    haul_buf_free(&u->side);
     haul_buf_free(&u->etag);
     haul_buf_free(&u->ctype);
     haul_buf_free(&u->lastmod);
     haul_buf_free(&u->meta);
-    if (u->f) fclose(u->f);
-    u->f = NULL;
-    if (u->tmp) unlink(u->tmp);
-    free(u->tmp); u->tmp = NULL;
-    free(u->path); u->path = NULL;
-    if (u->md5) EVP_MD_CTX_free(u->md5);
-    u->md5 = NULL;
-    free(u->list_next); u->list_next = NULL;
-    u->clen = -1;
-    u->nbytes = 0;
-    u->write_failed = 0;
-    u->werr[0] = '\0';
+    haul_buf_free(&u->manifest_hdr);
+    haul_swift_auth_reset(&u->auth);
+    haul_list_page_free(&u->page);
+    free(u->list_next);
+    u->list_next = NULL;
+    u->clen = u->parts_count = -1;
+    u->slo = 0;
+    u->step = STEP_REQUEST;
+    u->replan = 0;
+    u->replans = 0;
+    u->listchecked = 0;
+    u->part_size = -1;
+    u->parked = 0;
 }
 
-static int ends_with(const char *s, const char *suf)
+void haul_unit_abandon(worker *w, unit *u)
 {
-    size_t a = strlen(s), b = strlen(suf);
-    return b <= a && memcmp(s + a - b, suf, b) == 0;
+    remove_transfer(w, u);
+    if (u->parked) {
+        /* Take it off its leader's list: it is going away. */
+        for (unit *l = w->auths; l; l = l->next_waiter)
+            for (unit **pp = &l->waiters; *pp; pp = &(*pp)->next_waiter)
+                if (*pp == u) { *pp = u->next_waiter; goto out; }
+    out:
+        u->next_waiter = NULL;
+        u->parked = 0;
+    }
+    haul_unit_reset(w, u);
 }
+
+/* ---- callbacks -------------------------------------------------------- */
 
 static long response_code(CURL *e)
 {
@@ -90,74 +202,20 @@ static long response_code(CURL *e)
     return http;
 }
 
-/* mkdir -p of every parent directory of path. */
-static int make_parents(const char *path, char *err)
-{
-    char *p = haul_strdup(path);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-            snprintf(err, HAUL_ERR_LEN, "cannot create directory %s: %s", p, strerror(errno));
-            free(p);
-            return -1;
-        }
-        *s = '/';
-    }
-    free(p);
-    return 0;
-}
+static int plan(worker *w, unit *u);
 
-/* A key becomes a path under out_dir only if it cannot climb out of it. */
-static int safe_key_path(const char *key)
-{
-    if (!*key || key[0] == '/') return 0;
-    for (const char *s = key; *s;) {
-        const char *e = strchr(s, '/');
-        size_t n = e ? (size_t)(e - s) : strlen(s);
-        if ((n == 2 && s[0] == '.' && s[1] == '.') || (n == 1 && s[0] == '.')) return 0;
-        s += n;
-        if (*s == '/') s++;
-    }
-    return 1;
-}
-
-/* Past max_inline, a GET body goes to <out_dir>/<key> (via a temporary name,
- * renamed once complete and verified). */
-static int spill_open(unit *u)
+/* Past max_inline, a GET body goes to a file under out_dir (files.h). */
+static int spill_open(worker *w, unit *u)
 {
     const haul_task *t = &u->wt->t;
-    const char *key = t->keys[u->idx];
-    haul_buf p = HAUL_BUF_INIT;
     if (!t->out_dir || !*t->out_dir) {
         snprintf(u->werr, sizeof u->werr,
                  "body is larger than --max-inline (%llu bytes) and no --out-dir was given",
                  (unsigned long long)t->max_inline);
         return -1;
     }
-    if (!safe_key_path(key)) {
-        snprintf(u->werr, sizeof u->werr, "key '%s' cannot be written under --out-dir (absolute path or '..' segment)", key);
-        return -1;
-    }
-    haul_buf_printf(&p, "%s/%s", t->out_dir, key);
-    u->path = haul_buf_detach(&p);
-    haul_buf_printf(&p, "%s.haul-part-%d", u->path, (int)getpid());
-    u->tmp = haul_buf_detach(&p);
-    /* The directories usually exist already: create them only when needed. */
-    u->f = fopen(u->tmp, "wb");
-    if (!u->f && errno == ENOENT) {
-        if (make_parents(u->tmp, u->werr) < 0) return -1;
-        u->f = fopen(u->tmp, "wb");
-    }
-    if (!u->f) {
-        snprintf(u->werr, sizeof u->werr, "cannot write %s: %s", u->tmp, strerror(errno));
-        free(u->tmp); u->tmp = NULL;
-        return -1;
-    }
-    if (u->body.len && fwrite(u->body.p, 1, u->body.len, u->f) != u->body.len) {
-        snprintf(u->werr, sizeof u->werr, "cannot write %s: %s", u->tmp, strerror(errno));
-        return -1;
-    }
+    if (wfile_create(w->files, t->out_dir, t->keys[u->idx], &u->file, u->werr) < 0) return -1;
+    if (u->body.len && wfile_write(&u->file, u->body.p, u->body.len, u->werr) < 0) return -1;
     haul_buf_free(&u->body);
     return 0;
 }
@@ -165,41 +223,58 @@ static int spill_open(unit *u)
 static size_t write_cb(char *p, size_t sz, size_t n, void *ud)
 {
     unit *u = ud;
+    worker *w = u->w;
     const haul_task *t = &u->wt->t;
     size_t len = sz * n;
     long http = response_code(u->e);
 
+    if (u->step != STEP_REQUEST) { /* a side request: its answer is small and parsed whole */
+        if (u->side.len + len > LIST_BODY_MAX) {
+            snprintf(u->werr, sizeof u->werr, "%s answer larger than %u bytes",
+                     unit_step_str(u->step), LIST_BODY_MAX);
+            goto fail;
+        }
+        haul_buf_add(&u->side, p, len);
+        return len;
+    }
     if (http < 200 || http > 299) { /* an error document: keep its start for the message */
         if (u->body.len < ERROR_BODY_MAX) haul_buf_add(&u->body, p, len);
         return len;
     }
+    if (!u->planned && (t->op == HAUL_OP_GET || t->op == HAUL_OP_SIDECAR) && plan(w, u)) {
+        u->write_failed = 0;
+        return 0; /* stop this body: learn how to verify it first (haul_unit_done) */
+    }
     u->nbytes += (long long)len;
-    if (u->md5) EVP_DigestUpdate(u->md5, p, len);
-    if (u->f) {
-        if (fwrite(p, 1, len, u->f) != len) {
-            snprintf(u->werr, sizeof u->werr, "cannot write %s: %s", u->tmp, strerror(errno));
-            goto fail;
-        }
-        return len;
-    }
-    if (t->op == HAUL_OP_GET && u->body.len + len > t->max_inline) {
-        if (spill_open(u) < 0) goto fail;
-        if (fwrite(p, 1, len, u->f) != len) {
-            snprintf(u->werr, sizeof u->werr, "cannot write %s: %s", u->tmp, strerror(errno));
-            goto fail;
-        }
-        return len;
-    }
-    if (t->op == HAUL_OP_SIDECAR && u->body.len + len > t->max_inline) {
+    if (u->file.fd >= 0) {
+        if (wfile_write(&u->file, p, len, u->werr) < 0) goto fail;
+    } else if (t->op == HAUL_OP_GET && u->body.len + len > t->max_inline) {
+        if (spill_open(w, u) < 0 || wfile_write(&u->file, p, len, u->werr) < 0) goto fail;
+    } else if (t->op == HAUL_OP_SIDECAR && u->body.len + len > t->max_inline) {
         snprintf(u->werr, sizeof u->werr, "sidecar is larger than --max-inline (%llu bytes)",
                  (unsigned long long)t->max_inline);
         goto fail;
-    }
-    if (u->body.len + len > LIST_BODY_MAX) {
+    } else if (t->op != HAUL_OP_GET && u->body.len + len > LIST_BODY_MAX) {
         snprintf(u->werr, sizeof u->werr, "response larger than %u bytes", LIST_BODY_MAX);
         goto fail;
+    } else {
+        haul_buf_add(&u->body, p, len);
     }
-    haul_buf_add(&u->body, p, len);
+    /* Checked after it was stored: the checksum covers what was written. */
+    if (u->ver) {
+        haul_verifier_update(u->ver, p, len);
+        if (haul_verifier_failed(u->ver)) {
+            /* Certain already (a bad segment, too many bytes): stop here, and
+             * say which; the download is worth another attempt. */
+            haul_verified how;
+            if (haul_verifier_final(u->ver, &how, u->werr) == 0)
+                snprintf(u->werr, sizeof u->werr, "the body does not match what the store says it is");
+            haul_verifier_free(u->ver);
+            u->ver = NULL;
+            u->corrupt = 1;
+            goto fail;
+        }
+    }
     return len;
 fail:
     u->write_failed = 1;
@@ -225,10 +300,16 @@ static size_t header_cb(char *line, size_t sz, size_t n, void *ud)
 {
     unit *u = ud;
     size_t len = sz * n;
+    if (u->step == STEP_AUTH) return haul_swift_auth_header_cb(line, sz, n, &u->auth);
     if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) { /* a new response: forget the last one's */
-        haul_buf_reset(&u->etag); haul_buf_reset(&u->ctype);
-        haul_buf_reset(&u->lastmod); haul_buf_reset(&u->meta);
-        u->clen = -1;
+        if (u->step == STEP_REQUEST) {
+            haul_buf_reset(&u->etag); haul_buf_reset(&u->ctype);
+            haul_buf_reset(&u->lastmod); haul_buf_reset(&u->meta);
+            haul_buf_reset(&u->manifest_hdr);
+            u->slo = 0;
+            u->clen = -1;
+        }
+        u->parts_count = -1;
         return len;
     }
     const char *colon = memchr(line, ':', len);
@@ -239,6 +320,13 @@ static size_t header_cb(char *line, size_t sz, size_t n, void *ud)
     while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
     size_t vlen = (size_t)(end - v);
 #define IS(h) (nlen == sizeof(h) - 1 && strncasecmp(line, h, nlen) == 0)
+    if (u->step == STEP_PARTPROBE) {
+        /* Only what tells the part size: part 1's length, and the count. */
+        if (IS("Content-Length")) u->clen = strtoll(v, NULL, 10);
+        else if (IS("x-amz-mp-parts-count")) u->parts_count = strtoll(v, NULL, 10);
+        return len;
+    }
+    if (u->step != STEP_REQUEST) return len;
     if (IS("ETag")) {
         haul_buf_reset(&u->etag);
         if (vlen >= 2 && v[0] == '"' && v[vlen - 1] == '"') haul_buf_add(&u->etag, v + 1, vlen - 2);
@@ -249,6 +337,12 @@ static size_t header_cb(char *line, size_t sz, size_t n, void *ud)
         haul_buf_reset(&u->lastmod); haul_buf_add(&u->lastmod, v, vlen);
     } else if (IS("Content-Length")) {
         u->clen = strtoll(v, NULL, 10);
+    } else if (IS("X-Static-Large-Object") || IS("X-Object-Meta-Static-Large-Object") ||
+               IS("x-amz-meta-static-large-object")) {
+        /* Swift says so in the first; Ceph RGW, over S3, only in the others. */
+        u->slo |= vlen == 4 && strncasecmp(v, "true", 4) == 0;
+    } else if (IS("X-Object-Manifest")) {
+        haul_buf_reset(&u->manifest_hdr); haul_buf_add(&u->manifest_hdr, v, vlen);
     } else {
         /* User metadata: S3 sends x-amz-meta-NAME, Swift x-object-meta-NAME. */
         size_t pre = nlen > 11 && strncasecmp(line, "x-amz-meta-", 11) == 0 ? 11 :
@@ -264,68 +358,69 @@ static size_t header_cb(char *line, size_t sz, size_t n, void *ud)
     return len;
 }
 
-/* Build and add the transfer for the current state of u. 0 started, -1 with
- * the key's result set to the error. */
-static int launch(worker *w, unit *u)
-{
-    haul_task *t = &u->wt->t;
-    wresult *r = &u->wt->res[u->idx];
-    const char *key = t->keys[u->idx];
-    const char *token = NULL, *surl = NULL;
-    char err[HAUL_ERR_LEN];
-    long http = 0;
-    int rc;
+/* ---- verification plans ---------------------------------------------- */
 
-    haul_req_free(&u->req);
-    if (t->conn.kind == HAUL_STORE_SWIFT) {
-        /* After a 401, the token is renewed only if no other key renewed it
-         * since this one's request went out: many transfers see the same
-         * expired token at once. */
-        long long before = u->auth_retried ? u->sent_ms + 1 : 0;
-        int rc2 = haul_swift_session(&t->conn, before, &token, &surl, &http, err);
-        if (rc2 < 0) { /* unreachable auth or a 5xx: retry; a refused key: not */
-            haul_result_fail(r, http, err, haul_store_transient(http));
-            return -1;
+static int endpoint_noparts(const worker *w, const char *ep)
+{
+    for (size_t i = 0; i < w->nnoparts; i++)
+        if (!strcmp(w->noparts[i], ep)) return 1;
+    return 0;
+}
+
+static void add_noparts(worker *w, const char *ep)
+{
+    if (endpoint_noparts(w, ep) || w->nnoparts >= 64) return;
+    w->noparts = haul_realloc(w->noparts, (w->nnoparts + 1) * sizeof *w->noparts);
+    w->noparts[w->nnoparts++] = haul_strdup(ep);
+    log_info("S3 at %s does not tell part sizes (HEAD ?partNumber=1): multipart objects from "
+             "it are checked against the part sizes common clients use", ep);
+}
+
+/* At the first bytes of a 2xx body: how can it be checked? Returns 0 to go
+ * on (u->ver set, or NULL: nothing to check), 1 to stop the body and run the
+ * side request u->replan first. */
+static int plan(worker *w, unit *u)
+{
+    const haul_task *t = &u->wt->t;
+    unsigned char md5[16];
+    long long nparts = 0;
+    haul_etag_kind kind = haul_etag_parse(u->etag.p, u->etag.len, md5, &nparts);
+
+    u->planned = 1;
+    if (!haul_md5_available()) return 0;
+    if (u->slo && t->conn.kind == HAUL_STORE_S3)
+        return 0; /* an SLO read over S3 (Ceph RGW marks it): no manifest to be had */
+    if (u->slo || u->manifest_hdr.len) {
+        if (t->op != HAUL_OP_GET) return 0; /* a segmented sidecar: not worth it */
+        if (u->segs_etag && u->etag.p && !strcmp(u->segs_etag, u->etag.p)) {
+            if (u->segs) u->ver = haul_verifier_segments(u->segs, u->nsegs);
+            return 0;
         }
+        if (u->replans >= MAX_REPLANS) return 0;
+        u->replan = u->slo ? STEP_MANIFEST : STEP_SEGMENTS;
+        return 1;
     }
-    u->sent_ms = haul_mono_ms();
-    switch (t->op) {
-    case HAUL_OP_LIST:
-        rc = haul_store_list_request(&t->conn, token, surl, t->bucket, key, u->list_next,
-                                     HAUL_LIST_PAGE, &u->req, err);
-        break;
-    case HAUL_OP_LIST_BUCKETS:
-        rc = haul_store_list_request(&t->conn, token, surl, NULL, NULL, u->list_next,
-                                     HAUL_LIST_PAGE, &u->req, err);
-        break;
-    case HAUL_OP_SIDECAR: {
-        haul_buf k = HAUL_BUF_INIT;
-        haul_buf_printf(&k, "%s%s", key, t->sidecar_ext ? t->sidecar_ext : ".metadata");
-        rc = haul_store_request(&t->conn, token, surl, "GET", t->bucket, k.p, NULL, 0, &u->req, err);
-        haul_buf_free(&k);
-        break;
+    if (kind == HAUL_ETAG_MD5) {
+        u->ver = haul_verifier_md5(md5);
+        return 0;
     }
-    case HAUL_OP_HEAD:
-        rc = haul_store_request(&t->conn, token, surl, "HEAD", t->bucket, key, NULL, 0, &u->req, err);
-        break;
-    case HAUL_OP_GET:
-        rc = haul_store_request(&t->conn, token, surl, "GET", t->bucket, key, NULL, 0, &u->req, err);
-        if (rc == 0 && !u->md5) {
-            u->md5 = EVP_MD_CTX_new();
-            if (!u->md5 || !EVP_DigestInit_ex(u->md5, EVP_md5(), NULL)) {
-                EVP_MD_CTX_free(u->md5);
-                u->md5 = NULL; /* no MD5 available (FIPS): verification is skipped */
-            }
+    if (kind == HAUL_ETAG_MULTIPART && t->op == HAUL_OP_GET && u->clen >= 0) {
+        if (t->conn.kind == HAUL_STORE_S3 && u->part_size < 0 &&
+            !endpoint_noparts(w, t->conn.s3.endpoint) &&
+            u->replans < MAX_REPLANS && nparts > 1) {
+            u->replan = STEP_PARTPROBE;
+            return 1;
         }
-        break;
-    default:
-        snprintf(err, sizeof err, "operation %s is not supported", haul_op_str(t->op));
-        rc = -1;
+        u->ver = haul_verifier_parts(md5, nparts, u->clen, u->part_size > 0 ? u->part_size : 0);
     }
-    if (rc < 0) {
-        haul_result_set(r, 0, 0, err);
-        return -1;
-    }
+    return 0;
+}
+
+/* ---- building and starting transfers --------------------------------- */
+
+static void setup_easy(worker *w, unit *u)
+{
+    const haul_task *t = &u->wt->t;
     curl_easy_reset(u->e);
     haul_store_setup(u->e, &t->conn, &u->req);
     curl_easy_setopt(u->e, CURLOPT_WRITEFUNCTION, write_cb);
@@ -333,40 +428,91 @@ static int launch(worker *w, unit *u)
     curl_easy_setopt(u->e, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(u->e, CURLOPT_HEADERDATA, u);
     curl_easy_setopt(u->e, CURLOPT_PRIVATE, u);
-    if (curl_multi_add_handle(w->multi, u->e) != CURLM_OK) {
-        haul_result_set(r, 0, 0, "cannot start a transfer (curl_multi_add_handle failed)");
+    (void)w;
+}
+
+/* "container/prefix" of X-Object-Manifest, percent-decoded. */
+static int split_manifest(const haul_buf *h, char **container, char **prefix)
+{
+    haul_buf d = HAUL_BUF_INIT;
+    for (size_t i = 0; i < h->len; i++) {
+        if (h->p[i] == '%' && i + 2 < h->len && isxdigit((unsigned char)h->p[i + 1]) &&
+            isxdigit((unsigned char)h->p[i + 2])) {
+            char hex[3] = {h->p[i + 1], h->p[i + 2], 0};
+            haul_buf_addc(&d, (char)strtol(hex, NULL, 16));
+            i += 2;
+        } else {
+            haul_buf_addc(&d, h->p[i]);
+        }
+    }
+    const char *s = haul_buf_str(&d), *slash = strchr(s, '/');
+    if (!slash || slash == s || memchr(s, '\0', d.len)) {
+        haul_buf_free(&d);
         return -1;
     }
-    w->running++;
+    *container = haul_strndup(s, (size_t)(slash - s));
+    *prefix = haul_strdup(slash + 1);
+    haul_buf_free(&d);
     return 0;
 }
 
-int haul_unit_start(worker *w, unit *u)
+/* Build the request of u->step. -1 with a sentence. */
+static int build(unit *u, const char *token, const char *surl, char *err)
 {
-    haul_task *t = &u->wt->t;
-    wresult *r = &u->wt->res[u->idx];
+    const haul_task *t = &u->wt->t;
     const char *key = t->keys[u->idx];
-
-    haul_unit_reset(u);
-    u->t0 = haul_mono_ms();
-    u->auth_retried = 0;
-    r->tries++;
-    r->bytes = -1;
-    r->count = -1;
-    /* A retried listing resumes after the last page it wrote. */
-    u->list_count = r->listed;
-    if (r->resume) u->list_next = haul_strdup(r->resume);
-    if (t->op == HAUL_OP_SIDECAR) {
-        int match = 0;
-        for (size_t i = 0; i < t->nsuffixes && !match; i++) match = ends_with(key, t->suffixes[i]);
-        if (!t->nsuffixes) match = ends_with(key, ".zip");
-        if (!match) { /* the notebook's rule: no sidecar, empty value, no request */
-            haul_result_set(r, 1, 0, NULL);
-            r->ms = 0;
-            return 1;
-        }
+    haul_req_free(&u->req);
+    switch (u->step) {
+    case STEP_MANIFEST: {
+        haul_kv q[1] = {{"multipart-manifest", "get"}};
+        return haul_store_request(&t->conn, token, surl, "GET", t->bucket, key, q, 1, &u->req, err);
     }
-    return launch(w, u) == 0 ? 0 : 1;
+    case STEP_SEGMENTS: {
+        char *cont = NULL, *prefix = NULL;
+        if (split_manifest(&u->manifest_hdr, &cont, &prefix) < 0) {
+            snprintf(err, HAUL_ERR_LEN, "X-Object-Manifest '%.100s' is not container/prefix",
+                     haul_buf_str(&u->manifest_hdr));
+            return -1;
+        }
+        int rc = haul_store_list_request(&t->conn, token, surl, cont, prefix, u->list_next,
+                                         HAUL_LIST_PAGE, &u->req, err);
+        free(cont);
+        free(prefix);
+        return rc;
+    }
+    case STEP_PARTPROBE: {
+        haul_kv q[1] = {{"partNumber", "1"}};
+        return haul_store_request(&t->conn, token, surl, "HEAD", t->bucket, key, q, 1, &u->req, err);
+    }
+    case STEP_LISTCHECK:
+        return haul_store_list_request(&t->conn, token, surl, t->bucket, key, NULL, 1, &u->req, err);
+    case STEP_AUTH:
+        return haul_swift_auth_request(&t->conn, &u->req, err);
+    case STEP_REQUEST:
+        break;
+    }
+    switch (t->op) {
+    case HAUL_OP_LIST:
+        return haul_store_list_request(&t->conn, token, surl, t->bucket, key, u->list_next,
+                                       HAUL_LIST_PAGE, &u->req, err);
+    case HAUL_OP_LIST_BUCKETS:
+        return haul_store_list_request(&t->conn, token, surl, NULL, NULL, u->list_next,
+                                       HAUL_LIST_PAGE, &u->req, err);
+    case HAUL_OP_SIDECAR: {
+        haul_buf k = HAUL_BUF_INIT;
+        haul_buf_printf(&k, "%s%s", key, t->sidecar_ext ? t->sidecar_ext : ".metadata");
+        int rc = haul_store_request(&t->conn, token, surl, "GET", t->bucket, k.p, NULL, 0, &u->req, err);
+        haul_buf_free(&k);
+        return rc;
+    }
+    case HAUL_OP_HEAD:
+        return haul_store_request(&t->conn, token, surl, "HEAD", t->bucket, key, NULL, 0, &u->req, err);
+    case HAUL_OP_GET:
+        return haul_store_request(&t->conn, token, surl, "GET", t->bucket, key, NULL, 0, &u->req, err);
+    default:
+        snprintf(err, HAUL_ERR_LEN, "operation %s is not supported", haul_op_str(t->op));
+        return -1;
+    }
 }
 
 static void describe(const unit *u, haul_buf *what)
@@ -385,33 +531,196 @@ static void describe(const unit *u, haul_buf *what)
     default:
         haul_buf_printf(what, "GET %s/%s", t->bucket, key); break;
     }
+    if (u->step != STEP_REQUEST) haul_buf_printf(what, " (%s)", unit_step_str(u->step));
 }
 
-/* Compare the body's MD5 with a single-part ETag (32 hex digits): 1 it
- * matched, 0 nothing to compare, -1 a mismatch (err). */
-static int md5_check(unit *u, char *err)
+/* Set the key's result to a failure, its sentence prefixed with the store
+ * and the request. */
+static void fail_key(unit *u, long http, const char *why, int transient)
 {
-    unsigned char d[EVP_MAX_MD_SIZE];
-    unsigned int dn = 0;
-    char hex[2 * EVP_MAX_MD_SIZE + 1];
-    if (!u->md5 || u->etag.len != 32 || strspn(u->etag.p, "0123456789abcdefABCDEF") != 32)
-        return 0; /* multipart ETag ("...-N") or none: nothing to check against */
-    if (!EVP_DigestFinal_ex(u->md5, d, &dn)) return 0;
-    for (unsigned i = 0; i < dn; i++) sprintf(hex + 2 * i, "%02x", d[i]);
-    if (strcasecmp(hex, u->etag.p) != 0) {
-        snprintf(err, HAUL_ERR_LEN, "MD5 mismatch: body %s, ETag %s (the download is corrupt)", hex, u->etag.p);
-        return -1;
-    }
-    return 1;
+    haul_buf what = HAUL_BUF_INIT;
+    char err[HAUL_ERR_LEN];
+    describe(u, &what);
+    snprintf(err, sizeof err, "%s %s: %s", store_name(&u->wt->t), what.p, why);
+    haul_result_fail(&u->wt->res[u->idx], http, err, transient);
+    haul_buf_free(&what);
 }
+
+static int start_step(worker *w, unit *u, unit_step step);
+
+/* Start the step: with a token first, for Swift (a cached one, or by leading
+ * or joining an auth). 0 under way (or parked), -1 with the key's result set. */
+static int start_step(worker *w, unit *u, unit_step step)
+{
+    const haul_task *t = &u->wt->t;
+    const char *token = NULL, *surl = NULL;
+    char err[HAUL_ERR_LEN];
+
+    u->step = step;
+    if (t->conn.kind == HAUL_STORE_SWIFT) {
+        /* After a 401 the token is renewed only if no other key renewed it
+         * since this one's request went out: many transfers see the same
+         * expired token at once. */
+        long long before = u->auth_retried ? u->sent_ms + 1 : 0;
+        if (!haul_swift_cached(&t->conn, before, &token, &surl)) {
+            for (unit *l = w->auths; l; l = l->next_waiter) {
+                const haul_swift_conn *a = &l->wt->t.conn.swift, *b = &t->conn.swift;
+                if (!strcmp(a->auth_url, b->auth_url) && !strcmp(a->user, b->user) &&
+                    !strcmp(a->key, b->key)) {
+                    u->parked = 1;            /* wait for that one */
+                    u->next_waiter = l->waiters;
+                    l->waiters = u;
+                    return 0;
+                }
+            }
+            /* Lead: authenticate on this key's handle, then do its step. */
+            u->step = STEP_AUTH;
+            u->after_auth = step;
+            haul_swift_auth_reset(&u->auth);
+            if (build(u, NULL, NULL, err) < 0) goto failed;
+            setup_easy(w, u);
+            curl_easy_setopt(u->e, CURLOPT_TIMEOUT, (long)HAUL_SWIFT_AUTH_TIMEOUT_S);
+            if (add_transfer(w, u, err) < 0) {
+                u->step = step;
+                goto failed;
+            }
+            u->next_waiter = w->auths;
+            w->auths = u;
+            return 0;
+        }
+    }
+    u->sent_ms = haul_mono_ms();
+    haul_buf_reset(step == STEP_REQUEST ? &u->body : &u->side);
+    if (build(u, token, surl, err) < 0) goto failed;
+    setup_easy(w, u);
+    if (add_transfer(w, u, err) < 0) goto failed;
+    return 0;
+failed:
+    fail_key(u, 0, err, 0);
+    return -1;
+}
+
+static void fail_waiters(worker *w, unit *leader, long http, const char *err, int transient)
+{
+    unit *wu = leader->waiters;
+    leader->waiters = NULL;
+    while (wu) {
+        unit *next = wu->next_waiter;
+        wu->parked = 0;
+        haul_result_fail(&wu->wt->res[wu->idx], http, err, transient);
+        push_finished(w, wu);
+        wu = next;
+    }
+}
+
+/* The auth u led is over: take its outcome to every key waiting on it. */
+static int auth_done(worker *w, unit *u, CURLcode cc)
+{
+    const haul_task *t = &u->wt->t;
+    const char *token, *surl;
+    char err[HAUL_ERR_LEN];
+    long http = cc == CURLE_OK ? response_code(u->e) : 0;
+    unit_step next = u->after_auth;
+
+    for (unit **pp = &w->auths; *pp; pp = &(*pp)->next_waiter)
+        if (*pp == u) { *pp = u->next_waiter; break; }
+    u->next_waiter = NULL;
+    int rc = haul_swift_auth_finish(&t->conn, cc, http, &u->auth, u->auth_retried, &token, &surl, err);
+    haul_swift_auth_reset(&u->auth);
+    u->step = next;
+    if (rc < 0) {
+        /* Unreachable auth or a 5xx: retry later; a refused key, or an
+         * answer pointing elsewhere: not. */
+        int transient = cc != CURLE_OK ? curl_transient(cc) :
+                        haul_store_transient(http) && http != 200;
+        fail_waiters(w, u, http, err, transient);
+        haul_result_fail(&u->wt->res[u->idx], http, err, transient);
+        return UNIT_FINISHED;
+    }
+    unit *wu = u->waiters;
+    u->waiters = NULL;
+    while (wu) {
+        unit *nx = wu->next_waiter;
+        wu->parked = 0;
+        wu->next_waiter = NULL;
+        if (start_step(w, wu, wu->step) < 0) push_finished(w, wu);
+        wu = nx;
+    }
+    return start_step(w, u, next) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
+}
+
+/* ---- starting a key --------------------------------------------------- */
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return b <= a && memcmp(s + a - b, suf, b) == 0;
+}
+
+int haul_unit_start(worker *w, unit *u)
+{
+    haul_task *t = &u->wt->t;
+    wresult *r = &u->wt->res[u->idx];
+    const char *key = t->keys[u->idx];
+
+    haul_unit_reset(w, u);
+    u->w = w;
+    u->t0 = haul_mono_ms();
+    u->auth_retried = 0;
+    r->tries++;
+    r->bytes = -1;
+    r->count = -1;
+    r->verified = HAUL_VERIFIED_NONE;
+    if (t->op == HAUL_OP_SIDECAR) {
+        int match = 0;
+        for (size_t i = 0; i < t->nsuffixes && !match; i++) match = ends_with(key, t->suffixes[i]);
+        if (!t->nsuffixes) match = ends_with(key, ".zip");
+        if (!match) { /* the notebook's rule: no sidecar, empty value, no request */
+            haul_result_set(r, 1, 0, NULL);
+            r->ms = 0;
+            return UNIT_FINISHED;
+        }
+    }
+    if (t->op == HAUL_OP_LIST || t->op == HAUL_OP_LIST_BUCKETS) {
+        /* Resume at the checkpoint main.c read: the rows before it are
+         * committed, by this worker or an earlier holder of the task. */
+        u->list_count = r->listed;
+        if (r->list_done) {
+            haul_result_set(r, 1, 200, NULL);
+            r->count = r->listed;
+            r->ms = 0;
+            return UNIT_FINISHED;
+        }
+        if (r->resume) u->list_next = haul_strdup(r->resume);
+    }
+    if (start_step(w, u, STEP_REQUEST) < 0) {
+        r->ms = haul_mono_ms() - u->t0;
+        if (t->op == HAUL_OP_LIST || t->op == HAUL_OP_LIST_BUCKETS) r->count = r->listed;
+        return UNIT_FINISHED;
+    }
+    return UNIT_RUNNING;
+}
+
+/* ---- finishing -------------------------------------------------------- */
 
 static void head_value(unit *u, wresult *r)
 {
+    const haul_task *t = &u->wt->t;
+    long long nparts = 0;
     json_t *o = json_object();
     json_object_set_new(o, "size", u->clen >= 0 ? json_integer(u->clen) : json_null());
     json_object_set_new(o, "etag", json_stringn(u->etag.p ? u->etag.p : "", u->etag.len));
     json_object_set_new(o, "last_modified", json_stringn(u->lastmod.p ? u->lastmod.p : "", u->lastmod.len));
     json_object_set_new(o, "content_type", json_stringn(u->ctype.p ? u->ctype.p : "", u->ctype.len));
+    /* What kind of object it is, where the answer tells. */
+    if (t->conn.kind == HAUL_STORE_SWIFT && u->slo)
+        json_object_set_new(o, "segmented", json_string("slo"));
+    else if (t->conn.kind == HAUL_STORE_SWIFT && u->manifest_hdr.len)
+        json_object_set_new(o, "segmented", json_string("dlo"));
+    else if (haul_etag_parse(u->etag.p, u->etag.len, NULL, &nparts) == HAUL_ETAG_MULTIPART) {
+        json_object_set_new(o, "segmented", json_string("multipart"));
+        json_object_set_new(o, "parts", json_integer(nparts));
+    }
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     /* Metadata members were encoded as they arrived; splice them in. */
@@ -424,124 +733,321 @@ static void head_value(unit *u, wresult *r)
     r->bytes = u->clen;
 }
 
+/* A get whose body arrived whole and (as far as the store allows) verified:
+ * the value or the file becomes the result. */
+static int finish_get(worker *w, unit *u, long http, haul_verified how)
+{
+    wresult *r = &u->wt->res[u->idx];
+    char err[HAUL_ERR_LEN];
+    r->bytes = u->nbytes;
+    r->verified = how;
+    if (u->file.fd >= 0) {
+        if (wfile_commit(w->files, &u->file, err) < 0) {
+            fail_key(u, http, err, 0);
+            wfile_abort(&u->file);
+            return UNIT_FINISHED;
+        }
+        free(r->path);
+        r->path = u->file.path;
+        u->file.path = NULL;
+        wfile_abort(&u->file);
+    } else {
+        haul_buf_reset(&r->value);
+        haul_buf_add(&r->value, haul_buf_str(&u->body), u->body.len);
+    }
+    haul_result_set(r, 1, http, NULL);
+    return UNIT_FINISHED;
+}
+
+/* A side request cannot tell how to verify the body: fetch it without. */
+static void give_up_verifying(unit *u)
+{
+    free(u->segs_etag);
+    u->segs_etag = haul_strdup(u->etag.p ? u->etag.p : "");
+    haul_segments_free(u->segs, u->nsegs);
+    u->segs = NULL;
+    u->nsegs = 0;
+    u->part_size = 0;
+}
+
+/* The answer of a side request, 2xx: learn what it tells, then fetch the
+ * body again (or, for STEP_LISTCHECK, decide). */
+static int side_done(worker *w, unit *u, long http)
+{
+    const haul_task *t = &u->wt->t;
+    char err[HAUL_ERR_LEN] = "";
+    haul_list_page page;
+
+    switch (u->step) {
+    case STEP_MANIFEST:
+        forget_segments(u);
+        if (haul_slo_manifest_parse(haul_buf_str(&u->side), u->side.len, &u->segs, &u->nsegs, err) < 0 ||
+            haul_segments_match_etag(u->segs, u->nsegs, u->etag.p, u->etag.len, err) < 0) {
+            log_info("task %s key %zu: the SLO manifest cannot be used to verify it (%s): "
+                     "the body is not verified", t->id, u->idx, err);
+            haul_segments_free(u->segs, u->nsegs);
+            u->segs = NULL;
+            u->nsegs = 0;
+        }
+        u->segs_etag = haul_strdup(u->etag.p ? u->etag.p : "");
+        break;
+    case STEP_SEGMENTS:
+        /* A DLO's segment container, listed over either API (Ceph RGW shows
+         * X-Object-Manifest over S3 too). */
+        if (haul_store_list_parse(&t->conn, "segments", haul_buf_str(&u->side), u->side.len,
+                                  HAUL_LIST_PAGE, &page, err) < 0) {
+            log_info("task %s key %zu: the DLO's segment listing is unreadable (%s): the body is "
+                     "not verified", t->id, u->idx, err);
+            forget_segments(u);
+            u->segs_etag = haul_strdup(u->etag.p ? u->etag.p : "");
+            break;
+        }
+        u->segs = haul_realloc(u->segs, (u->nsegs + page.n + 1) * sizeof *u->segs);
+        for (size_t i = 0; i < page.n; i++) {
+            const haul_list_entry *e = &page.v[i];
+            if (haul_segment_set(&u->segs[u->nsegs], e->name, e->etag ? e->etag : "",
+                                 e->etag ? strlen(e->etag) : 0, e->size, err) < 0) {
+                log_info("task %s key %zu: DLO segment %s: %s: the body is not verified", t->id,
+                         u->idx, e->name, err);
+                haul_list_page_free(&page);
+                forget_segments(u);
+                u->segs_etag = haul_strdup(u->etag.p ? u->etag.p : "");
+                goto refetch;
+            }
+            u->nsegs++;
+        }
+        if (page.truncated && page.next && page.n) {
+            free(u->list_next);
+            u->list_next = haul_strdup(page.next);
+            haul_list_page_free(&page);
+            return start_step(w, u, STEP_SEGMENTS) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
+        }
+        haul_list_page_free(&page);
+        free(u->list_next);
+        u->list_next = NULL;
+        if (haul_segments_match_etag(u->segs, u->nsegs, u->etag.p, u->etag.len, err) < 0) {
+            log_info("task %s key %zu: the DLO's segments do not give its ETag (%s): the body is "
+                     "not verified", t->id, u->idx, err);
+            haul_segments_free(u->segs, u->nsegs);
+            u->segs = NULL;
+            u->nsegs = 0;
+        }
+        u->segs_etag = haul_strdup(u->etag.p ? u->etag.p : "");
+        break;
+    case STEP_PARTPROBE:
+        /* Part 1's length, when the store says how many parts there are;
+         * Swift's s3api refuses partNumber (405) and Ceph RGW 16.2 ignores
+         * it (the whole object, no parts count). */
+        if (http >= 200 && http <= 299 && u->parts_count > 1 && u->clen > 0) u->part_size = u->clen;
+        else {
+            u->part_size = 0;
+            add_noparts(w, t->conn.s3.endpoint);
+        }
+        break;
+    case STEP_LISTCHECK: {
+        /* Over S3 a Swift DLO looks like a plain object whose ETag is not its
+         * MD5; its listing entry gives it away: size 0 and the empty MD5,
+         * although its body is not empty. Anything else is a real mismatch. */
+        int dlo = 0;
+        if (haul_store_list_parse(&t->conn, t->bucket, haul_buf_str(&u->side), u->side.len, 1,
+                                  &page, err) == 0) {
+            dlo = page.n == 1 && !strcmp(page.v[0].name, t->keys[u->idx]) && page.v[0].size == 0 &&
+                  page.v[0].etag && !strcasecmp(page.v[0].etag, EMPTY_MD5) && u->nbytes > 0;
+            haul_list_page_free(&page);
+        }
+        u->step = STEP_REQUEST;
+        if (dlo) return finish_get(w, u, 200, HAUL_VERIFIED_NONE);
+        fail_key(u, 200, u->werr, 1); /* the mismatch, kept from the body's end */
+        return UNIT_FINISHED;
+    }
+    default:
+        break;
+    }
+refetch:
+    forget_body(u);
+    return start_step(w, u, STEP_REQUEST) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
+}
+
 int haul_unit_done(worker *w, unit *u, CURLcode cc)
 {
     haul_task *t = &u->wt->t;
     wresult *r = &u->wt->res[u->idx];
     char err[HAUL_ERR_LEN];
-    haul_buf what = HAUL_BUF_INIT;
     long http = response_code(u->e);
+    int rc = UNIT_FINISHED;
 
-    w->running--;
-    describe(u, &what);
-    if (u->f && fflush(u->f) != 0 && !u->write_failed) {
-        snprintf(u->werr, sizeof u->werr, "cannot write %s: %s", u->tmp, strerror(errno));
-        u->write_failed = 1;
+    remove_transfer(w, u);
+    if (u->step == STEP_AUTH) {
+        rc = auth_done(w, u, cc);
+        goto out;
+    }
+    if (u->replan) {
+        /* The body was stopped on purpose: learn how to verify it first. */
+        unit_step s = u->replan;
+        u->replan = 0;
+        u->replans++;
+        forget_body(u);
+        rc = start_step(w, u, s) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
+        goto out;
     }
     if (u->write_failed) {
-        snprintf(err, sizeof err, "%s %s: %s", t->conn.kind == HAUL_STORE_S3 ? "S3" : "Swift", what.p, u->werr);
-        haul_result_fail(r, http, err, 0);
-        goto finished;
+        fail_key(u, http, u->werr, u->corrupt); /* a full disk will not be better soon */
+        goto out;
     }
     if (cc != CURLE_OK) {
         const char *url = NULL;
         curl_easy_getinfo(u->e, CURLINFO_EFFECTIVE_URL, &url);
-        snprintf(err, sizeof err, "%s %s: %s (%.*s)", t->conn.kind == HAUL_STORE_S3 ? "S3" : "Swift",
-                 what.p, curl_easy_strerror(cc), url ? (int)strcspn(url, "?") : 0, url ? url : "");
-        haul_result_fail(r, http, err, curl_transient(cc));
-        goto finished;
+        snprintf(err, sizeof err, "%s (%.*s)", curl_easy_strerror(cc),
+                 url ? (int)strcspn(url, "?") : 0, url ? url : "");
+        if (u->step != STEP_REQUEST && !curl_transient(cc)) {
+            /* A side request that cannot be made: the body is not verified. */
+            log_info("task %s key %zu: %s failed (%s): the body is not verified", t->id, u->idx,
+                     unit_step_str(u->step), err);
+            if (u->step == STEP_LISTCHECK) {
+                u->step = STEP_REQUEST;
+                fail_key(u, 200, u->werr, 1);
+                goto out;
+            }
+            give_up_verifying(u);
+            forget_body(u);
+            rc = start_step(w, u, STEP_REQUEST) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
+            goto out;
+        }
+        fail_key(u, http, err, curl_transient(cc));
+        goto out;
     }
     if (http == 401 && t->conn.kind == HAUL_STORE_SWIFT && !u->auth_retried && !t->conn.swift.token) {
         /* The cached token expired (or was revoked): authenticate again, once. */
         u->auth_retried = 1;
         haul_buf_reset(&u->body);
-        haul_buf_free(&what);
-        return launch(w, u) == 0 ? 1 : 0;
+        rc = start_step(w, u, u->step) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
+        goto out;
+    }
+    if (u->step != STEP_REQUEST) {
+        if ((http < 200 || http > 299) && u->step != STEP_PARTPROBE) {
+            /* The store will not say: go on without verifying. */
+            log_info("task %s key %zu: %s answered %ld: the body is not verified", t->id, u->idx,
+                     unit_step_str(u->step), http);
+            if (u->step == STEP_LISTCHECK) {
+                u->step = STEP_REQUEST;
+                fail_key(u, 200, u->werr, 1);
+                goto out;
+            }
+            give_up_verifying(u);
+            forget_body(u);
+            rc = start_step(w, u, STEP_REQUEST) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
+            goto out;
+        }
+        rc = side_done(w, u, http);
+        goto out;
     }
     if (http == 204 && t->conn.kind == HAUL_STORE_SWIFT &&
         (t->op == HAUL_OP_LIST || t->op == HAUL_OP_LIST_BUCKETS)) {
-        haul_result_set(r, 1, http, NULL); /* empty container or account */
-        r->count = u->list_count;
-        goto finished;
+        /* An empty container or account: a last page of no rows. */
+        memset(&u->page, 0, sizeof u->page);
+        rc = UNIT_PAGE;
+        goto out;
     }
     if (http < 200 || http > 299) {
+        haul_buf what = HAUL_BUF_INIT;
+        describe(u, &what);
         haul_store_error(&t->conn, what.p, http, u->body.p, u->body.len, err);
+        haul_buf_free(&what);
         /* A 401 that survived re-authenticating is worth another attempt
          * later (tokens are revoked and issued asynchronously). */
         haul_result_fail(r, http, err, haul_store_transient(http) ||
                          (http == 401 && t->conn.kind == HAUL_STORE_SWIFT));
-        goto finished;
+        if (t->op == HAUL_OP_LIST || t->op == HAUL_OP_LIST_BUCKETS) r->count = r->listed;
+        goto out;
     }
     switch (t->op) {
     case HAUL_OP_SIDECAR:
-        haul_buf_reset(&r->value);
-        haul_buf_add(&r->value, haul_buf_str(&u->body), u->body.len);
-        r->bytes = u->nbytes;
-        haul_result_set(r, 1, http, NULL);
-        break;
-    case HAUL_OP_GET:
-        r->bytes = u->nbytes;
-        {
-            int mc = md5_check(u, err);
-            if (mc < 0) {
-                haul_result_fail(r, http, err, 1); /* corrupted on the way: fetch again */
-                break;
-            }
-            r->verified = mc == 1 ? "md5" : NULL;
+    case HAUL_OP_GET: {
+        haul_verified how = HAUL_VERIFIED_NONE;
+        if (!u->planned) { /* an empty body: no byte called plan() */
+            plan(w, u);
+            u->replan = 0;
         }
-        if (u->f) {
-            int bad = fclose(u->f) != 0;
-            u->f = NULL;
-            if (bad || rename(u->tmp, u->path) < 0) {
-                snprintf(err, sizeof err, "%s: cannot write %s: %s", what.p, u->path, strerror(errno));
-                haul_result_set(r, 0, http, err);
-                break;
+        err[0] = '\0';
+        if (u->ver && haul_verifier_final(u->ver, &how, err) < 0) {
+            snprintf(u->werr, sizeof u->werr, "%s", err);
+            if (t->conn.kind == HAUL_STORE_S3 && !u->listchecked &&
+                haul_etag_parse(u->etag.p, u->etag.len, NULL, NULL) == HAUL_ETAG_MD5 &&
+                t->op == HAUL_OP_GET) {
+                /* Perhaps a Swift DLO read over S3: its listing entry tells. */
+                u->listchecked = 1;
+                rc = start_step(w, u, STEP_LISTCHECK) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
+                goto out;
             }
-            free(u->tmp); u->tmp = NULL;
-            free(r->path);
-            r->path = u->path;
-            u->path = NULL;
-        } else {
+            fail_key(u, http, err, 1); /* corrupted on the way: fetch again */
+            goto out;
+        }
+        if (u->ver && *err) log_debug("task %s key %zu: %s", t->id, u->idx, err);
+        if (t->op == HAUL_OP_SIDECAR) {
             haul_buf_reset(&r->value);
             haul_buf_add(&r->value, haul_buf_str(&u->body), u->body.len);
+            r->bytes = u->nbytes;
+            r->verified = how;
+            haul_result_set(r, 1, http, NULL);
+            goto out;
         }
-        haul_result_set(r, 1, http, NULL);
-        break;
+        rc = finish_get(w, u, http, how);
+        goto out;
+    }
     case HAUL_OP_HEAD:
         head_value(u, r);
         haul_result_set(r, 1, http, NULL);
-        break;
+        goto out;
     case HAUL_OP_LIST:
-    case HAUL_OP_LIST_BUCKETS: {
-        haul_list_page page;
+    case HAUL_OP_LIST_BUCKETS:
+        haul_list_page_free(&u->page);
         if (haul_store_list_parse(&t->conn, t->op == HAUL_OP_LIST ? t->bucket : NULL,
-                                  haul_buf_str(&u->body), u->body.len, HAUL_LIST_PAGE, &page, err) < 0) {
+                                  haul_buf_str(&u->body), u->body.len, HAUL_LIST_PAGE, &u->page, err) < 0) {
             haul_result_set(r, 0, http, err);
-            break;
+            r->count = r->listed;
+            goto out;
         }
-        for (size_t i = 0; i < page.n; i++) haul_emit_list_row(w, u->wt, u->idx, &page.v[i]);
-        u->list_count += (long long)page.n;
-        r->listed = u->list_count;
-        if (page.truncated && page.next && page.n) {
-            free(u->list_next);
-            u->list_next = haul_strdup(page.next);
-            free(r->resume);
-            r->resume = haul_strdup(page.next);
-            haul_list_page_free(&page);
-            haul_buf_reset(&u->body);
-            haul_buf_free(&what);
-            return launch(w, u) == 0 ? 1 : 0;
+        if (!(u->page.truncated && u->page.next && u->page.n)) {
+            free(u->page.next);
+            u->page.next = NULL;
+            u->page.truncated = 0;
         }
-        haul_list_page_free(&page);
-        r->count = u->list_count;
-        haul_result_set(r, 1, http, NULL);
-        break;
-    }
+        rc = UNIT_PAGE; /* main.c commits the rows with the checkpoint */
+        goto out;
     default:
         haul_result_set(r, 0, http, "unsupported operation");
     }
-finished:
-    r->ms = haul_mono_ms() - u->t0;
-    haul_buf_free(&what);
-    return 0;
+out:
+    if (rc == UNIT_FINISHED) r->ms = haul_mono_ms() - u->t0;
+    return rc;
+}
+
+int haul_unit_continue(worker *w, unit *u, int committed, const char *why)
+{
+    wresult *r = &u->wt->res[u->idx];
+    int more = u->page.truncated && u->page.next;
+    char *next = more ? haul_strdup(u->page.next) : NULL;
+    haul_list_page_free(&u->page);
+    if (!committed) {
+        free(next);
+        fail_key(u, 200, why, 1);
+        r->count = r->listed;
+        r->ms = haul_mono_ms() - u->t0;
+        return UNIT_FINISHED;
+    }
+    u->list_count = r->listed;
+    if (!more) {
+        haul_result_set(r, 1, 200, NULL);
+        r->count = r->listed;
+        r->ms = haul_mono_ms() - u->t0;
+        return UNIT_FINISHED;
+    }
+    free(u->list_next);
+    u->list_next = next;
+    if (start_step(w, u, STEP_REQUEST) < 0) {
+        r->count = r->listed;
+        r->ms = haul_mono_ms() - u->t0;
+        return UNIT_FINISHED;
+    }
+    return UNIT_RUNNING;
 }

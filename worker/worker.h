@@ -1,14 +1,20 @@
-/* worker.h -- the worker's state, shared by its main loop and its operations. */
+/* worker.h -- the worker's state, shared by its main loop (main.c) and its
+ * transfers (ops.c). ops.c never talks to Redis and never calls into main.c:
+ * it tells the loop what happened through the return values of
+ * haul_unit_start() / haul_unit_done() and through the worker's list of keys
+ * that finished on their own (w->finished). */
 #ifndef HAUL_WORKER_H
 #define HAUL_WORKER_H
 
 #include <curl/curl.h>
 #include <hiredis/hiredis.h>
-#include <openssl/evp.h>
 
 #include "buf.h"
+#include "files.h"
+#include "listing.h"
 #include "store.h"
 #include "task.h"
+#include "verify.h"
 
 /* The result of one key, kept until the whole task is written to the stream. */
 typedef struct wresult {
@@ -23,9 +29,12 @@ typedef struct wresult {
     long long count;     /* list: entries listed; -1 otherwise */
     int tries;           /* attempts made for this key */
     int transient;       /* the failure is worth another attempt */
-    char *resume;        /* list: where a retried listing resumes */
-    long long listed;    /* list: entries already written */
-    const char *verified; /* get: what the body was checked against ("md5", ...); NULL: "none" */
+    haul_verified verified; /* get: what the body was checked against */
+    /* list: the checkpoint this key's rows are committed up to (main.c reads
+     * it from Redis before every attempt and after every commit). */
+    char *resume;        /* the next page's marker; NULL: from the start */
+    long long listed;    /* rows committed */
+    int list_done;       /* the last page is committed */
 } wresult;
 
 /* A task this worker holds: taken from the queue into its processing list,
@@ -40,30 +49,67 @@ typedef struct wtask {
     struct wtask *link;
 } wtask;
 
-/* One key's transfer (several, for a paginated listing). */
+/* What a unit's easy handle is doing for its key. */
+typedef enum unit_step {
+    STEP_REQUEST = 0,    /* the key's own request (for list: the next page) */
+    STEP_AUTH,           /* authenticating to Swift for every key of these credentials */
+    STEP_MANIFEST,       /* get, Swift SLO: GET ?multipart-manifest=get */
+    STEP_SEGMENTS,       /* get, Swift DLO: listing the segments (one page) */
+    STEP_PARTPROBE,      /* get, S3 multipart: HEAD ?partNumber=1 for the part size */
+    STEP_LISTCHECK,      /* get over S3: is this 32-hex ETag a Swift DLO's? (listing) */
+} unit_step;
+const char *unit_step_str(unit_step s);
+
+struct worker;
+
+/* One key's transfers: the request, and the side requests its verification
+ * or authentication needs, one at a time on one easy handle. */
 typedef struct unit {
+    struct worker *w;    /* the worker it belongs to (for the callbacks) */
     wtask *wt;
     size_t idx;
     CURL *e;
+    unit_step step;
+    unit_step after_auth; /* STEP_AUTH: the step to run once authenticated */
+    int in_multi;        /* e is added to the multi handle */
+    int parked;          /* waiting for another unit's Swift auth */
+    struct unit *waiters;     /* STEP_AUTH: units parked on this one */
+    struct unit *next_waiter; /* link in a leader's waiters, in w->auths (a leader),
+                                 or in w->finished */
+    haul_swift_auth auth;     /* STEP_AUTH: the answer's headers */
     haul_req req;
     haul_buf body;       /* response body held in memory */
+    haul_buf side;       /* a side request's answer (the body may still be needed) */
     haul_buf etag, ctype, lastmod;
     haul_buf meta;       /* head: JSON object members of user metadata */
+    haul_buf manifest_hdr; /* X-Object-Manifest (DLO) */
+    int slo;             /* X-Static-Large-Object: True */
     long long clen;      /* Content-Length, -1 unknown */
-    FILE *f;             /* get: body spilled to a file past max_inline */
-    char *path, *tmp;
-    EVP_MD_CTX *md5;
+    long long parts_count; /* x-amz-mp-parts-count, -1 unknown */
+    wfile file;          /* get: body spilled to a file past max_inline */
+    haul_verifier *ver;  /* get: checks the body as it arrives; NULL: nothing to check */
+    int planned;         /* get: the verification plan is made for this response */
+    int replan;          /* get: stopped the body to learn how to verify it (step to run) */
+    int replans;         /* plans made for this key (bounded) */
+    int listchecked;     /* get over S3: STEP_LISTCHECK was done */
+    haul_segment *segs;  /* get: the segments learned (SLO manifest, DLO listing) */
+    size_t nsegs;
+    char *segs_etag;     /* the object ETag they were learned for */
+    long long part_size; /* get, S3 multipart: >0 from the store, 0 guessed */
     long long nbytes;    /* body bytes received */
     long long t0;
     int auth_retried;    /* Swift: re-authenticated once after a 401 */
     long long sent_ms;   /* when the last request of this key was started */
     int write_failed;
+    int corrupt;         /* write_failed because the body failed verification */
     char werr[HAUL_ERR_LEN];
-    char *list_next;     /* list: continuation token / marker */
+    char *list_next;     /* list / DLO segments: continuation token or marker */
     long long list_count;
+    haul_list_page page; /* list: the page whose rows wait to be committed */
     struct unit *link;   /* free list */
 } unit;
 
+/* What the transfer side needs of the worker. */
 typedef struct worker {
     char *id;            /* "<host>:<pid>" */
     char *host;
@@ -75,23 +121,38 @@ typedef struct worker {
     long long tasks_done, keys_done, retries;
     long long started_ms;
     haul_buf k1, k2;     /* scratch for key names */
+    wfiles *files;       /* every file this worker writes lies beneath its --out-root */
+    const char *allow;   /* --allow-endpoint patterns; NULL: any */
+    unit *auths;         /* units leading a Swift auth (STEP_AUTH) */
+    unit *finished;      /* keys finished outside haul_unit_done's own return */
+    char **noparts;      /* S3 endpoints that do not tell part sizes (no partNumber) */
+    size_t nnoparts;
 } worker;
 
 /* ops.c */
-/* Start the key u->idx of u->wt. Returns 0 when a transfer was added to the
- * multi handle, 1 when the key finished at once (its result is set). */
+enum {
+    UNIT_RUNNING = 0,    /* a transfer of the key is under way (or it waits for an auth) */
+    UNIT_FINISHED = 1,   /* the key has its result */
+    UNIT_PAGE = 2,       /* list: u->page holds rows for main.c to commit, then call
+                            haul_unit_continue() */
+};
+/* Start the key u->idx of u->wt (a retry resumes where its result says). */
 int haul_unit_start(worker *w, unit *u);
-/* A transfer of u ended with cc. Returns 0 when the key is finished (result
- * set), 1 when another transfer of it was started (next page, re-auth). */
+/* A transfer of u ended with cc. */
 int haul_unit_done(worker *w, unit *u, CURLcode cc);
-/* Release what a unit holds between uses (keeps its easy handle). */
-void haul_unit_reset(unit *u);
+/* list: the page was committed (committed 1: r->listed and r->resume were
+ * updated by the caller) or not (0: the key fails, worth another attempt). */
+int haul_unit_continue(worker *w, unit *u, int committed, const char *why);
+/* Release what a unit holds between uses (keeps its easy handle); a unit
+ * leading an auth hands its waiters to w->finished, failed. */
+void haul_unit_reset(worker *w, unit *u);
+/* Abandon the unit's transfer (shutdown): out of the multi handle, reset. */
+void haul_unit_abandon(worker *w, unit *u);
+/* The next key that finished outside haul_unit_done's return, or NULL. */
+unit *haul_unit_finished(worker *w);
 /* Set a finished key's result (not transient). */
 void haul_result_set(wresult *r, int ok, long http, const char *error);
 /* Set a failed key's result, saying whether another attempt may succeed. */
 void haul_result_fail(wresult *r, long http, const char *error, int transient);
-
-/* main.c: write one listing row for a list task immediately (pipelined). */
-void haul_emit_list_row(worker *w, wtask *wt, size_t idx, const haul_list_entry *e);
 
 #endif

@@ -85,7 +85,7 @@ TEST(csv_header_line)
 {
     haul_buf b = HAUL_BUF_INIT;
     haul_out_header(&b, HAUL_FMT_CSV);
-    ASSERT_BUF(b, "key,status,http,value,bytes,error\n");
+    ASSERT_BUF(b, "key,status,http,value,bytes,error,verified\n");
     haul_buf_free(&b);
     haul_out_header(&b, HAUL_FMT_JSONL);
     ASSERT_EQ(b.len, 0);
@@ -126,9 +126,9 @@ TEST(csv_row_ok_value)
 {
     haul_buf b = HAUL_BUF_INIT;
     haul_row r = {L("dummy/a.zip.metadata"), "ok", 200, L("{\"a\": 1, \"b\": \"x\"}"),
-                  NULL, 18, NULL, "w1", "t1", 12, 0};
+                  NULL, 18, NULL, "w1", "t1", 12, 0, "md5"};
     haul_out_row(&b, HAUL_FMT_CSV, &r);
-    ASSERT_BUF(b, "dummy/a.zip.metadata,ok,200,\"{\"\"a\"\": 1, \"\"b\"\": \"\"x\"\"}\",18,\n");
+    ASSERT_BUF(b, "dummy/a.zip.metadata,ok,200,\"{\"\"a\"\": 1, \"\"b\"\": \"\"x\"\"}\",18,,md5\n");
     haul_buf_free(&b);
 }
 
@@ -136,15 +136,15 @@ TEST(csv_row_path_and_unknowns)
 {
     haul_buf b = HAUL_BUF_INIT;
     haul_row r = {"big/file.bin", 12, "ok", 200, NULL, 0, "/data/out/big/file.bin", -1,
-                  NULL, NULL, NULL, -1, 0};
+                  NULL, NULL, NULL, -1, 0, NULL};
     haul_out_row(&b, HAUL_FMT_CSV, &r);
-    ASSERT_BUF(b, "big/file.bin,ok,200,/data/out/big/file.bin,,\n");
+    ASSERT_BUF(b, "big/file.bin,ok,200,/data/out/big/file.bin,,,\n");
     haul_buf_free(&b);
 
     /* value set: the path does not replace it, even an empty value. */
-    haul_row r2 = {"k", 1, "ok", 200, "", 0, "/p", 0, NULL, NULL, NULL, -1, 0};
+    haul_row r2 = {"k", 1, "ok", 200, "", 0, "/p", 0, NULL, NULL, NULL, -1, 0, "none"};
     haul_out_row(&b, HAUL_FMT_CSV, &r2);
-    ASSERT_BUF(b, "k,ok,200,\"\",0,\n");
+    ASSERT_BUF(b, "k,ok,200,\"\",0,,none\n");
     haul_buf_free(&b);
 }
 
@@ -153,21 +153,21 @@ TEST(csv_row_error)
     haul_buf b = HAUL_BUF_INIT;
     haul_row r = {L("dummy/b, \"c\".zip"), "error", 403, NULL, 0, NULL, -1,
                   "S3 GET dummy/b: 403 SignatureDoesNotMatch (check the \"secret\" key, and region)",
-                  "w2", "t2", 5, 0};
+                  "w2", "t2", 5, 0, NULL};
     haul_out_row(&b, HAUL_FMT_CSV, &r);
     ASSERT_BUF(b, "\"dummy/b, \"\"c\"\".zip\",error,403,,,\"S3 GET dummy/b: 403 SignatureDoesNotMatch "
-                  "(check the \"\"secret\"\" key, and region)\"\n");
+                  "(check the \"\"secret\"\" key, and region)\",\n");
     haul_buf_free(&b);
 
     haul_row r2 = {"k", 1, "error", 0, NULL, 0, NULL, -1, "connect: Connection refused",
-                   NULL, NULL, -1, 0};
+                   NULL, NULL, -1, 0, NULL};
     haul_out_row(&b, HAUL_FMT_CSV, &r2);
-    ASSERT_BUF(b, "k,error,,,,connect: Connection refused\n");
+    ASSERT_BUF(b, "k,error,,,,connect: Connection refused,\n");
     haul_buf_free(&b);
 
-    haul_row r3 = {NULL, 0, NULL, 0, NULL, 0, NULL, -1, NULL, NULL, NULL, -1, 0};
+    haul_row r3 = {NULL, 0, NULL, 0, NULL, 0, NULL, -1, NULL, NULL, NULL, -1, 0, NULL};
     haul_out_row(&b, HAUL_FMT_CSV, &r3);
-    ASSERT_BUF(b, ",,,,,\n");
+    ASSERT_BUF(b, ",,,,,,\n");
     haul_buf_free(&b);
 }
 
@@ -188,19 +188,20 @@ TEST(csv_rows_read_back)
     for (size_t i = 0; i < nrows; i++) {
         haul_row r = {rows[i].key, rows[i].klen, rows[i].error ? "error" : "ok", 200,
                       rows[i].val, rows[i].vlen, NULL, (long long)rows[i].vlen, rows[i].error,
-                      NULL, NULL, -1, 0};
+                      NULL, NULL, -1, 0, NULL};
         haul_out_row(&b, HAUL_FMT_CSV, &r);
     }
     const char *p = b.p, *end = b.p + b.len;
     haul_buf f[8] = {HAUL_BUF_INIT};
     int n = csv_read(&p, end, f, 8);
-    int header_ok = n == 6 && strcmp(f[0].p, "key") == 0 && strcmp(f[5].p, "error") == 0;
+    int header_ok = n == 7 && strcmp(f[0].p, "key") == 0 && strcmp(f[5].p, "error") == 0 &&
+                    strcmp(f[6].p, "verified") == 0;
     free_fields(f, n > 0 ? n : 8);
     if (!header_ok) { haul_buf_free(&b); FAIL_("header read back as %d fields", n); }
     for (size_t i = 0; i < nrows; i++) {
         memset(f, 0, sizeof f);
         n = csv_read(&p, end, f, 8);
-        int ok = n == 6 &&
+        int ok = n == 7 &&
                  f[0].len == rows[i].klen && memcmp(f[0].p, rows[i].key, rows[i].klen) == 0 &&
                  f[3].len == rows[i].vlen && memcmp(f[3].p, rows[i].val, rows[i].vlen) == 0 &&
                  strcmp(f[5].p, rows[i].error ? rows[i].error : "") == 0 &&
@@ -323,10 +324,10 @@ TEST(jsonl_row_full)
 {
     haul_buf b = HAUL_BUF_INIT;
     haul_row r = {"dummy/a.zip.metadata", 20, "ok", 200, "{\"size\": 3}\n", 12, NULL, 12,
-                  NULL, "worker-1:4242", "7f3a", 35, 2};
+                  NULL, "worker-1:4242", "7f3a", 35, 2, "segments"};
     haul_out_row(&b, HAUL_FMT_JSONL, &r);
     ASSERT_BUF(b, "{\"key\":\"dummy/a.zip.metadata\",\"status\":\"ok\",\"http\":200,"
-                  "\"value\":\"{\\\"size\\\": 3}\\n\",\"bytes\":12,\"error\":null,\"ms\":35,"
+                  "\"value\":\"{\\\"size\\\": 3}\\n\",\"bytes\":12,\"error\":null,\"verified\":\"segments\",\"ms\":35,"
                   "\"worker\":\"worker-1:4242\",\"task\":\"7f3a\",\"tries\":2}\n");
     haul_buf_free(&b);
 }
@@ -335,22 +336,22 @@ TEST(jsonl_row_path_and_nulls)
 {
     haul_buf b = HAUL_BUF_INIT;
     haul_row r = {"big.bin", 7, "ok", 200, NULL, 0, "/out/big.bin", 1073741824LL,
-                  NULL, NULL, NULL, -1, 0};
+                  NULL, NULL, NULL, -1, 0, NULL};
     haul_out_row(&b, HAUL_FMT_JSONL, &r);
     ASSERT_BUF(b, "{\"key\":\"big.bin\",\"status\":\"ok\",\"http\":200,\"path\":\"/out/big.bin\","
-                  "\"bytes\":1073741824,\"error\":null,\"ms\":null,\"worker\":null,\"task\":null,\"tries\":null}\n");
+                  "\"bytes\":1073741824,\"error\":null,\"verified\":null,\"ms\":null,\"worker\":null,\"task\":null,\"tries\":null}\n");
     haul_buf_free(&b);
 
-    haul_row r2 = {NULL, 0, NULL, 0, NULL, 0, NULL, -1, NULL, NULL, NULL, -1, 0};
+    haul_row r2 = {NULL, 0, NULL, 0, NULL, 0, NULL, -1, NULL, NULL, NULL, -1, 0, NULL};
     haul_out_row(&b, HAUL_FMT_JSONL, &r2);
     ASSERT_BUF(b, "{\"key\":null,\"status\":null,\"http\":null,\"value\":null,\"bytes\":null,"
-                  "\"error\":null,\"ms\":null,\"worker\":null,\"task\":null,\"tries\":null}\n");
+                  "\"error\":null,\"verified\":null,\"ms\":null,\"worker\":null,\"task\":null,\"tries\":null}\n");
     haul_buf_free(&b);
 
-    haul_row r3 = {"e", 1, "ok", 204, "", 0, "/ignored", 0, NULL, "w", "t", 0, 0};
+    haul_row r3 = {"e", 1, "ok", 204, "", 0, "/ignored", 0, NULL, "w", "t", 0, 0, "none"};
     haul_out_row(&b, HAUL_FMT_JSONL, &r3);
     ASSERT_BUF(b, "{\"key\":\"e\",\"status\":\"ok\",\"http\":204,\"value\":\"\",\"bytes\":0,"
-                  "\"error\":null,\"ms\":0,\"worker\":\"w\",\"task\":\"t\",\"tries\":null}\n");
+                  "\"error\":null,\"verified\":\"none\",\"ms\":0,\"worker\":\"w\",\"task\":\"t\",\"tries\":null}\n");
     haul_buf_free(&b);
 }
 
@@ -358,12 +359,12 @@ TEST(jsonl_row_error_and_binary)
 {
     haul_buf b = HAUL_BUF_INIT;
     haul_row r = {"k\"ey\n", 5, "error", 503, "\0\xFF" "ok", 4, NULL, -1,
-                  "Swift GET c/k: 503 \"Service Unavailable\"\n(retry later)", "w", "t\\1", 1500, 0};
+                  "Swift GET c/k: 503 \"Service Unavailable\"\n(retry later)", "w", "t\\1", 1500, 0, NULL};
     haul_out_row(&b, HAUL_FMT_JSONL, &r);
     ASSERT_BUF(b, "{\"key\":\"k\\\"ey\\n\",\"status\":\"error\",\"http\":503,"
                   "\"value\":\"\\u0000" FFFD "ok\",\"bytes\":null,"
                   "\"error\":\"Swift GET c/k: 503 \\\"Service Unavailable\\\"\\n(retry later)\","
-                  "\"ms\":1500,\"worker\":\"w\",\"task\":\"t\\\\1\",\"tries\":null}\n");
+                  "\"verified\":null,\"ms\":1500,\"worker\":\"w\",\"task\":\"t\\\\1\",\"tries\":null}\n");
     /* One line, and jansson reads it as the object we meant. */
     ASSERT(memchr(b.p, '\n', b.len) == b.p + b.len - 1);
     json_error_t je;
@@ -383,12 +384,12 @@ TEST(jsonl_row_error_and_binary)
 TEST(rows_accumulate)
 {
     haul_buf b = HAUL_BUF_INIT;
-    haul_row r = {"a", 1, "ok", 200, "1", 1, NULL, 1, NULL, NULL, NULL, -1, 0};
+    haul_row r = {"a", 1, "ok", 200, "1", 1, NULL, 1, NULL, NULL, NULL, -1, 0, NULL};
     haul_out_header(&b, HAUL_FMT_CSV);
     haul_out_row(&b, HAUL_FMT_CSV, &r);
     r.key = "b";
     haul_out_row(&b, HAUL_FMT_CSV, &r);
-    ASSERT_BUF(b, "key,status,http,value,bytes,error\na,ok,200,1,1,\nb,ok,200,1,1,\n");
+    ASSERT_BUF(b, "key,status,http,value,bytes,error,verified\na,ok,200,1,1,,\nb,ok,200,1,1,,\n");
     haul_buf_reset(&b);
     haul_out_header(&b, HAUL_FMT_JSONL);
     haul_out_row(&b, HAUL_FMT_JSONL, &r);
