@@ -685,19 +685,26 @@ static void free_unit(loop *L, unit *u)
     L->free_units = u;
 }
 
-static void finish_key(loop *L, unit *u)
+/* A key's attempt is over: done, or (a transient failure with attempts
+ * left) due again after a backoff. */
+static void key_over(loop *L, wtask *wt, size_t idx)
 {
-    wresult *r = &u->wt->res[u->idx];
-    if (!r->ok && r->transient && r->tries < (int)u->wt->t.max_attempts && stop_requested < 2) {
-        retry x = {haul_mono_ms() + backoff_ms(L, r->tries), u->wt, u->idx};
-        log_debug("task %s key %zu: attempt %d failed (%s); retrying in %lld ms", u->wt->t.id,
-                  u->idx, r->tries, r->error ? r->error : "", x.due_ms - haul_mono_ms());
+    wresult *r = &wt->res[idx];
+    if (!r->ok && r->transient && r->tries < (int)wt->t.max_attempts && stop_requested < 2) {
+        retry x = {haul_mono_ms() + backoff_ms(L, r->tries), wt, idx};
+        log_debug("task %s key %zu: attempt %d failed (%s); retrying in %lld ms", wt->t.id,
+                  idx, r->tries, r->error ? r->error : "", x.due_ms - haul_mono_ms());
         r->done = 0;
         retry_push(L, x);
         L->w.retries++;
     } else {
-        u->wt->ndone++;
+        wt->ndone++;
     }
+}
+
+static void finish_key(loop *L, unit *u)
+{
+    key_over(L, u->wt, u->idx);
     free_unit(L, u);
 }
 
@@ -712,9 +719,14 @@ static void after(loop *L, unit *u, int rc)
         rc = haul_unit_continue(&L->w, u, ok, err);
     }
     if (rc == UNIT_FINISHED) finish_key(L, u);
-    /* Keys that finished on their own meanwhile (their Swift auth failed). */
+    else if (rc == UNIT_DEFERRED) free_unit(L, u); /* the key waits without it */
+    /* Keys that finished on their own meanwhile (their Swift auth failed),
+     * and keys whose auth is done: due again at once. */
     unit *f;
     while ((f = haul_unit_finished(&L->w))) finish_key(L, f);
+    wkey *k;
+    while ((k = haul_key_failed(&L->w))) { key_over(L, k->wt, k->idx); free(k); }
+    while ((k = haul_key_ready(&L->w))) { retry_push(L, (retry){0, k->wt, k->idx}); free(k); }
 }
 
 /* Start key idx of wt on a free unit. */
@@ -972,7 +984,11 @@ int main(int argc, char **argv)
                 haul_unit_abandon(w, u);
                 free_unit(&L, u);
             }
-            while (haul_unit_finished(w)) {} /* waiters of abandoned auths: abandoned too */
+            /* Waiters of abandoned auths: abandoned too. */
+            while (haul_unit_finished(w)) {}
+            wkey *k;
+            while ((k = haul_key_failed(w))) free(k);
+            while ((k = haul_key_ready(w))) free(k);
             flush_finished(&L);
             return_held(&L);
             break;
@@ -982,7 +998,11 @@ int main(int argc, char **argv)
             L.next_hb_ms = now + HEARTBEAT_MS;
         }
         start_keys(&L);
-        if (!stop_requested && !L.redis_full && L.unstarted < w->concurrency) {
+        /* Keys waiting on a slow Swift auth hold no transfer slot, but count
+         * (up to 4 per slot) so a stalled auth server does not make this
+         * worker take the whole queue. */
+        if (!stop_requested && !L.redis_full && L.unstarted < w->concurrency &&
+            w->deferred < 4 * w->concurrency) {
             int idle = w->running == 0 && L.tasks == NULL;
             if (now < L.next_take_ms) {
                 if (idle) usleep(50 * 1000);

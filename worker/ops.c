@@ -109,6 +109,45 @@ static void push_finished(worker *w, unit *u)
     w->finished = u;
 }
 
+wkey *haul_key_ready(worker *w)
+{
+    wkey *k = w->ready;
+    if (k) w->ready = k->next;
+    return k;
+}
+
+wkey *haul_key_failed(worker *w)
+{
+    wkey *k = w->failed;
+    if (k) w->failed = k->next;
+    return k;
+}
+
+/* The keys waiting on leader's auth: to start again, or failed with err. */
+static void release_keys(worker *w, unit *leader, int ok, long http, const char *err, int transient)
+{
+    wkey *k = leader->key_waiters;
+    leader->key_waiters = NULL;
+    while (k) {
+        wkey *next = k->next;
+        w->deferred--;
+        if (ok) {
+            k->next = w->ready;
+            w->ready = k;
+        } else {
+            wresult *r = &k->wt->res[k->idx];
+            r->tries++;
+            r->bytes = -1;
+            r->count = -1;
+            haul_result_fail(r, http, err, transient);
+            r->ms = 0;
+            k->next = w->failed;
+            w->failed = k;
+        }
+        k = next;
+    }
+}
+
 unit *haul_unit_finished(worker *w)
 {
     unit *u = w->finished;
@@ -153,6 +192,7 @@ void haul_unit_reset(worker *w, unit *u)
             if (*pp == u) { *pp = u->next_waiter; break; }
         u->next_waiter = NULL;
         fail_waiters(w, u, 0, "Swift auth was abandoned", 1);
+        release_keys(w, u, 0, 0, "Swift auth was abandoned", 1);
     }
     haul_req_free(&u->req);
     forget_body(u);
@@ -546,7 +586,16 @@ static void fail_key(unit *u, long http, const char *why, int transient)
     haul_buf_free(&what);
 }
 
-static int start_step(worker *w, unit *u, unit_step step);
+/* The unit leading the auth of c's credentials, if one does. */
+static unit *find_leader(worker *w, const haul_conn *c)
+{
+    for (unit *l = w->auths; l; l = l->next_waiter) {
+        const haul_swift_conn *a = &l->wt->t.conn.swift, *b = &c->swift;
+        if (!strcmp(a->auth_url, b->auth_url) && !strcmp(a->user, b->user) && !strcmp(a->key, b->key))
+            return l;
+    }
+    return NULL;
+}
 
 /* Start the step: with a token first, for Swift (a cached one, or by leading
  * or joining an auth). 0 under way (or parked), -1 with the key's result set. */
@@ -563,15 +612,12 @@ static int start_step(worker *w, unit *u, unit_step step)
          * expired token at once. */
         long long before = u->auth_retried ? u->sent_ms + 1 : 0;
         if (!haul_swift_cached(&t->conn, before, &token, &surl)) {
-            for (unit *l = w->auths; l; l = l->next_waiter) {
-                const haul_swift_conn *a = &l->wt->t.conn.swift, *b = &t->conn.swift;
-                if (!strcmp(a->auth_url, b->auth_url) && !strcmp(a->user, b->user) &&
-                    !strcmp(a->key, b->key)) {
-                    u->parked = 1;            /* wait for that one */
-                    u->next_waiter = l->waiters;
-                    l->waiters = u;
-                    return 0;
-                }
+            unit *l = find_leader(w, &t->conn);
+            if (l) {
+                u->parked = 1;            /* wait for that one */
+                u->next_waiter = l->waiters;
+                l->waiters = u;
+                return 0;
             }
             /* Lead: authenticate on this key's handle, then do its step. */
             u->step = STEP_AUTH;
@@ -634,9 +680,11 @@ static int auth_done(worker *w, unit *u, CURLcode cc)
         int transient = cc != CURLE_OK ? curl_transient(cc) :
                         haul_store_transient(http) && http != 200;
         fail_waiters(w, u, http, err, transient);
+        release_keys(w, u, 0, http, err, transient);
         haul_result_fail(&u->wt->res[u->idx], http, err, transient);
         return UNIT_FINISHED;
     }
+    release_keys(w, u, 1, 0, NULL, 0);
     unit *wu = u->waiters;
     u->waiters = NULL;
     while (wu) {
@@ -662,7 +710,28 @@ int haul_unit_start(worker *w, unit *u)
     haul_task *t = &u->wt->t;
     wresult *r = &u->wt->res[u->idx];
     const char *key = t->keys[u->idx];
+    int request = 1;
 
+    if (t->op == HAUL_OP_SIDECAR) {
+        request = 0; /* the notebook's rule: only keys with a sidecar suffix have one */
+        for (size_t i = 0; i < t->nsuffixes && !request; i++) request = ends_with(key, t->suffixes[i]);
+        if (!t->nsuffixes) request = ends_with(key, ".zip");
+    }
+    /* Keys of credentials being authenticated wait without a unit: a slow
+     * auth server must not take every transfer slot from other work. */
+    if (request && t->conn.kind == HAUL_STORE_SWIFT) {
+        const char *token, *surl;
+        unit *l;
+        if (!haul_swift_cached(&t->conn, 0, &token, &surl) && (l = find_leader(w, &t->conn))) {
+            wkey *k = haul_malloc(sizeof *k);
+            k->wt = u->wt;
+            k->idx = u->idx;
+            k->next = l->key_waiters;
+            l->key_waiters = k;
+            w->deferred++;
+            return UNIT_DEFERRED;
+        }
+    }
     haul_unit_reset(w, u);
     u->w = w;
     u->t0 = haul_mono_ms();
@@ -671,15 +740,10 @@ int haul_unit_start(worker *w, unit *u)
     r->bytes = -1;
     r->count = -1;
     r->verified = HAUL_VERIFIED_NONE;
-    if (t->op == HAUL_OP_SIDECAR) {
-        int match = 0;
-        for (size_t i = 0; i < t->nsuffixes && !match; i++) match = ends_with(key, t->suffixes[i]);
-        if (!t->nsuffixes) match = ends_with(key, ".zip");
-        if (!match) { /* the notebook's rule: no sidecar, empty value, no request */
-            haul_result_set(r, 1, 0, NULL);
-            r->ms = 0;
-            return UNIT_FINISHED;
-        }
+    if (!request) { /* no sidecar: an empty value, no request */
+        haul_result_set(r, 1, 0, NULL);
+        r->ms = 0;
+        return UNIT_FINISHED;
     }
     if (t->op == HAUL_OP_LIST || t->op == HAUL_OP_LIST_BUCKETS) {
         /* Resume at the checkpoint main.c read: the rows before it are

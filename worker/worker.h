@@ -62,6 +62,13 @@ const char *unit_step_str(unit_step s);
 
 struct worker;
 
+/* A key waiting, without holding a unit, for the Swift auth a unit leads. */
+typedef struct wkey {
+    wtask *wt;
+    size_t idx;
+    struct wkey *next;
+} wkey;
+
 /* One key's transfers: the request, and the side requests its verification
  * or authentication needs, one at a time on one easy handle. */
 typedef struct unit {
@@ -73,7 +80,8 @@ typedef struct unit {
     unit_step after_auth; /* STEP_AUTH: the step to run once authenticated */
     int in_multi;        /* e is added to the multi handle */
     int parked;          /* waiting for another unit's Swift auth */
-    struct unit *waiters;     /* STEP_AUTH: units parked on this one */
+    struct unit *waiters;     /* STEP_AUTH: units parked on this one (mid-way keys) */
+    wkey *key_waiters;        /* STEP_AUTH: keys not started that wait on it */
     struct unit *next_waiter; /* link in a leader's waiters, in w->auths (a leader),
                                  or in w->finished */
     haul_swift_auth auth;     /* STEP_AUTH: the answer's headers */
@@ -125,6 +133,9 @@ typedef struct worker {
     const char *allow;   /* --allow-endpoint patterns; NULL: any */
     unit *auths;         /* units leading a Swift auth (STEP_AUTH) */
     unit *finished;      /* keys finished outside haul_unit_done's own return */
+    wkey *ready;         /* keys whose credentials' auth succeeded: start them again */
+    wkey *failed;        /* keys whose credentials' auth failed: their result is set */
+    long long deferred;  /* keys waiting on an auth (in key_waiters) */
     char **noparts;      /* S3 endpoints that do not tell part sizes (no partNumber) */
     size_t nnoparts;
 } worker;
@@ -135,6 +146,8 @@ enum {
     UNIT_FINISHED = 1,   /* the key has its result */
     UNIT_PAGE = 2,       /* list: u->page holds rows for main.c to commit, then call
                             haul_unit_continue() */
+    UNIT_DEFERRED = 3,   /* the key waits for another unit's Swift auth without this
+                            unit (free it; the key comes back in w->ready or w->failed) */
 };
 /* Start the key u->idx of u->wt (a retry resumes where its result says). */
 int haul_unit_start(worker *w, unit *u);
@@ -150,6 +163,10 @@ void haul_unit_reset(worker *w, unit *u);
 void haul_unit_abandon(worker *w, unit *u);
 /* The next key that finished outside haul_unit_done's return, or NULL. */
 unit *haul_unit_finished(worker *w);
+/* The next deferred key to start again (its auth succeeded) / whose result
+ * is set (its auth failed), or NULL. The caller frees it. */
+wkey *haul_key_ready(worker *w);
+wkey *haul_key_failed(worker *w);
 /* Set a finished key's result (not transient). */
 void haul_result_set(wresult *r, int ok, long http, const char *error);
 /* Set a failed key's result, saying whether another attempt may succeed. */
