@@ -155,11 +155,12 @@ ok "store host: Swift proxy on $STORE_IP:$HAUL_TEST_SWIFT_PORT, notebook bucket 
 PW=$(head -c 24 /dev/urandom | base64 | tr -d '/+=' | head -c 24)     # default user
 WPW=$(head -c 24 /dev/urandom | base64 | tr -d '/+=' | head -c 24)    # ACL user haulworker
 # The commands a worker sends (README, "Workers on several hosts"), and nothing else; keys
-# haul:* only.  EVAL runs the lease and reaper scripts; Redis checks the commands inside them
-# (TIME, ZADD, ZRANGEBYSCORE, RPOP, LPUSH, RPUSH, ZREM, DEL) against the same list.
+# haul:* only.  EVAL runs the lease, reaper and listing-page scripts; Redis checks the commands
+# inside them (TIME, ZADD, ZRANGEBYSCORE, RPOP, LPUSH, RPUSH, ZREM, DEL, EXISTS, HGET, XADD,
+# HSET, PTTL, PEXPIRE) against the same list.
 WORKER_CMDS="+auth +ping +select +blmove +lmove +lrange +llen +lrem +lpush +rpush +rpop +xadd
- +hset +hincrby +expire +zadd +zrem +zrangebyscore +zremrangebyscore +smembers +del +multi +exec
- +eval +time"
+ +hset +hget +hincrby +expire +pexpire +pttl +exists +zadd +zrem +zrangebyscore +zremrangebyscore
+ +smembers +del +multi +exec +eval +time"
 WORKER_CMDS=$(echo $WORKER_CMDS)
 mkdir -p "$T/redis"
 (umask 077; cat >"$T/redis/redis.conf" <<EOF
@@ -463,6 +464,21 @@ if [ "$held" -eq 0 ] && [ "$(rcli redis LLEN haul:q:default)" = 0 ] && [ "$(rcli
 else
     fail "left: queue $(rcli redis LLEN haul:q:default), held $held, dead $(rcli redis LLEN haul:dead:default)"
 fi
+
+# 4b. A listing, on a queue only a worker of the ACL user serves: its checkpoint reads and
+# its page script go through the same ACL.
+ip netns exec "$(ns h3)" env HAUL_REDIS_URL="$RW" "$WORKER" --queue acl-list --name h3-list \
+    >"$T/h3-list.log" 2>&1 &
+LP=$!
+ip netns exec "$(ns redis)" env ST_AUTH="$ST_AUTH_URL" ST_USER=test:tester ST_KEY=testing \
+    "$SCHED" run --redis "$R" --swift --container "$BUCKET" --op list --queue acl-list \
+    --out "$T/acl-list.csv" >/dev/null 2>"$T/acl-list.err"
+lrc=$?
+haul_stop $LP
+lrows=$(($(wc -l <"$T/acl-list.csv") - 1))
+if [ $lrc -eq 0 ] && [ "$lrows" -ge 80 ] && ! grep -q NOPERM "$T/h3-list.log"; then
+    ok "a listing by the ACL user's worker: $lrows rows"
+else fail "listing by the ACL user's worker (exit $lrc, $lrows rows)" "$T/h3-list.log"; fi
 
 # 5. The ACL user was refused nothing: WORKER_CMDS is all a worker needs.
 denied=$(rcli redis ACL LOG 128 | awk 'prev == "object" {print} {prev = $0}' | sort -u | tr '\n' ' ')
