@@ -609,6 +609,8 @@ static int pattern_matches(const char *pat, size_t n, const char *host, long por
         if (end == colon + 1 || *end || want != port) return 0;
         *colon = '\0';
     }
+    /* An IPv6 address is compared as it is: its brackets are not a glob. */
+    if (p[0] == '[') return strcasecmp(p, host) == 0;
     /* Host names are case-insensitive: compare both in lower case (fnmatch's
      * FNM_CASEFOLD is a GNU extension). */
     char h[300];

@@ -20,7 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#define ASSERT_HAS(s, sub) do {                                           \
+        const char *s_ = (s), *sub_ = (sub);                             \
+        if (!s_ || !strstr(s_, sub_))                                    \
+            FAIL_("%s contains %s:\n    got:  \"%s\"", #s, #sub, s_ ? s_ : "(null)"); \
+    } while (0)
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -1056,6 +1062,124 @@ TEST(test_regress_redact_longest_first)
     haul_redact(NULL);
 }
 
+/* ---- the edges: list options, the endpoint allowlist, auth answers, log cuts ---- */
+
+TEST(test_config_list)
+{
+    char *allow = NULL, err[HAUL_ERR_LEN];
+    haul_opt o[] = {
+        {"t-allow", HAUL_OPT_LIST, &allow, NULL, 0, 0, NULL, "HOST", "hosts", 0},
+        {0},
+    };
+    unsetenv("HAUL_T_ALLOW");
+    ASSERT_EQ(haul_opts_parse(o, 1, (char *[]){"prog", NULL}, 1, NULL, 0, err), 0);
+    ASSERT(allow == NULL);
+    setenv("HAUL_T_ALLOW", "env1,env2", 1);
+    ASSERT_EQ(haul_opts_parse(o, 1, (char *[]){"prog", NULL}, 1, NULL, 0, err), 0);
+    ASSERT_STREQ(allow, "env1,env2");
+    /* Flags win over the variable, and repeated flags add up. */
+    ASSERT_EQ(haul_opts_parse(o, 4, (char *[]){"prog", "--t-allow", "a:1", "--t-allow=*.b", NULL},
+                              1, NULL, 0, err), 0);
+    ASSERT_STREQ(allow, "a:1,*.b");
+    unsetenv("HAUL_T_ALLOW");
+    haul_opts_free(o);
+    ASSERT(allow == NULL);
+}
+
+TEST(test_url_allowed)
+{
+    char err[HAUL_ERR_LEN];
+    ASSERT_EQ(haul_url_allowed("http://store:8080/v1/AUTH_x", NULL, err), 0);
+    ASSERT_EQ(haul_url_allowed("http://store:8080/v1/AUTH_x", "", err), 0);
+    ASSERT_EQ(haul_url_allowed("http://store:8080/v1/AUTH_x", "store:8080", err), 0);
+    ASSERT_EQ(haul_url_allowed("http://store:8080/v1/AUTH_x", "store", err), 0);     /* any port */
+    ASSERT_EQ(haul_url_allowed("https://s3.eu.example.org/b/k", "*.example.org:443", err), 0);
+    ASSERT_EQ(haul_url_allowed("https://S3.EU.Example.ORG/b/k", "*.example.org", err), 0);
+    ASSERT_EQ(haul_url_allowed("http://[::1]:8080/x", "[::1]:8080", err), 0);
+    ASSERT_EQ(haul_url_allowed("http://10.0.0.5/x", "store:8080, 10.0.0.*:80", err), 0);
+    ASSERT_EQ(haul_url_allowed("http://store:8081/x", "store:8080", err), -1);
+    ASSERT_STREQ(err, "store:8081 is not an endpoint this worker may contact (--allow-endpoint store:8080)");
+    ASSERT_EQ(haul_url_allowed("http://evil.example.org.attacker.net/x", "*.example.org", err), -1);
+    ASSERT_EQ(haul_url_allowed("http://127.0.0.1:6379/", "127.0.0.1:8080,store", err), -1);
+    ASSERT_EQ(haul_url_allowed("http://store:80/x", "store:8O", err), -1);       /* not a port */
+    ASSERT_EQ(haul_url_allowed("not a url", "store", err), -1);
+    ASSERT_HAS(err, "cannot tell the host");
+}
+
+TEST(test_swift_auth_answer_checked)
+{
+    haul_conn c;
+    haul_conn_init(&c);
+    c.kind = HAUL_STORE_SWIFT;
+    c.swift.auth_url = haul_strdup("http://auth.example:8080/auth/v1.0");
+    c.swift.user = haul_strdup("acct:user");
+    c.swift.key = haul_strdup("kAuthAnswerKey");
+    static const char *const refused[] = {
+        "gopher://127.0.0.1:6379/_SET%20pwned%201", "dict://127.0.0.1:6379/SET:pwned:1",
+        "file:///etc/passwd", "ftp://h/x", "http:///v1/AUTH_x", "http://", "//h/v1", "h:80/v1",
+    };
+    char err[HAUL_ERR_LEN];
+    const char *tok, *url;
+    for (size_t i = 0; i < N(refused); i++) {
+        haul_swift_auth a = {HAUL_BUF_INIT, HAUL_BUF_INIT, 0};
+        haul_buf_adds(&a.token, "AUTH_tkAnswer0001");
+        haul_buf_adds(&a.url, refused[i]);
+        if (haul_swift_auth_finish(&c, CURLE_OK, 200, &a, 0, &tok, &url, err) == 0)
+            FAIL_("storage URL '%s' accepted", refused[i]);
+        if (!strstr(err, "is not http:// or https:// to a host")) FAIL_("'%s': %s", refused[i], err);
+        haul_swift_auth_reset(&a);
+        ASSERT_EQ(haul_swift_cached(&c, 0, &tok, &url), 0);   /* nothing was cached */
+    }
+    haul_swift_auth a = {HAUL_BUF_INIT, HAUL_BUF_INIT, 0};
+    haul_buf_adds(&a.token, "AUTH_tkAnswer0001");
+    haul_buf_adds(&a.url, "HTTPS://store.example/v1/AUTH_x");
+    ASSERT_EQ(haul_swift_auth_finish(&c, CURLE_OK, 200, &a, 0, &tok, &url, err), 0);
+    ASSERT_STREQ(tok, "AUTH_tkAnswer0001");
+    ASSERT_STREQ(url, "HTTPS://store.example/v1/AUTH_x");
+    ASSERT_EQ(haul_swift_cached(&c, 0, &tok, &url), 1);
+    haul_swift_auth_reset(&a);
+    /* A refused key, and an answer without the headers. */
+    ASSERT_EQ(haul_swift_auth_finish(&c, CURLE_OK, 401, &a, 0, &tok, &url, err), -1);
+    ASSERT_STREQ(err, "Swift auth at http://auth.example:8080/auth/v1.0 as acct:user: 401 Unauthorized "
+                      "(check the user and key: ST_USER/ST_KEY or --user/--key)");
+    ASSERT_EQ(haul_swift_auth_finish(&c, CURLE_OK, 200, &a, 0, &tok, &url, err), -1);
+    ASSERT_HAS(err, "without X-Auth-Token/X-Storage-Url");
+    ASSERT(!strstr(err, "kAuthAnswerKey"));
+    haul_swift_cache_clear();
+    haul_conn_clear(&c);
+}
+
+/* A secret that straddles the place where a long log line is cut is
+ * redacted whole: the line is redacted first, then cut. */
+TEST(test_log_cut_after_redaction)
+{
+    char path[] = "/tmp/haul-test-log.XXXXXX", buf[8192];
+    int fd = mkstemp(path), saved = dup(2);
+    ASSERT(fd >= 0 && saved >= 0);
+    haul_log_secret("CutSecretValue-0123456789");
+    char *pad = haul_malloc(HAUL_LOG_LINE_MAX);
+    /* Unredacted, the cut would fall inside the secret; redacted, the line fits. */
+    memset(pad, 'a', HAUL_LOG_LINE_MAX - 17);
+    pad[HAUL_LOG_LINE_MAX - 17] = '\0';
+    fflush(stderr);
+    dup2(fd, 2);
+    log_error("%s CutSecretValue-0123456789 and more", pad);
+    log_error("%s%s", pad, pad); /* over the limit: cut, and marked */
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    unlink(path);
+    free(pad);
+    ASSERT(n > 0);
+    buf[n] = '\0';
+    ASSERT(strstr(buf, "CutSec") == NULL);
+    ASSERT(strstr(buf, " *** and more") != NULL);
+    char *second = strchr(buf, '\n');
+    ASSERT(second && strstr(second, "...\n") != NULL);
+}
+
 int main(void)
 {
     RUN(test_config_env_name);
@@ -1071,6 +1195,10 @@ int main(void)
     RUN(test_config_positionals);
     RUN(test_config_too_many_positionals);
     RUN(test_config_secret_is_redacted);
+    RUN(test_config_list);
+    RUN(test_url_allowed);
+    RUN(test_swift_auth_answer_checked);
+    RUN(test_log_cut_after_redaction);
 
     RUN(test_redis_url_full);
     RUN(test_redis_url_defaults);
