@@ -332,6 +332,14 @@ int haul_submit(const sched_cfg *cfg, redisContext *rc, char **job_out)
         fprintf(stderr, "haul-scheduler: --bucket (or --container) is required for --op %s\n", cfg->op);
         goto out;
     }
+    /* Before the check below sends anything: with --virtual-host a bucket
+     * such as "host:port/x?" becomes the request's host, and the signed
+     * request would go there. The encoder refuses it too, but only later. */
+    if (op != HAUL_OP_LIST_BUCKETS &&
+        haul_bucket_check(bucket, s.t.conn.kind == HAUL_STORE_S3 && !s.t.conn.s3.path_style, s.err) < 0) {
+        fprintf(stderr, "haul-scheduler: %s\n", s.err);
+        goto out;
+    }
     if (op == HAUL_OP_GET && cfg->out_dir && cfg->out_dir[0] != '/')
         log_warn("--out-dir %s is relative: workers resolve it against their own working directory", cfg->out_dir);
     haul_conn_describe(&s.t.conn, desc, sizeof desc);
