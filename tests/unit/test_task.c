@@ -793,6 +793,20 @@ TEST(encoding_is_the_documented_one)
     ASSERT_EQ(b.len, 3 + sizeof want);
     ASSERT_MEMEQ(b.p, "xyz", 3);
     ASSERT_MEMEQ(b.p + 3, want, sizeof want);
+    /* As the scheduler makes it: queue and expires follow, 31 bytes. */
+    static const unsigned char tail[] = {
+        0xa5, 0x71, 0x75, 0x65, 0x75, 0x65, 0xa7, 0x64, 0x65, 0x66, 0x61, 0x75, 0x6c, 0x74,
+        0xa7, 0x65, 0x78, 0x70, 0x69, 0x72, 0x65, 0x73, 0xcf, 0x00, 0x00, 0x01, 0x8b, 0xd5,
+        0x0b, 0xc4, 0x00,
+    };
+    t.queue = haul_strdup("default");
+    t.expires_ms = UINT64_C(1700086400000);
+    haul_buf_reset(&b);
+    ASSERT_EQ(haul_task_encode(&t, &b, err), 0);
+    ASSERT_EQ(b.len, sizeof want + sizeof tail);
+    ASSERT_EQ((unsigned char)b.p[0], 0x8d);
+    ASSERT_MEMEQ(b.p + 1, want + 1, sizeof want - 1);
+    ASSERT_MEMEQ(b.p + sizeof want, tail, sizeof tail);
     haul_task_clear(&t);
     /* The template the malformed-input tests patch is a valid task too. */
     build(&tmpl, NULL, 0);
