@@ -215,7 +215,8 @@ class Haul:
                 self.logs.append(lf)
                 self.workers.append(subprocess.Popen(
                     inns(h, [WORKER, '--redis', self.a.redis, '--queue', self.queue,
-                             '--concurrency', str(self.conc), '--name', '%s-%s-%d' % (self.queue, h, i)]),
+                             '--concurrency', str(self.conc), '--name', '%s-%s-%d' % (self.queue, h, i),
+                             '--out-root', self.a.outroot]),
                     stdin=subprocess.DEVNULL, stdout=lf, stderr=lf))
         n = len(self.workers)
         deadline = time.time() + 15

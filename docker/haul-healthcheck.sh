@@ -13,8 +13,10 @@
 #
 # The id and the Redis URL are read the way the worker reads them: --name and
 # --redis from its command line, then HAUL_NAME, HAUL_REDIS, HAUL_REDIS_URL
-# from the environment it was started with; the id defaults to
-# <hostname>:<pid>.  The password (if the URL has one) is handed to redis-cli
+# from the environment it was started with -- which is this check's own: the
+# worker makes itself undumpable (no core dump may hold its secrets), so its
+# /proc/PID/environ is root's to read, and the container gives both processes
+# the same environment; the id defaults to <hostname>:<pid>.  The password (if the URL has one) is handed to redis-cli
 # in REDISCLI_AUTH, never on a command line.
 set -u
 
@@ -47,7 +49,9 @@ done <<EOF
 $args
 EOF
 envvar() {
-    tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n "s/^$1=//p" | head -n 1
+    v=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n "s/^$1=//p" | head -n 1)
+    [ -n "$v" ] || eval "v=\${$1:-}"
+    printf '%s' "$v"
 }
 [ -n "$name" ] || name=$(envvar HAUL_NAME)
 [ -n "$url" ] || url=$(envvar HAUL_REDIS)
