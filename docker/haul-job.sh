@@ -34,11 +34,11 @@ if [ $rc -le 1 ] && [ -n "$out" ] && [ "$out" != - ] && [ -f "$out" ]; then
     head -n 4 "$out" | sed 's/^/  /'
     case ${HAUL_FORMAT:-csv} in
         csv)
-            # A row without a value is "key,ok,HTTP,"",BYTES," (see README).
-            # Whole lines are compared, so a key repeated with the same answer
-            # shows once.
+            # A row without a value is "key,ok,HTTP,"",BYTES,,VERIFIED" (see
+            # README). Whole lines are compared, so a key repeated with the
+            # same answer shows once.
             echo "haul-job: distinct rows with a value or an error (at most $show):"
-            awk -v max="$show" 'NR > 1 && !/,ok,[0-9]*,"",[-0-9]*,$/ && !seen[$0]++ {
+            awk -v max="$show" 'NR > 1 && !/,ok,[0-9]*,"",[-0-9]*,,[a-z]*$/ && !seen[$0]++ {
                 print "  " $0; if (++n >= max) exit }' "$out"
             ;;
     esac
