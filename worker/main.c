@@ -182,6 +182,24 @@ static int redis_ok(loop *L)
     return 1;
 }
 
+/* Redis refused a write for want of memory (maxmemory with noeviction): say
+ * so once, and take no new task -- more tasks would only mean more results
+ * waiting -- until a write goes through again. */
+static void redis_full(loop *L, const char *what)
+{
+    if (!L->redis_full)
+        log_error("Redis is out of memory (maxmemory reached, noeviction): %s; this worker takes "
+                  "no new task until Redis accepts writes again (a collector frees memory as it "
+                  "writes rows; or raise maxmemory)", what);
+    L->redis_full = 1;
+}
+
+static void redis_writable(loop *L)
+{
+    if (L->redis_full) log_info("Redis accepts writes again");
+    L->redis_full = 0;
+}
+
 static void heartbeat(loop *L, const char *state)
 {
     worker *w = &L->w;
@@ -199,8 +217,11 @@ static void heartbeat(loop *L, const char *state)
     redisAppendCommand(w->rc, "ZREMRANGEBYSCORE " HAUL_KEY_WORKERS " -inf %lld", now - 3600 * 1000LL);
     redisAppendCommand(w->rc, "SMEMBERS " HAUL_KEY_CANCELLED);
     if (haul_redis_drain(w->rc, 4, err) < 0) {
-        log_warn("heartbeat: %s", err);
+        if (strstr(err, "OOM")) redis_full(L, "the heartbeat waits");
+        else log_warn("heartbeat: %s", err);
         if (w->rc->err) return;
+    } else {
+        redis_writable(L);
     }
     redisReply *r = haul_redis_get_reply(w->rc, err);
     if (!r) {
@@ -218,7 +239,7 @@ static void heartbeat(loop *L, const char *state)
     int lost = 0;
     static int had_lease;
     if (haul_lease_renew(w->rc, w->queue, w->id, L->lease_ms, &lost, err) < 0) {
-        log_warn("renewing the lease: %s", err);
+        if (!strstr(err, "OOM")) log_warn("renewing the lease: %s", err);
         return;
     }
     if (lost && had_lease)
@@ -514,15 +535,9 @@ static int flush_task(loop *L, wtask *wt)
         L->flush_backoff_ms = L->flush_backoff_ms ? L->flush_backoff_ms * 2 : 250;
         if (L->flush_backoff_ms > 5000) L->flush_backoff_ms = 5000;
         L->next_flush_ms = haul_mono_ms() + L->flush_backoff_ms;
-        if (strstr(first, "OOM")) {
-            /* Take no more work until results can be stored again: more
-             * tasks would only mean more results waiting. */
-            if (!L->redis_full)
-                log_error("Redis is out of memory (maxmemory reached, noeviction): task %s's results "
-                          "wait, and this worker takes no new task until Redis accepts them "
-                          "(a collector frees memory as it writes rows; or raise maxmemory)", wt->t.id);
-            L->redis_full = 1;
-        } else if (strstr(first, "NOPERM"))
+        if (strstr(first, "OOM"))
+            redis_full(L, "results of the tasks held wait");
+        else if (strstr(first, "NOPERM"))
             log_error("task %s: Redis refuses this worker's user a command: %s (grant the commands "
                       "listed in README, 'Workers on several hosts'); retrying in %lld ms",
                       wt->t.id, first, L->flush_backoff_ms);
@@ -532,8 +547,7 @@ static int flush_task(loop *L, wtask *wt)
         return -1;
     }
     L->flush_backoff_ms = 0;
-    if (L->redis_full) log_info("Redis accepts results again");
-    L->redis_full = 0;
+    redis_writable(L);
     w->tasks_done++;
     w->keys_done += (long long)wt->t.nkeys;
     log_debug("task %s: %zu keys done", wt->t.id, wt->t.nkeys);
@@ -588,7 +602,8 @@ static int take_task(loop *L, int block)
     if (block) r = haul_redis_cmd(w->rc, err, "BLMOVE %s %s LEFT RIGHT %d", w->k1.p, w->k2.p, BLOCK_S);
     else r = haul_redis_cmd(w->rc, err, "LMOVE %s %s LEFT RIGHT", w->k1.p, w->k2.p);
     if (!r) {
-        log_warn("taking a task: %s", err);
+        if (strstr(err, "OOM")) redis_full(L, "no task can be taken");
+        else log_warn("taking a task: %s", err);
         L->next_take_ms = haul_mono_ms() + 1000; /* do not spin on a refusal */
         return 0;
     }

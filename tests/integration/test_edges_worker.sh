@@ -11,6 +11,8 @@
 #   - a listing taken over after its worker stopped mid-way (its lease lapsed)
 #     resumes from the last committed page, and the stopped worker, resumed
 #     later, adds no row: no row twice, none lost, the count checked;
+#   - Redis full (maxmemory, noeviction) while a worker holds results: said
+#     once, no new task taken, every result stored once Redis has room;
 #   - secrets: a short Redis password never shown; no core dumps.
 set -u
 cd "$(dirname "$0")/../.."
@@ -157,7 +159,43 @@ else
     tail -5 "$T/lister-b.log" "$T/many.err"
 fi
 
-# 4. Secrets. A Redis with a two-letter password: the worker never shows it.
+# 4. Redis full (maxmemory, noeviction) while a worker holds results: it says
+#    so once, takes no new task, and stores them as soon as Redis has room.
+#    The store is reached through a proxy that holds each object GET 3 s, so
+#    the results are due after Redis was filled.
+$PY tests/lib/faultproxy.py --upstream "127.0.0.1:$HAUL_TEST_SWIFT_PORT" --listen 127.0.0.1:0 \
+    --pstall 1 --stall-seconds 3 --ready-file "$T/fp2.port" --log "$T/fp2.log" 2>>"$T/fp2.log" &
+PIDS+=($!)
+wait_file "$T/fp2.port" || fail "faultproxy did not start"
+grep '\.zip$' "$T/data/notebook-keys.txt" >"$T/zips.txt"
+job=$(s3env "$SCHED" submit --s3 "http://127.0.0.1:$(cat "$T/fp2.port")" --bucket "$BUCKET" --keys "$T/zips.txt" \
+      --queue full --batch 4 2>"$T/full-submit.err")
+"$WORKER" --queue full --concurrency 16 --out-root "$T" 2>"$T/full.log" &
+WF=$!
+PIDS+=($WF)
+d=$((SECONDS + 10))
+while [ "$(haul_redis_cli LLEN haul:q:full)" -gt 0 ] && [ $SECONDS -lt $d ]; do sleep 0.05; done
+used=$(haul_redis_cli INFO memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p')
+haul_redis_cli CONFIG SET maxmemory-policy noeviction >/dev/null
+haul_redis_cli CONFIG SET maxmemory $((used + 65536)) >/dev/null
+haul_redis_cli EVAL "redis.call('SET', KEYS[1], string.rep('x', 1048576))" 1 haul:test-junk >/dev/null
+d=$((SECONDS + 20))
+until grep -q "Redis is out of memory" "$T/full.log" || [ $SECONDS -ge $d ]; do sleep 0.1; done
+sleep 3   # a few of its retries
+nres_full=$(haul_redis_cli XLEN "haul:res:$job")
+haul_redis_cli DEL haul:test-junk >/dev/null
+haul_redis_cli CONFIG SET maxmemory 0 >/dev/null
+d=$((SECONDS + 20))
+until grep -q "Redis accepts writes again" "$T/full.log" || [ $SECONDS -ge $d ]; do sleep 0.1; done
+s3env "$SCHED" collect "$job" --out "$T/full.csv" 2>"$T/full-collect.err"
+rc=$?
+haul_stop $WF
+if [ $rc -eq 0 ] && [ "$nres_full" -eq 0 ] && [ "$(grep -c "Redis is out of memory" "$T/full.log")" -eq 1 ] \
+   && grep -q "Redis accepts writes again" "$T/full.log" && [ "$(grep -c ',ok,200,' "$T/full.csv")" -eq 16 ]; then
+    ok "Redis full while a worker held 16 results: said once, nothing lost, all 16 stored when Redis had room"
+else fail "Redis full (collect exit $rc, $nres_full results while full)" "$T/full.log"; fi
+
+# 5. Secrets. A Redis with a two-letter password: the worker never shows it.
 RP2=$(haul_free_port)
 redis-server --port "$RP2" --bind 127.0.0.1 --save '' --appendonly no --requirepass ab \
     --dir "$T" >"$T/redis2.log" 2>&1 &
