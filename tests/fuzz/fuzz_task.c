@@ -42,6 +42,8 @@ static const char *task_diff(const haul_task *a, const haul_task *b)
     if (a->first != b->first) return "first";
     if (a->attempt != b->attempt) return "attempt";
     if (a->created_ms != b->created_ms) return "created";
+    if (!fuzz_streq(a->queue, b->queue)) return "queue";
+    if (a->expires_ms != b->expires_ms) return "expires";
     if (a->max_inline != b->max_inline) return "args.max_inline";
     if (a->max_attempts != b->max_attempts) return "args.max_attempts";
     if (!fuzz_streq(a->out_dir, b->out_dir)) return "args.out_dir";
@@ -144,6 +146,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     check_bumped(p, n, key, &t);
+
+    /* A task that decodes names its id and job to haul_task_peek (which
+     * attributes dead letters), truncated to the buffers. */
+    haul_task_ref ref;
+    FUZZ_CHECK(haul_task_peek(p, n, &ref) == 0, "a task that decoded cannot be peeked");
+    FUZZ_CHECK(strncmp(ref.id, t.id, sizeof ref.id - 1) == 0 &&
+               strncmp(ref.job, t.job, sizeof ref.job - 1) == 0,
+               "peek names '%s' of '%s', the task '%s' of '%s'", ref.id, ref.job, t.id, t.job);
 
     /* The round trip. */
     rc = haul_task_encode_key(&t, key, &enc, err);

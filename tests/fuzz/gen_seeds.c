@@ -144,6 +144,10 @@ int main(int argc, char **argv)
         haul_buf b = HAUL_BUF_INIT;
         haul_task_init(&t);
         seeds[i].make(&t);
+        if (seeds[i].sealed) { /* as the scheduler seals them: bound to a queue and an expiry */
+            t.queue = haul_strdup("default");
+            t.expires_ms = t.created_ms + UINT64_C(86400000);
+        }
         haul_buf_addc(&b, seeds[i].sealed ? 1 : 0);
         if (haul_task_encode_key(&t, seeds[i].sealed ? fuzz_key : NULL, &b, err) < 0) {
             fprintf(stderr, "gen_seeds: %s: %s\n", seeds[i].file, err);
