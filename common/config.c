@@ -71,7 +71,12 @@ static int set_value(haul_opt *o, const char *v, const char *src, char *err)
             return -1;
         }
         if (n < o->min || n > o->max) {
-            snprintf(err, HAUL_ERR_LEN, "%s: %lld is out of range (%lld..%lld)", src, n, o->min, o->max);
+            /* A size limit also in the units people think in: "64 MiB". */
+            char unit[48] = "";
+            if (o->metavar && !strcmp(o->metavar, "BYTES") && o->max >= 1024 && o->max % 1024 == 0)
+                snprintf(unit, sizeof unit, " bytes, %lld %s", o->max % (1LL << 20) ? o->max >> 10 : o->max >> 20,
+                         o->max % (1LL << 20) ? "KiB" : "MiB");
+            snprintf(err, HAUL_ERR_LEN, "%s: %lld is out of range (%lld..%lld%s)", src, n, o->min, o->max, unit);
             return -1;
         }
         *(long long *)o->ptr = n;

@@ -134,7 +134,7 @@ redisReply *haul_redis_call(haul_redis *r, char *err, const char *fmt, ...)
     int warned = 0;
     for (;;) {
         redisReply *rep = NULL;
-        if (!r->c) r->c = haul_redis_connect(r->url, r->timeout_s, err);
+        if (!r->c && (r->c = haul_redis_connect(r->url, r->timeout_s, err))) r->reconnects++;
         if (r->c) {
             va_list ap;
             va_start(ap, fmt);
@@ -164,6 +164,47 @@ redisReply *haul_redis_call(haul_redis *r, char *err, const char *fmt, ...)
         usleep((useconds_t)backoff * 1000);
         backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
     }
+}
+
+redisReply *haul_redis_callv(haul_redis *r, char *err, int argc, const char **argv,
+                             const size_t *argl)
+{
+    long long start = haul_mono_ms(), backoff = 200;
+    int warned = 0;
+    for (;;) {
+        redisReply *rep = NULL;
+        if (!r->c && (r->c = haul_redis_connect(r->url, r->timeout_s, err))) r->reconnects++;
+        if (r->c) {
+            rep = redisCommandArgv(r->c, argc, argv, argl);
+            if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "LOADING", 7) != 0) {
+                snprintf(err, HAUL_ERR_LEN, "Redis: %s", rep->str);
+                freeReplyObject(rep);
+                return NULL;
+            }
+            if (rep && rep->type != REDIS_REPLY_ERROR) {
+                if (warned) log_info("Redis is back");
+                return rep;
+            }
+            if (rep) {
+                snprintf(err, HAUL_ERR_LEN, "Redis: %s", rep->str);
+                freeReplyObject(rep);
+            } else {
+                snprintf(err, HAUL_ERR_LEN, "Redis: %s", r->c->errstr[0] ? r->c->errstr : "connection lost");
+                redisFree(r->c);
+                r->c = NULL;
+            }
+        }
+        if (haul_mono_ms() - start > r->wait_ms) return NULL;
+        if (!warned) log_warn("%s; retrying for up to %lld s", err, r->wait_ms / 1000);
+        warned = 1;
+        usleep((useconds_t)backoff * 1000);
+        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+    }
+}
+
+int haul_redis_oom(const char *err)
+{
+    return err && (strncmp(err, "Redis: OOM ", 11) == 0 || strstr(err, "OOM command not allowed"));
 }
 
 redisContext *haul_redis_connect(const char *url, double timeout_s, char *err)
@@ -308,6 +349,81 @@ int haul_reap(redisContext *c, const char *queue, long long max_deliveries,
     }
     freeReplyObject(r);
     return 0;
+}
+
+/* See queue.h. KEYS: the queue, its lease set. ARGV: the key prefix, the
+ * job's id prefix ("<job>:", "" for none), the scan limit. */
+static const char inflight_lua[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local queued = redis.call('LLEN', KEYS[1])\n"
+    "local ws = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')\n"
+    "local held, live, procs = 0, 0, {}\n"
+    "for i = 1, #ws, 2 do\n"
+    "  local p = ARGV[1] .. 'proc:' .. ws[i]\n"
+    "  procs[#procs + 1] = p\n"
+    "  held = held + redis.call('LLEN', p)\n"
+    "  if tonumber(ws[i + 1]) > now then live = live + 1 end\n"
+    "end\n"
+    "local mine = -1\n"
+    "if ARGV[2] ~= '' and queued + held <= tonumber(ARGV[3]) then\n"
+    "  mine = 0\n"
+    "  local function count(list)\n"
+    "    for _, task in ipairs(redis.call('LRANGE', list, 0, -1)) do\n"
+    "      if string.find(task, ARGV[2], 1, true) then mine = mine + 1 end\n"
+    "    end\n"
+    "  end\n"
+    "  count(KEYS[1])\n"
+    "  for _, p in ipairs(procs) do count(p) end\n"
+    "end\n"
+    "return {queued, held, mine, #ws / 2, live}\n";
+
+int haul_queue_inflight(redisContext *c, const char *queue, const char *job,
+                        haul_inflight *out, char *err)
+{
+    haul_buf kq = HAUL_BUF_INIT, kl = HAUL_BUF_INIT, jp = HAUL_BUF_INIT;
+    if (job) haul_buf_printf(&jp, "%s:", job);
+    redisReply *r = haul_redis_cmd(c, err, "EVAL %s 2 %s %s %s %b %d", inflight_lua,
+                                   haul_key_queue(&kq, queue), haul_key_leases(&kl, queue), HAUL_NS,
+                                   haul_buf_str(&jp), jp.len, HAUL_INFLIGHT_SCAN_MAX);
+    haul_buf_free(&kq); haul_buf_free(&kl); haul_buf_free(&jp);
+    if (!r) return -1;
+    memset(out, 0, sizeof *out);
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 5) {
+        snprintf(err, HAUL_ERR_LEN, "Redis: the in-flight script answered something unexpected");
+        freeReplyObject(r);
+        return -1;
+    }
+    out->queued = r->element[0]->integer;
+    out->held = r->element[1]->integer;
+    out->job_tasks = r->element[2]->integer;
+    out->leases = r->element[3]->integer;
+    out->live = r->element[4]->integer;
+    freeReplyObject(r);
+    return 0;
+}
+
+static const char dead_range_lua[] =
+    "local out = {}\n"
+    "for i, e in ipairs(redis.call('LRANGE', KEYS[1], ARGV[1], ARGV[2])) do\n"
+    "  out[i] = string.sub(e, 1, tonumber(ARGV[3]))\n"
+    "end\n"
+    "return {redis.call('LLEN', KEYS[1]), out}\n";
+
+redisReply *haul_dead_range(redisContext *c, const char *queue, long long start,
+                            long long count, long long maxbytes, char *err)
+{
+    haul_buf kd = HAUL_BUF_INIT;
+    redisReply *r = haul_redis_cmd(c, err, "EVAL %s 1 %s %lld %lld %lld", dead_range_lua,
+                                   haul_key_dead(&kd, queue), start, start + count - 1, maxbytes);
+    haul_buf_free(&kd);
+    if (r && (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+              r->element[1]->type != REDIS_REPLY_ARRAY)) {
+        snprintf(err, HAUL_ERR_LEN, "Redis: the dead-letter script answered something unexpected");
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
 }
 
 long long haul_now_ms(void)

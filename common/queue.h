@@ -52,8 +52,18 @@ typedef struct haul_redis {
     const char *url;     /* not copied */
     double timeout_s;
     long long wait_ms;
+    long long reconnects; /* connections made again after one was lost: a
+                             caller compares it to notice that Redis may have
+                             restarted (and lost its last second of writes) */
 } haul_redis;
 redisReply *haul_redis_call(haul_redis *r, char *err, const char *fmt, ...);
+/* The same with the command as argc strings argv[i] of argl[i] bytes (any
+ * bytes: tasks). Not copied. */
+redisReply *haul_redis_callv(haul_redis *r, char *err, int argc, const char **argv,
+                             const size_t *argl);
+/* Whether err (as filled by the calls above) is Redis refusing a write for
+ * lack of memory (maxmemory reached with the noeviction policy). */
+int haul_redis_oom(const char *err);
 
 /* Run a command; NULL (reply freed) with err filled when the connection
  * failed or Redis answered an error. */
@@ -99,6 +109,36 @@ int haul_lease_drop(redisContext *c, const char *queue, const char *worker, char
  * Fills the counts; 0, or -1 with err. */
 int haul_reap(redisContext *c, const char *queue, long long max_deliveries,
               long long *requeued, long long *dead, long long *workers, char *err);
+
+/* What is in flight on a queue, counted in one Lua script so nothing moves
+ * between the counts: the tasks waiting in haul:q:<queue>, and those held in
+ * the processing list of every worker with a lease on the queue (a dead
+ * worker's tasks stay there, and its lease entry stays, until a reaper puts
+ * them back). `job` (NULL: none) also counts, among those, the tasks whose
+ * bytes hold "<job>:" (the task id's prefix) -- unless more than
+ * HAUL_INFLIGHT_SCAN_MAX tasks are in flight, when that scan would block
+ * Redis too long and job_tasks is -1 (unknown: assume some are the job's).
+ * Live workers are those whose lease deadline is still ahead by Redis' clock.
+ * A task is in exactly one of the lists (LMOVE, MULTI/EXEC and the reaper
+ * move it atomically), so a job with no task counted and no result for some
+ * key has lost the task: it is in no list, held by no worker. */
+#define HAUL_INFLIGHT_SCAN_MAX 20000
+typedef struct haul_inflight {
+    long long queued;      /* tasks in haul:q:<queue> */
+    long long held;        /* tasks in the leased workers' processing lists */
+    long long job_tasks;   /* of those, the job's; -1 when not counted */
+    long long leases;      /* workers with a lease entry on the queue */
+    long long live;        /* ... whose deadline has not passed */
+} haul_inflight;
+int haul_queue_inflight(redisContext *c, const char *queue, const char *job,
+                        haul_inflight *out, char *err);
+
+/* Dead letters start..start+count-1 of queue, each cut to its first maxbytes
+ * bytes (the reason line and the task's head, where its id, job and keys
+ * are: enough to attribute it, never a 16 MiB task per entry). The reply is
+ * an array {length of the list, {entry, ...}}; NULL with err. */
+redisReply *haul_dead_range(redisContext *c, const char *queue, long long start,
+                            long long count, long long maxbytes, char *err);
 
 /* Move every dead letter of queue back to it (the reason line stripped, the
  * attempt count reset), atomically; *n gets how many. */

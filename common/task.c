@@ -1212,6 +1212,44 @@ int haul_task_peek(const char *p, size_t n, haul_task_ref *ref)
     return have_id && have_job && ref->id[0] && ref->job[0] ? 0 : -1;
 }
 
+long long haul_task_peek_keys(const char *p, size_t n, uint64_t *first,
+                              haul_task_key_cb cb, void *ud)
+{
+    char err[HAUL_ERR_LEN];
+    reader r = {(const unsigned char *)p, n, 0, err};
+    mp_item top, it;
+    long long got = -1;
+    int have_first = 0;
+
+    *first = 0;
+    if (!p || n == 0 || n > HAUL_TASK_MAX_BYTES || read_item(&r, &top) < 0 || top.type != MP_MAP)
+        return -1;
+    for (uint64_t e = 0; e < top.u && !(got >= 0 && have_first); e++) {
+        int k;
+        if (read_key(&r, "", top_names, F_COUNT, &k) < 0) break;
+        if (k == F_FIRST) {
+            if (read_item(&r, &it) < 0) break;
+            if (it.type == MP_UINT) *first = it.u;
+            have_first = 1;
+        } else if (k == F_KEYS) {
+            if (read_item(&r, &it) < 0 || it.type != MP_ARRAY || it.u > HAUL_TASK_MAX_KEYS) break;
+            uint64_t count = it.u;
+            for (got = 0; (uint64_t)got < count; got++) {
+                if (read_item(&r, &it) < 0 || (it.type != MP_STR && it.type != MP_BIN) ||
+                    it.u > HAUL_KEY_MAX || memchr(it.data, 0, (size_t)it.u)) {
+                    got = -1;
+                    break;
+                }
+                cb(ud, (size_t)got, (const char *)it.data, (size_t)it.u);
+            }
+            if (got < 0) break;
+        } else if (skip_item(&r, 1) < 0) {
+            break;
+        }
+    }
+    return got;
+}
+
 long long haul_task_index(const char *id, const char *job)
 {
     size_t jn = strlen(job);

@@ -134,6 +134,16 @@ typedef struct haul_task_ref {
     char job[128];
 } haul_task_ref;
 int haul_task_peek(const char *p, size_t n, haul_task_ref *ref);
+/* The keys a task that may not decode says it holds, for the error rows of
+ * a dead letter: `first` into *first (0 when absent) and each string of
+ * `keys` handed to cb (index, bytes, length; not NUL-terminated, not
+ * copied), as far as the bytes go. Unauthenticated, like haul_task_peek:
+ * a task altered in Redis may name other keys than it was given. Returns how
+ * many keys cb was given, or -1 when the bytes hold no readable `keys` array
+ * (cb may have been called for some before the damage). No allocation. */
+typedef void (*haul_task_key_cb)(void *ud, size_t idx, const char *key, size_t len);
+long long haul_task_peek_keys(const char *p, size_t n, uint64_t *first,
+                              haul_task_key_cb cb, void *ud);
 /* The task's number within its job: id "<job>:<n>" -> n. -1 when the id is
  * not of that form for that job. */
 long long haul_task_index(const char *id, const char *job);

@@ -2,10 +2,13 @@
  *
  * The design is simple: the scheduler owns jobs, not work. `submit` reads the
  * keys (a bucket listing, or a file), cuts them into batches, and pushes one
- * msgpack task per batch onto the queue's Redis list; each task carries the
+ * msgpack task per batch onto the queue's Redis list, a window at a time
+ * (--max-queued): it adds tasks as workers take them; each task carries the
  * full connection state, so workers need nothing else. `collect` reads the
- * job's result stream and writes rows in the input keys' order. `run` does
- * both. `status` shows queues, workers and jobs, and never a secret.
+ * job's result stream, writes rows in the input keys' order and trims what
+ * it has written from Redis. `run` does both in one loop, so Redis holds a
+ * window of the job, not the job. `status` shows queues, workers and jobs,
+ * and never a secret. Every key a job makes expires (job.h).
  *
  * Exit status: 0 every key ok, 1 some keys failed, 2 usage or infrastructure. */
 #include <stdio.h>
@@ -19,6 +22,7 @@
 #include <openssl/crypto.h>
 
 #include "config.h"
+#include "job.h"
 #include "log.h"
 #include "queue.h"
 #include "scheduler.h"
@@ -55,7 +59,7 @@ static haul_opt opts[] = {
     {"op", HAUL_OPT_STR, &cfg.op, "sidecar", 0, 0, NULL, "OP", "list-buckets, list, head, get or sidecar", 0},
     {"coalesce", HAUL_OPT_BOOL, &cfg.coalesce, "1", 0, 0, NULL, NULL, "fetch a key that occurs several times in a job once, and answer every occurrence", 0},
     {"batch", HAUL_OPT_INT, &cfg.batch, "16", 1, HAUL_TASK_MAX_KEYS, NULL, "N", "keys per task", 0},
-    {"max-inline", HAUL_OPT_INT, &cfg.max_inline, "1M", 0, HAUL_MAX_INLINE, NULL, "BYTES", "get: bodies up to this size go in the result; larger to --out-dir", 0},
+    {"max-inline", HAUL_OPT_INT, &cfg.max_inline, "1M", 0, HAUL_MAX_INLINE, NULL, "BYTES", "get: bodies up to this size go in the result (one Redis value and one row: at most 64M); larger to --out-dir", 0},
     {"out-dir", HAUL_OPT_STR, &cfg.out_dir, NULL, 0, 0, NULL, "DIR", "get: directory (on the workers' hosts) for bodies over --max-inline", 0},
     {"suffixes", HAUL_OPT_STR, &cfg.suffixes, ".zip", 0, 0, NULL, "LIST", "sidecar: comma-separated key suffixes that have a sidecar", 0},
     {"sidecar-ext", HAUL_OPT_STR, &cfg.sidecar_ext, ".metadata", 0, 0, NULL, "EXT", "sidecar: appended to the key to name its sidecar", 0},
@@ -66,6 +70,9 @@ static haul_opt opts[] = {
     {"max-attempts", HAUL_OPT_INT, &cfg.max_attempts, "4", 1, 1000, NULL, "N", "attempts per key for transient failures (connection, timeout, 429, 5xx)", 0},
     {"max-deliveries", HAUL_OPT_INT, &cfg.max_deliveries, "5", 1, 1000, NULL, "N", "a task whose workers died N times is dead-lettered (poison-pill cap)", 0},
     {"retention", HAUL_OPT_INT, &cfg.retention, "86400", 0, 1LL << 40, NULL, "SECONDS", "keep a collected job's results and hash this long (0: delete the results at once)", 0},
+    {"max-queued", HAUL_OPT_INT, &cfg.max_queued, "2000", 0, 1LL << 30, NULL, "N", "queue at most N tasks at a time, adding more as workers take them (0: the whole job at once)", 0},
+    {"job-ttl", HAUL_OPT_INT, &cfg.job_ttl, "604800", 60, 1LL << 40, NULL, "SECONDS", "a job's keys in Redis expire this long after the submitter or collector last touched them, collected or not", 0},
+    {"keep-results", HAUL_OPT_BOOL, &cfg.keep_results, "0", 0, 0, NULL, NULL, "keep results in Redis after writing them, so the job can be collected again (by default they are trimmed as written)", 0},
     {"task-ttl", HAUL_OPT_INT, &cfg.task_ttl, "86400", 60, 1LL << 31, NULL, "SECONDS", "a task no worker ran within this long of being queued is refused (bound to sealed tasks: no replay later)", 0},
     {"key-file", HAUL_OPT_STR, &cfg.key_file, NULL, 0, 0, NULL, "FILE", "seal the connection state in tasks with this key (haul-scheduler keygen makes one)", 0},
     {"log-level", HAUL_OPT_STR, &cfg.log_level, "info", 0, 0, NULL, "LEVEL", "debug, info, warn or error", 0},
@@ -107,27 +114,28 @@ static const char *hget(redisReply *h, const char *name)
     return "";
 }
 
-/* Queues, workers and jobs, readable; never a secret (none is stored outside
- * the tasks, and tasks are not printed). */
-static int cancel(redisContext *rc, const char *job)
+/* Stop a job: workers read haul:cancelled with every heartbeat and drop its
+ * tasks as they take them; its collector and its submitter stop; its keys
+ * live --retention longer. */
+static int cancel(haul_redis *hr, const char *job)
 {
     char err[HAUL_ERR_LEN];
     haul_buf k = HAUL_BUF_INIT;
-    redisReply *r = haul_redis_cmd(rc, err, "HGET %s state", haul_key_job(&k, job));
+    redisReply *r = haul_redis_call(hr, err, "EVAL %s 1 %s %s",
+        "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end "
+        "redis.call('HSET', KEYS[1], 'state', ARGV[1]) return 1",
+        haul_key_job(&k, job), haul_job_state_str(HAUL_JOB_CANCELLED));
     int rc_ = EXIT_USAGE;
     if (!r) goto fail;
-    if (r->type != REDIS_REPLY_STRING) {
+    if (r->integer != 1) {
         fprintf(stderr, "haul-scheduler: no job '%s' in Redis (see haul-scheduler status)\n", job);
         goto out;
     }
     freeReplyObject(r);
-    /* Workers read haul:cancelled with every heartbeat and drop the job's
-     * tasks as they take them; a collector attached to the job stops. */
-    if (!(r = haul_redis_cmd(rc, err, "HSET %s state cancelled", k.p))) goto fail;
-    freeReplyObject(r);
-    if (!(r = haul_redis_cmd(rc, err, "SADD " HAUL_KEY_CANCELLED " %s", job))) goto fail;
+    if (!(r = haul_redis_call(hr, err, "SADD " HAUL_KEY_CANCELLED " %s", job))) goto fail;
     freeReplyObject(r);
     r = NULL;
+    if (haul_job_retire(hr, job, cfg.retention, err) < 0) goto fail;
     printf("job %s cancelled: workers drop its remaining tasks within a few seconds\n", job);
     rc_ = 0;
     goto out;
@@ -165,11 +173,16 @@ static int keygen(const char *path)
     return 0;
 }
 
-static int status(redisContext *rc)
+/* Queues, workers and jobs, readable; never a secret (none is stored outside
+ * the tasks, and tasks are not printed). */
+static int status(haul_redis *hr)
 {
     char err[HAUL_ERR_LEN];
     haul_buf k = HAUL_BUF_INIT;
     long long now = haul_now_ms();
+    if (haul_jobs_prune(hr, 64, NULL, err) < 0) log_warn("pruning haul:jobs: %s", err);
+    redisContext *rc = hr->c;
+    if (!rc) goto fail;
     redisReply *qs = haul_redis_cmd(rc, err, "SMEMBERS " HAUL_KEY_QUEUES);
     if (!qs) goto fail;
     printf("queues:\n");
@@ -222,11 +235,17 @@ static int status(redisContext *rc)
         const char *id = js->element[i]->str;
         redisReply *h = haul_redis_cmd(rc, err, "HGETALL %s", haul_key_job(&k, id));
         redisReply *x = haul_redis_cmd(rc, err, "XLEN %s", haul_key_results(&k, id));
-        if (h && h->elements)
-            printf("  %s  %-8s %s %s/%s  %s  %s keys (%s distinct) in %s tasks  %lld results\n", id,
-                   hget(h, "state"), hget(h, "op"), hget(h, "store"), hget(h, "bucket"), hget(h, "endpoint"),
-                   hget(h, "keys"), *hget(h, "distinct") ? hget(h, "distinct") : hget(h, "keys"),
-                   hget(h, "tasks"), x ? x->integer : 0);
+        if (h && h->elements) {
+            printf("  %s  %-10s %s %s/%s  %s  %s keys (%s distinct) in %s tasks  %lld results in Redis",
+                   id, hget(h, "state"), hget(h, "op"), hget(h, "store"), hget(h, "bucket"),
+                   hget(h, "endpoint"), hget(h, "keys"),
+                   *hget(h, "distinct") ? hget(h, "distinct") : hget(h, "keys"), hget(h, "tasks"),
+                   x ? x->integer : 0);
+            if (haul_job_state_parse(hget(h, "state")) == HAUL_JOB_SUBMITTING)
+                printf("  submitter %s", hget(h, "submitter"));
+            if (*hget(h, "error")) printf("  error: %.200s", hget(h, "error"));
+            printf("\n");
+        }
         if (h) freeReplyObject(h);
         if (x) freeReplyObject(x);
     }
@@ -239,13 +258,37 @@ fail:
     return EXIT_USAGE;
 }
 
+/* `submit` alone: the job id is printed; feed the window until every task
+ * is queued (the queue's length is looked at every 100 ms while it is full).
+ * Results accumulate in Redis until a collector runs. */
+static int submit_all(haul_submission *sub)
+{
+    char err[HAUL_ERR_LEN];
+    long long warned = 0;
+    for (;;) {
+        int st = haul_submit_step(sub, -1, 0, err);
+        if (st == HAUL_SUBMIT_DONE) return 0;
+        if (st == HAUL_SUBMIT_FAILED) {
+            fprintf(stderr, "haul-scheduler: %s\n", err);
+            return EXIT_USAGE;
+        }
+        if (st == HAUL_SUBMIT_FULL) {
+            const char *why = haul_submit_waiting(sub);
+            if (why && haul_mono_ms() - warned >= 30000) {
+                log_warn("job %s: %s", haul_submit_job(sub), why);
+                warned = haul_mono_ms();
+            }
+            usleep(100 * 1000);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     char err[HAUL_ERR_LEN];
     char *pos[4];
     int rc_ = EXIT_USAGE;
-    redisContext *rc = NULL;
-    haul_redis hr = {0};
+    haul_redis hr = {0};    /* every command's connection; it may reconnect */
 
     haul_log_init("haul-scheduler");
     cfg.progress = -1; /* auto: when stderr is a terminal */
@@ -293,41 +336,46 @@ int main(int argc, char **argv)
     hr.url = cfg.redis;
     hr.timeout_s = 5.0;
     hr.wait_ms = 300 * 1000; /* a collector rides out a Redis restart of up to 5 minutes */
-    hr.c = rc = haul_redis_connect(cfg.redis, 5.0, err);
-    if (!rc) {
+    hr.c = haul_redis_connect(cfg.redis, 5.0, err);
+    if (!hr.c) {
         fprintf(stderr, "haul-scheduler: %s\n", err);
         goto out;
     }
     if (!strcmp(cmd, "status")) {
-        rc_ = status(rc);
+        rc_ = status(&hr);
     } else if (!strcmp(cmd, "collect")) {
-        rc_ = haul_collect(&cfg, &hr, pos[0], 0);
+        rc_ = haul_collect(&cfg, &hr, pos[0], 0, NULL);
     } else if (!strcmp(cmd, "cancel")) {
-        rc_ = cancel(rc, pos[0]);
+        rc_ = cancel(&hr, pos[0]);
     } else if (!strcmp(cmd, "requeue-dead")) {
         long long n = 0;
-        if (haul_requeue_dead(rc, cfg.queue, &n, err) < 0) {
+        if (haul_requeue_dead(hr.c, cfg.queue, &n, err) < 0) {
             fprintf(stderr, "haul-scheduler: %s\n", err);
             goto out;
         }
         printf("%lld dead letter(s) moved back to queue '%s'\n", n, cfg.queue);
         rc_ = 0;
     } else {
-        char *job = NULL;
         long long t0 = haul_now_ms();
-        if (haul_submit(&cfg, rc, &job) < 0) goto out;
+        haul_submission *sub = haul_submit_start(&cfg, &hr, err);
+        if (!sub) {
+            fprintf(stderr, "haul-scheduler: %s\n", err);
+            goto out;
+        }
+        const char *job = haul_submit_job(sub);
         if (!strcmp(cmd, "submit")) {
             printf("%s\n", job);
-            rc_ = 0;
+            fflush(stdout);
+            rc_ = submit_all(sub);
         } else {
-            fprintf(stderr, "haul: job %s submitted; collecting (haul-scheduler collect %s to reattach)\n", job, job);
-            rc_ = haul_collect(&cfg, &hr, job, t0);
+            fprintf(stderr, "haul: job %s: queueing its tasks while collecting (once every task is queued, "
+                    "haul-scheduler collect %s reattaches)\n", job, job);
+            rc_ = haul_collect(&cfg, &hr, job, t0, sub);
         }
-        free(job);
+        haul_submit_free(sub);
     }
-    rc = hr.c; /* the collector may have reconnected */
 out:
-    if (rc) redisFree(rc);
+    if (hr.c) redisFree(hr.c);
     haul_opts_free(opts);
     curl_global_cleanup();
     return rc_;

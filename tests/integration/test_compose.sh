@@ -94,7 +94,10 @@ done
 
 T=$(mktemp -d /tmp/haul-compose.XXXXXX)
 P=haultest$$$(printf '%04x' $((RANDOM)))
-: >"$T/empty.env"
+# The compose file's variables: none set but one. The test reads each job's results stream
+# afterwards (80 distinct results; which worker did what), so the scheduler keeps them
+# (--keep-results) instead of trimming what it has written.
+echo HAUL_KEEP_RESULTS=1 >"$T/empty.env"
 dc() {
     "${COMPOSE[@]}" --env-file "$T/empty.env" -p "$P" -f "$TOP/compose.yaml" \
         --project-directory "$TOP" "$@"

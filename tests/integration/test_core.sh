@@ -60,10 +60,10 @@ else
     fail "notebook job over S3 (exit $rc)" "$T/s3.check"; cat "$T/s3.err"
 fi
 
-# 2. The same over Swift, JSON Lines.
+# 2. The same over Swift, JSON Lines; its results kept in Redis (--keep-results) to be counted.
 t0=$(now)
 swiftenv "$SCHED" run --redis "$R" --swift --container "$BUCKET" --prefix dummy --op sidecar \
-    --repeat 10 --format jsonl --out "$T/swift.jsonl" 2>"$T/swift.err"
+    --repeat 10 --keep-results --format jsonl --out "$T/swift.jsonl" 2>"$T/swift.err"
 rc=$?
 t1=$(now)
 if [ $rc -eq 0 ] && $PY tests/lib/check_results.py "$T/swift.jsonl" "$T/data/notebook-expected.tsv" 10 >"$T/swift.check"; then
@@ -93,7 +93,7 @@ PYEOF
 ndistinct=$(cut -f1 "$T/dups-expected.tsv" | sort -u | wc -l)
 for mode in coalesce no-coalesce; do
     swiftenv "$SCHED" run --redis "$R" --swift --container "$BUCKET" --keys "$T/dups.txt" --op sidecar \
-        --"$mode" --batch 7 --out "$T/dups-$mode.csv" 2>"$T/dups-$mode.err"
+        --"$mode" --batch 7 --keep-results --out "$T/dups-$mode.csv" 2>"$T/dups-$mode.err"
     rc=$?
     djob=$(haul_redis_cli ZREVRANGE haul:jobs 0 0)
     want=$ndistinct; [ "$mode" = no-coalesce ] && want=500
@@ -236,9 +236,11 @@ else
     fail "malformed task (dead: $(haul_redis_cli LLEN haul:dead:default), rc $rc, alive $alive)"; echo "$dead" | head -c 600
 fi
 
-# 10. collect after the scheduler is killed mid-job.
+# 10. collect after the scheduler is killed mid-job (every task queued, no result read: nothing
+# trimmed). env, not the s3env function, so that $! is the scheduler itself and SIGKILL reaches it.
 stop_workers
-s3env "$SCHED" run --redis "$R" --s3 "$HAUL_TEST_S3" --bucket "$BUCKET" --prefix dummy --op sidecar \
+env -u ST_AUTH AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing \
+    "$SCHED" run --redis "$R" --s3 "$HAUL_TEST_S3" --bucket "$BUCKET" --prefix dummy --op sidecar \
     --repeat 10 --out "$T/killed.csv" 2>"$T/killed.err" &
 spid=$!
 job=""; deadline=$((SECONDS + 20))
@@ -261,7 +263,7 @@ got=$($PY -c 'import json,sys; print(len({json.loads(l)["key"] for l in open(sys
 if [ $rc -eq 0 ] && [ "$got" = "$want" ] && grep -q '"key": *"special/ünï cødé/日本.txt"' "$T/list.jsonl"; then
     ok "list over S3: $got keys, every one of the bucket"
 else fail "list over S3 (exit $rc, $got keys, want $want)" "$T/list.err"; fi
-swiftenv "$SCHED" run --redis "$R" --swift --op list-buckets --format jsonl --out "$T/lb.jsonl" 2>"$T/lb.err"
+swiftenv "$SCHED" run --redis "$R" --swift --op list-buckets --keep-results --format jsonl --out "$T/lb.jsonl" 2>"$T/lb.err"
 rc=$?
 if [ $rc -eq 0 ] && grep -q "\"key\": *\"$BUCKET\"" "$T/lb.jsonl"; then
     ok "list-buckets over Swift names the container"
@@ -279,7 +281,8 @@ if [ $rc -eq 2 ] && grep -q "cannot connect to Redis at redis://:\*\*\*@127.0.0.
     ok "unreachable Redis (worker): exit 2, names the URL without its password"
 else fail "unreachable Redis (worker, exit $rc)" "$T/rw.err"; fi
 
-# 13. status is readable and shows no secret; results are readable with redis-cli.
+# 13. status is readable and shows no secret; results (kept by the list-buckets job) are readable
+# with redis-cli.
 "$SCHED" status --redis "$R" >"$T/status.txt" 2>&1
 lastjob=$(haul_redis_cli ZREVRANGE haul:jobs 0 0)
 if grep -q "workers: 2 alive" "$T/status.txt" && grep -q "default .*tasks waiting" "$T/status.txt" \

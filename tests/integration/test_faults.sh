@@ -51,6 +51,9 @@ trap cleanup EXIT
 haul_servers_start "$T/srv" || { echo "FAIL servers did not start"; echo "0 passed, 1 failed"; exit 1; }
 haul_seed_notebook "$BUCKET" "$T/data" >/dev/null || { echo "FAIL seeding"; echo "0 passed, 1 failed"; exit 1; }
 R=$HAUL_TEST_REDIS_URL
+# Every check below reads the jobs' result streams after the run (tries, duplicates): the
+# collector keeps them (--keep-results) instead of trimming what it has written.
+export HAUL_KEEP_RESULTS=1
 UPSTREAM=127.0.0.1:$HAUL_TEST_SWIFT_PORT
 
 start_workers() {

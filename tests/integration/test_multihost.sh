@@ -178,6 +178,10 @@ EOF
 ip netns exec "$(ns redis)" redis-server "$T/redis/redis.conf" </dev/null >>"$T/redis.log" 2>&1 &
 RPID=$!
 R=redis://:$PW@$REDIS_IP:6379/0
+# The jobs below are queued whole at once (--max-queued 0) and keep their results
+# (--keep-results): the test cuts a worker's link once 15% of the results are in the stream,
+# counts them with XLEN, and reads the stream afterwards.
+export HAUL_MAX_QUEUED=0 HAUL_KEEP_RESULTS=1
 RW=redis://haulworker:$WPW@$REDIS_IP:6379/0
 rcli() { local h=$1; shift; REDISCLI_AUTH=$PW inns "$h" redis-cli --no-auth-warning -h "$REDIS_IP" -p 6379 "$@"; }
 for _ in $(seq 100); do [ "$(rcli redis ping 2>/dev/null)" = PONG ] && break; sleep 0.05; done
