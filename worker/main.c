@@ -809,6 +809,13 @@ static void flush_finished(loop *L)
     }
 }
 
+/* Whether the loop would take a task now (blocking in BLMOVE when idle). */
+static int take_now(const loop *L)
+{
+    return !stop_requested && !L->redis_full && L->unstarted < L->w.concurrency &&
+           L->w.deferred < 4 * L->w.concurrency && haul_mono_ms() >= L->next_take_ms;
+}
+
 /* Give the tasks still held back to the head of the queue (shutdown past its
  * bound): their keys are done again by another worker. */
 static void return_held(loop *L)
@@ -1037,10 +1044,14 @@ int main(int argc, char **argv)
             collect_transfers(&L);
             start_keys(&L);
             if (w->running > 0) curl_multi_poll(w->multi, NULL, 0, 20, NULL);
-        } else if (L.nretries) {
-            /* Only retries are waiting: sleep until the first is due (briefly). */
-            long long wait = L.retries[0].due_ms - haul_mono_ms();
-            if (wait > 0) usleep((useconds_t)(wait > 50 ? 50 : wait) * 1000);
+        } else if (!take_now(&L)) {
+            /* Nothing in flight and no task to take now (Redis refused one,
+             * or is full): sleep until the next thing is due -- a retry, a
+             * flush after its backoff -- for at most 50 ms, never spin. */
+            long long now2 = haul_mono_ms(), wait = 50;
+            if (L.nretries && L.retries[0].due_ms - now2 < wait) wait = L.retries[0].due_ms - now2;
+            if (L.tasks && L.next_flush_ms - now2 < wait) wait = L.next_flush_ms - now2;
+            if (wait > 0) usleep((useconds_t)wait * 1000);
         }
         collect_transfers(&L);
         flush_finished(&L);
