@@ -12,6 +12,7 @@
 #   make TEST_PREFIX="valgrind --error-exitcode=9" unit
 #   make fuzz         libFuzzer targets, FUZZ_SECONDS (60) each (clang; see below)
 #   make fuzz-smoke   the same for 15 s each, as CI runs them
+#   make bench        the benchmark (bench/run.sh, as root); make bench-window its big-job row
 
 PKGS      := hiredis msgpack libcurl openssl expat jansson
 CC        ?= cc
@@ -105,9 +106,13 @@ demo: deps
 
 # The benchmark (bench/run.sh; not part of test): it installs what it needs (the Python
 # contenders, nginx, wrk, libnetfilter-queue-dev) and then builds all and bench-tools itself.
-.PHONY: bench
+.PHONY: bench bench-window
 bench: deps
 	@bash bench/run.sh
+
+# Redis memory and keys/s of a 10,000,000-key job (bench/window.sh; no root, no store).
+bench-window: all
+	@bash bench/window.sh
 
 # bench/netdelay holds the store's packets to make it look remote (bench/lib/net.sh); it
 # needs libnetfilter_queue (Debian libnetfilter-queue-dev), which may have no .pc file.

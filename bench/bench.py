@@ -444,7 +444,8 @@ def workload3(ctx, a):
 
 def enqueue(ctx, a):
     """The scheduler's submit alone (no worker on the queue): keys/s into Redis, and Redis
-    memory per queued key, in the clear and sealed."""
+    memory per queued key, in the clear and sealed. --max-queued 0: the whole job is queued at
+    once (with the default window, submit would wait for workers to take tasks)."""
     keys = read_keys(os.path.join(a.objs, 'keys.txt'))
     keysfile = write_keys(os.path.join(a.work, 'enqueue-keys.txt'), keys)
     keyfile = os.path.join(a.work, 'bench.key')
@@ -460,7 +461,7 @@ def enqueue(ctx, a):
                 m0 = ctx.redis_mem()
                 cmd = inns(a.client_ns, [SCHED, 'submit', '--redis', a.redis, '--queue', q, '--swift',
                                          '--container', a.w2_bucket, '--keys', keysfile, '--op', 'get',
-                                         '--no-check', '--batch', str(batch)] + extra)
+                                         '--no-check', '--batch', str(batch), '--max-queued', '0'] + extra)
                 rc, secs, out, err, cpu, rss = timed(cmd, env=dict(os.environ, **swift_env(a.nginx + '/auth/v1.0')))
                 m1 = ctx.redis_mem()
                 qlen = int(ctx.redis_cli('LLEN', 'haul:q:' + q) or 0)

@@ -277,6 +277,26 @@ def main():
            'RSS*: the largest worker\'s VmRSS when it registered, and the largest VmHWM after the '
            'last run (workers live across the warm-up and every run). *scheduler peak RSS*: wait4\'s '
            'ru_maxrss, the largest over the runs.', '']
+    wcsv = os.path.join(a.results, 'window.csv')
+    if os.path.exists(wcsv):
+        # bench/window.sh's rows (it appends one per run): the latest, against the target.
+        with open(wcsv) as fh:
+            wr = list(csv.DictReader(fh))
+        if wr:
+            r = wr[-1]
+            mib = lambda b: int(b or 0) / 1048576
+            above = mib(r['redis_peak_bytes']) - mib(r['redis_idle_bytes'])
+            md += ['## Redis memory of a big job (`bench/window.sh`)', '',
+                   'The no-request sidecar job (keys not ending in .zip), generated and piped to '
+                   '`haul-scheduler run --keys -`, %s workers x %s, a fresh redis-server on loopback, '
+                   'INFO memory every 100 ms (%s, options: %s; every run in `window.csv`).' % (
+                       r['workers'], r['concurrency'], r['date'], r['options']), '']
+            md += table(['keys', 'Redis idle MiB', 'peak MiB', 'peak above idle MiB', 'target',
+                         'keys/s', 'scheduler RSS MiB', 'worker RSS MiB'],
+                        [[r['keys'], '%.1f' % mib(r['redis_idle_bytes']), '%.1f' % mib(r['redis_peak_bytes']),
+                          '%.1f' % above, 'under 64 MiB above idle: %s' % ('met' if above < 64 else 'NOT met'),
+                          r['keys_per_s'], '%.0f' % (int(r['scheduler_rss_kib'] or 0) / 1024),
+                          '%.0f' % (int(r['worker_rss_kib'] or 0) / 1024)]]) + ['']
     for n in a.note:
         md += [n, '']
     failures = ['- %s / %s / %s: %s' % (r['workload'], r['setting'], r['contender'], p)

@@ -16,7 +16,8 @@
 #   BENCH_RTT_MS=20       the added round trip of the delayed setting (0: no delayed setting)
 #   BENCH_W2_KEYS=200000  workload 2's objects (1-16 KiB each)
 #   BENCH_ONLY=           comma-separated substrings of row names (e.g. "haul,threads")
-#   BENCH_WORKLOADS=w1,w2,w3,enqueue
+#   BENCH_WORKLOADS=w1,w2,w3,enqueue,window   (window: bench/window.sh, 10,000,000 keys, on
+#                         loopback with its own redis-server, after the others)
 #   BENCH_RESULTS=bench/results
 # Needs root (namespaces, iptables) and about 2 GB of /dev/shm.
 set -u
@@ -27,7 +28,7 @@ RUNS=${BENCH_RUNS:-5}
 WARMUP=${BENCH_WARMUP:-1}
 RTT_MS=${BENCH_RTT_MS:-20}
 W2_KEYS=${BENCH_W2_KEYS:-200000}
-WORKLOADS=${BENCH_WORKLOADS:-w1,w2,w3,enqueue}
+WORKLOADS=${BENCH_WORKLOADS:-w1,w2,w3,enqueue,window}
 RESULTS=${BENCH_RESULTS:-$TOP/bench/results}
 BUCKET=LSST-IR-FUSION-testfromopenstack
 PY=/usr/bin/python3
@@ -131,11 +132,19 @@ if [ "$RTT_MS" != 0 ] && [ -n "$wl" ]; then
     bench_delay_off
 fi
 
-[ ${#files[@]} -gt 0 ] || die "nothing was run (BENCH_WORKLOADS=$WORKLOADS)"
+# --- Redis memory of a big job (bench/window.sh: its own redis-server, on loopback) ----------
+if [ -n "$(wl_in window)" ]; then
+    echo "== window: Redis memory of a 10,000,000-key job"
+    BENCH_RESULTS=$RESULTS bash bench/window.sh || die "bench/window.sh failed"
+    ran_window=1
+fi
+
+[ ${#files[@]} -gt 0 ] || [ -n "${ran_window:-}" ] || die "nothing was run (BENCH_WORKLOADS=$WORKLOADS)"
+[ ${#files[@]} -gt 0 ] || exit 0
 cmd="make bench"
 [ "$RUNS" != 5 ] && cmd="BENCH_RUNS=$RUNS $cmd"
 [ "$W2_KEYS" != 200000 ] && cmd="BENCH_W2_KEYS=$W2_KEYS $cmd"
-[ "$WORKLOADS" != w1,w2,w3,enqueue ] && cmd="BENCH_WORKLOADS=$WORKLOADS $cmd"
+[ "$WORKLOADS" != w1,w2,w3,enqueue,window ] && cmd="BENCH_WORKLOADS=$WORKLOADS $cmd"
 [ -n "${BENCH_ONLY:-}" ] && cmd="BENCH_ONLY=$BENCH_ONLY $cmd"
 nargs=()
 for n in "${notes[@]}"; do nargs+=(--note "$n"); done

@@ -264,8 +264,11 @@ const char *haul_key_worker(haul_buf *o, const char *w)   { return key2(o, "work
 const char *haul_key_leases(haul_buf *o, const char *q)   { return key2(o, "leases", q); }
 
 /* ZADD with the deadline computed from Redis' clock; returns 1 when the
- * member was new (no lease before). */
+ * member was new (no lease before). allow-oom: a Redis refusing writes for
+ * lack of memory must not let live workers' leases lapse (the reaper would
+ * then requeue tasks that are being done); a lease is a few bytes. */
 static const char lease_lua[] =
+    "#!lua flags=allow-oom\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "return redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[2])\n";
@@ -297,8 +300,11 @@ int haul_lease_drop(redisContext *c, const char *queue, const char *worker, char
  * 8N a1 'v' 01 a7 "attempt" ce, then the attempt count as a big-endian
  * uint32 (docs/protocol.md), so the script can bump it without decoding.
  * Tasks of another layout are requeued unchanged (and so never reach the
- * poison-pill cap). RPOP + LPUSH keeps the tasks' order at the queue head. */
+ * poison-pill cap). RPOP + LPUSH keeps the tasks' order at the queue head.
+ * allow-oom: moving tasks between lists needs no memory to speak of, and a
+ * dead worker's tasks must go back even when Redis refuses writes. */
 static const char reap_lua[] =
+    "#!lua flags=allow-oom\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local lapsed = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 16)\n"

@@ -593,8 +593,10 @@ static void report_stall(collector *c, long long idle_ms)
         snprintf(extra, sizeof extra, "; %lld result entries dropped for a missing or wrong MAC "
                  "(do the workers use the same --key-file?)", c->forged);
     if (c->oom[0]) {
-        log_warn("job %s: no progress for %lld s: Redis is out of memory (maxmemory, noeviction): %s%s",
-                 c->job, idle_ms / 1000, c->oom, extra);
+        const char *said = "Redis is out of memory";
+        log_warn("job %s: no progress for %lld s: %s%s%s", c->job, idle_ms / 1000,
+                 strncmp(c->oom, said, strlen(said)) ? "Redis is out of memory (maxmemory, noeviction): " : "",
+                 c->oom, extra);
         return;
     }
     if (!c->r->c || haul_queue_inflight(c->r->c, c->queue, NULL, &f, err) < 0) {

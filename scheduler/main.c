@@ -70,7 +70,7 @@ static haul_opt opts[] = {
     {"max-attempts", HAUL_OPT_INT, &cfg.max_attempts, "4", 1, 1000, NULL, "N", "attempts per key for transient failures (connection, timeout, 429, 5xx)", 0},
     {"max-deliveries", HAUL_OPT_INT, &cfg.max_deliveries, "5", 1, 1000, NULL, "N", "a task whose workers died N times is dead-lettered (poison-pill cap)", 0},
     {"retention", HAUL_OPT_INT, &cfg.retention, "86400", 0, 1LL << 40, NULL, "SECONDS", "keep a collected job's results and hash this long (0: delete the results at once)", 0},
-    {"max-queued", HAUL_OPT_INT, &cfg.max_queued, "2000", 0, 1LL << 30, NULL, "N", "queue at most N tasks at a time, adding more as workers take them (0: the whole job at once)", 0},
+    {"max-queued", HAUL_OPT_INT, &cfg.max_queued, "1000", 0, 1LL << 30, NULL, "N", "queue at most N tasks at a time, adding more as workers take them (0: the whole job at once)", 0},
     {"job-ttl", HAUL_OPT_INT, &cfg.job_ttl, "604800", 60, 1LL << 40, NULL, "SECONDS", "a job's keys in Redis expire this long after the submitter or collector last touched them, collected or not", 0},
     {"keep-results", HAUL_OPT_BOOL, &cfg.keep_results, "0", 0, 0, NULL, NULL, "keep results in Redis after writing them, so the job can be collected again (by default they are trimmed as written)", 0},
     {"task-ttl", HAUL_OPT_INT, &cfg.task_ttl, "86400", 60, 1LL << 31, NULL, "SECONDS", "a task no worker ran within this long of being queued is refused (bound to sealed tasks: no replay later)", 0},

@@ -956,7 +956,7 @@ int haul_submit_step(haul_submission *s, long long answered, int publish_now, ch
          * job's keys between queued and collected, so results waiting in
          * Redis are bounded by the window too, whatever the collector's pace. */
         if (answered >= 0) {
-            long long pushed = s->ntasks * c->batch < s->nslots ? s->ntasks * c->batch : s->nslots;
+            long long pushed = s->npushed * c->batch < s->nslots ? s->npushed * c->batch : s->nslots;
             if (pushed - answered > 2 * c->max_queued * c->batch) room = 0;
         }
     }
