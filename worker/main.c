@@ -77,6 +77,8 @@ typedef struct loop {
     unsigned seed;
     long long next_flush_ms, flush_backoff_ms; /* storing results failed: wait */
     int redis_full;       /* Redis refused a write for want of memory: take no tasks */
+    int lease_ok;         /* the lease was renewed since the last (re)connection */
+    int had_lease;        /* a lease was held once: losing it is news */
     unsigned char keybuf[HAUL_SEAL_KEY_LEN];
     const unsigned char *key; /* unseals tasks; NULL: none given */
     haul_rowmac *mac;     /* signs result entries (with a key only) */
@@ -156,11 +158,14 @@ static void reconcile(loop *L)
                  orphans, w->k1.p, orphans - dead, dead);
 }
 
+static int renew_lease(loop *L);
+
 static int redis_ok(loop *L)
 {
     worker *w = &L->w;
     char err[HAUL_ERR_LEN];
     if (w->rc && !w->rc->err) return 1;
+    L->lease_ok = 0;
     long long now = haul_mono_ms();
     if (now < L->next_redis_ms) return 0;
     if (w->rc) {
@@ -178,6 +183,7 @@ static int redis_ok(loop *L)
     }
     if (L->redis_backoff_ms) log_info("reconnected to Redis");
     L->redis_backoff_ms = 0;
+    renew_lease(L);
     reconcile(L);
     return 1;
 }
@@ -198,6 +204,27 @@ static void redis_writable(loop *L)
 {
     if (L->redis_full) log_info("Redis accepts writes again");
     L->redis_full = 0;
+}
+
+/* Renew this worker's lease. Until it is renewed after a (re)connection the
+ * worker takes no task: a task taken by a worker without a lease would never
+ * be reaped should it die. 0, or -1 (said, unless Redis is full). */
+static int renew_lease(loop *L)
+{
+    worker *w = &L->w;
+    char err[HAUL_ERR_LEN];
+    int lost = 0;
+    if (haul_lease_renew(w->rc, w->queue, w->id, L->lease_ms, &lost, err) < 0) {
+        if (!strstr(err, "OOM")) log_warn("renewing the lease: %s", err);
+        L->lease_ok = 0;
+        return -1;
+    }
+    if (lost && L->had_lease)
+        log_warn("my lease had lapsed (paused or cut off for over %lld ms): the tasks I held were "
+                 "requeued, so their keys may be answered twice (the collector keeps one)", L->lease_ms);
+    L->had_lease = 1;
+    L->lease_ok = 1;
+    return 0;
 }
 
 static void heartbeat(loop *L, const char *state)
@@ -236,16 +263,7 @@ static void heartbeat(loop *L, const char *state)
         }
         freeReplyObject(r);
     }
-    int lost = 0;
-    static int had_lease;
-    if (haul_lease_renew(w->rc, w->queue, w->id, L->lease_ms, &lost, err) < 0) {
-        if (!strstr(err, "OOM")) log_warn("renewing the lease: %s", err);
-        return;
-    }
-    if (lost && had_lease)
-        log_warn("my lease had lapsed (paused or cut off for over %lld ms): the tasks I held were "
-                 "requeued, so their keys may be answered twice (the collector keeps one)", L->lease_ms);
-    had_lease = 1;
+    if (renew_lease(L) < 0) return;
     long long requeued, dead, workers;
     if (haul_reap(w->rc, w->queue, L->max_deliveries, &requeued, &dead, &workers, err) < 0)
         log_warn("reaping: %s", err);
@@ -597,6 +615,10 @@ static int take_task(loop *L, int block)
     char err[HAUL_ERR_LEN];
     redisReply *r;
     if (!redis_ok(L)) return 0;
+    if (!L->lease_ok && renew_lease(L) < 0) {
+        L->next_take_ms = haul_mono_ms() + 1000;
+        return 0;
+    }
     haul_key_queue(&w->k1, w->queue);
     haul_key_proc(&w->k2, w->id);
     if (block) r = haul_redis_cmd(w->rc, err, "BLMOVE %s %s LEFT RIGHT %d", w->k1.p, w->k2.p, BLOCK_S);
@@ -978,6 +1000,7 @@ int main(int argc, char **argv)
                                         "'Workers on several hosts')" : "");
         return 2;
     }
+    L.lease_ok = L.had_lease = 1;
     {
         /* The URL as it may be shown: never its password, however short
          * (the log's redaction leaves strings under 4 bytes alone). */
@@ -1030,8 +1053,14 @@ int main(int argc, char **argv)
                 if (idle) usleep(50 * 1000);
             } else {
                 /* As many tasks as there is room for, at once: one per turn of
-                 * the loop would wait a poll (up to 20 ms) between tasks. */
-                while (take_task(&L, idle) && L.unstarted < w->concurrency && !stop_requested) {
+                 * the loop would wait a poll (up to 20 ms) between tasks. But
+                 * a turn ends: tasks whose keys need no request leave room at
+                 * once, and the loop must still store results and renew the
+                 * lease while a queue keeps being refilled. */
+                long long t_take = haul_mono_ms();
+                int taken = 0;
+                while (take_task(&L, idle) && L.unstarted < w->concurrency && !stop_requested &&
+                       ++taken < w->concurrency && haul_mono_ms() - t_take < 20) {
                     idle = 0;
                     start_keys(&L);
                 }
