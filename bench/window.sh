@@ -143,8 +143,8 @@ WPIDS=()
 [ $rc -eq 0 ] || { tail -5 "$D/sched.err" >&2; die "haul-scheduler run exited $rc"; }
 
 # Every row: the keys in order, ok, an empty value.
-awk -v n="$NKEYS" 'NR == 1 { if ($0 != "key,status,http,value,bytes,error") bad++; next }
-    { if ($0 != sprintf("bench/obj-%08d.dat,ok,,\"\",,", NR - 2)) bad++ }
+awk -v n="$NKEYS" 'NR == 1 { if ($0 != "key,status,http,value,bytes,error,verified") bad++; next }
+    { if ($0 != sprintf("bench/obj-%08d.dat,ok,,\"\",,,none", NR - 2)) bad++ }
     END { if (NR - 1 != n || bad) { printf "%d rows, %d wrong\n", NR - 1, bad; exit 1 } }' "$D/out.csv" ||
     die "the output is not the $NKEYS expected rows"
 
