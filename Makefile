@@ -81,7 +81,8 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(SCHED_LIBOBJ) $(WORKER_LIB) $(LIB)
 DEB_PKGS := build-essential pkg-config libhiredis-dev libmsgpack-dev \
 	libcurl4-openssl-dev libssl-dev libexpat1-dev libjansson-dev \
 	redis-server memcached swift swift-proxy swift-account swift-container \
-	swift-object python3-swift python3-swiftclient python3-boto3 curl iproute2 util-linux procps
+	swift-object python3-swift python3-swiftclient python3-boto3 python3-msgpack redis-tools \
+	strace curl iproute2 util-linux procps
 
 deps:
 	@tests/lib/deps.sh $(DEB_PKGS)
