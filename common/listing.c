@@ -621,7 +621,7 @@ int haul_s3_parse_error(const char *xml, size_t len, char *code, size_t codelen,
 
 /* ---- Swift ----------------------------------------------------------------- */
 
-static const char *json_kind(const json_t *v)
+const char *haul_json_kind(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT: return "an object";
@@ -655,7 +655,7 @@ static int j_string(const jctx *c, json_t *e, const char *key, int required, cha
     }
     if (!json_is_string(v)) {
         seterr(c->err, "%s: entry [%zu]: \"%s\" is %s, not a string", c->what, c->index,
-               key, json_kind(v));
+               key, haul_json_kind(v));
         return -1;
     }
     *out = haul_strndup(json_string_value(v), json_string_length(v));
@@ -671,7 +671,7 @@ static int j_count(const jctx *c, json_t *e, const char *key, long long *out)
     }
     if (!json_is_integer(v) || json_integer_value(v) < 0) {
         seterr(c->err, "%s: entry [%zu]: \"%s\" is %s, not a non-negative integer", c->what,
-               c->index, key, json_is_integer(v) ? "negative" : json_kind(v));
+               c->index, key, json_is_integer(v) ? "negative" : haul_json_kind(v));
         return -1;
     }
     *out = (long long)json_integer_value(v);
@@ -747,7 +747,7 @@ static int swift_parse(const char *json, size_t len, size_t limit, int account,
         return -1;
     }
     if (!json_is_array(root)) {
-        seterr(err, "%s: expected a JSON array of entries, got %s", c.what, json_kind(root));
+        seterr(err, "%s: expected a JSON array of entries, got %s", c.what, haul_json_kind(root));
         goto out;
     }
     size_t n = json_array_size(root);
@@ -764,7 +764,7 @@ static int swift_parse(const char *json, size_t len, size_t limit, int account,
         ent->size = -1;
         ent->count = -1;
         if (!json_is_object(e)) {
-            seterr(err, "%s: entry [%zu] is %s, not an object", c.what, i, json_kind(e));
+            seterr(err, "%s: entry [%zu] is %s, not an object", c.what, i, haul_json_kind(e));
             goto out;
         }
         int r = account ? swift_container(&c, e, ent) : swift_object(&c, e, ent);

@@ -87,4 +87,9 @@ int haul_swift_parse_list(const char *json, size_t len, size_t limit,
 int haul_swift_parse_account(const char *json, size_t len, size_t limit,
                              haul_list_page *out, char *err);
 
+/* "an object", "an array", "a string", ... for a sentence about a JSON value
+ * of the wrong type (the listing and the SLO manifest parsers share it). */
+struct json_t;
+const char *haul_json_kind(const struct json_t *v);
+
 #endif

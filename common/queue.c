@@ -128,18 +128,19 @@ redisReply *haul_redis_cmd(redisContext *c, char *err, const char *fmt, ...)
     return r;
 }
 
-redisReply *haul_redis_call(haul_redis *r, char *err, const char *fmt, ...)
+/* The retry loop of haul_redis_call(v), for a command already in Redis's
+ * wire format (formatted once, sent again after each reconnection). */
+static redisReply *call_formatted(haul_redis *r, char *err, const char *cmd, size_t len)
 {
     long long start = haul_mono_ms(), backoff = 200;
     int warned = 0;
     for (;;) {
+        void *v = NULL;
         redisReply *rep = NULL;
         if (!r->c && (r->c = haul_redis_connect(r->url, r->timeout_s, err))) r->reconnects++;
         if (r->c) {
-            va_list ap;
-            va_start(ap, fmt);
-            rep = redisvCommand(r->c, fmt, ap);
-            va_end(ap);
+            if (redisAppendFormattedCommand(r->c, cmd, len) == REDIS_OK && redisGetReply(r->c, &v) == REDIS_OK)
+                rep = v;
             if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "LOADING", 7) != 0) {
                 snprintf(err, HAUL_ERR_LEN, "Redis: %s", rep->str);
                 freeReplyObject(rep);
@@ -166,40 +167,28 @@ redisReply *haul_redis_call(haul_redis *r, char *err, const char *fmt, ...)
     }
 }
 
+redisReply *haul_redis_call(haul_redis *r, char *err, const char *fmt, ...)
+{
+    char *cmd = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int len = redisvFormatCommand(&cmd, fmt, ap);
+    va_end(ap);
+    if (len < 0) { fprintf(stderr, "haul: cannot format a Redis command (out of memory?)\n"); abort(); }
+    redisReply *rep = call_formatted(r, err, cmd, (size_t)len);
+    redisFreeCommand(cmd);
+    return rep;
+}
+
 redisReply *haul_redis_callv(haul_redis *r, char *err, int argc, const char **argv,
                              const size_t *argl)
 {
-    long long start = haul_mono_ms(), backoff = 200;
-    int warned = 0;
-    for (;;) {
-        redisReply *rep = NULL;
-        if (!r->c && (r->c = haul_redis_connect(r->url, r->timeout_s, err))) r->reconnects++;
-        if (r->c) {
-            rep = redisCommandArgv(r->c, argc, argv, argl);
-            if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "LOADING", 7) != 0) {
-                snprintf(err, HAUL_ERR_LEN, "Redis: %s", rep->str);
-                freeReplyObject(rep);
-                return NULL;
-            }
-            if (rep && rep->type != REDIS_REPLY_ERROR) {
-                if (warned) log_info("Redis is back");
-                return rep;
-            }
-            if (rep) {
-                snprintf(err, HAUL_ERR_LEN, "Redis: %s", rep->str);
-                freeReplyObject(rep);
-            } else {
-                snprintf(err, HAUL_ERR_LEN, "Redis: %s", r->c->errstr[0] ? r->c->errstr : "connection lost");
-                redisFree(r->c);
-                r->c = NULL;
-            }
-        }
-        if (haul_mono_ms() - start > r->wait_ms) return NULL;
-        if (!warned) log_warn("%s; retrying for up to %lld s", err, r->wait_ms / 1000);
-        warned = 1;
-        usleep((useconds_t)backoff * 1000);
-        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
-    }
+    char *cmd = NULL;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, argl);
+    if (len < 0) { fprintf(stderr, "haul: cannot format a Redis command (out of memory?)\n"); abort(); }
+    redisReply *rep = call_formatted(r, err, cmd, (size_t)len);
+    redisFreeCommand(cmd);
+    return rep;
 }
 
 int haul_redis_oom(const char *err)

@@ -14,6 +14,7 @@
  * context each time a digest is (re)initialised, which here is once per
  * segment or part, never per chunk. */
 #include "verify.h"
+#include "listing.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -263,19 +264,6 @@ int haul_segment_set(haul_segment *s, const char *name, const char *hash, size_t
     return 0;
 }
 
-static const char *json_kind(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a real number";
-    case JSON_TRUE: case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-    }
-    return "a value of unknown type";
-}
 
 /* Swift's config_true_value(): True, or a string "true", "1", "yes", "on",
  * "t" or "y" in any case. */
@@ -368,7 +356,7 @@ static int data_entry(mctx *c, const json_t *data, haul_segment *s)
     long long n;
 
     if (!json_is_string(data)) {
-        MERR(c, "\"data\" is %s, not a string", json_kind(data));
+        MERR(c, "\"data\" is %s, not a string", haul_json_kind(data));
         return -1;
     }
     n = b64_decode(json_string_value(data), json_string_length(data), &raw);
@@ -412,7 +400,7 @@ static int object_entry(mctx *c, json_t *e, haul_segment *s)
     long long size, first, last;
 
     if (!json_is_string(name)) {
-        MERR(c, "\"name\" is %s, not a string", name ? json_kind(name) : "missing");
+        MERR(c, "\"name\" is %s, not a string", name ? haul_json_kind(name) : "missing");
         return -1;
     }
     if (json_string_length(name) == 0 ||
@@ -423,12 +411,12 @@ static int object_entry(mctx *c, json_t *e, haul_segment *s)
     if (!json_is_string(hash) || json_string_length(hash) != 32 ||
         hex32(json_string_value(hash), s->md5) < 0) {
         MERR(c, "\"hash\" is %s, not an MD5 (32 hex digits)",
-             hash ? (json_is_string(hash) ? "a string" : json_kind(hash)) : "missing");
+             hash ? (json_is_string(hash) ? "a string" : haul_json_kind(hash)) : "missing");
         return -1;
     }
     if (!json_is_integer(bytes) || json_integer_value(bytes) < 0) {
         MERR(c, "\"bytes\" is %s, not a non-negative integer",
-             bytes ? (json_is_integer(bytes) ? "negative" : json_kind(bytes)) : "missing");
+             bytes ? (json_is_integer(bytes) ? "negative" : haul_json_kind(bytes)) : "missing");
         return -1;
     }
     size = (long long)json_integer_value(bytes);
@@ -443,7 +431,7 @@ static int object_entry(mctx *c, json_t *e, haul_segment *s)
         (json_is_string(range) && json_string_length(range) == 0))
         return 0;
     if (!json_is_string(range)) {
-        MERR(c, "\"range\" is %s, not a string", json_kind(range));
+        MERR(c, "\"range\" is %s, not a string", haul_json_kind(range));
         return -1;
     }
     const char *r = json_string_value(range);
@@ -493,7 +481,7 @@ int haul_slo_manifest_parse(const char *body, size_t n, haul_segment **out, size
     }
     if (!json_is_array(root)) {
         seterr(err, "SLO manifest: expected a JSON array of segments, got %s (was the "
-                    "request made with ?multipart-manifest=get?)", json_kind(root));
+                    "request made with ?multipart-manifest=get?)", haul_json_kind(root));
         goto out;
     }
     /* "[]" is a manifest: Swift 2.30 accepts it and serves an empty body
@@ -509,7 +497,7 @@ int haul_slo_manifest_parse(const char *body, size_t n, haul_segment **out, size
         json_t *e = json_array_get(root, i), *data;
         c.index = i;
         if (!json_is_object(e)) {
-            MERR(&c, "%s, not an object", json_kind(e));
+            MERR(&c, "%s, not an object", haul_json_kind(e));
             goto out;
         }
         data = json_object_get(e, "data");

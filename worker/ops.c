@@ -932,6 +932,23 @@ refetch:
     return start_step(w, u, STEP_REQUEST) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
 }
 
+/* A side request failed (why): go on without verifying -- fetch the body
+ * again with nothing to check it against; after STEP_LISTCHECK, the mismatch
+ * it was to explain stands. */
+static int side_failed(worker *w, unit *u, const char *why)
+{
+    log_info("task %s key %zu: %s: %s: the body is not verified", u->wt->t.id, u->idx,
+             unit_step_str(u->step), why);
+    if (u->step == STEP_LISTCHECK) {
+        u->step = STEP_REQUEST;
+        fail_key(u, 200, u->werr, 1);
+        return UNIT_FINISHED;
+    }
+    give_up_verifying(u);
+    forget_body(u);
+    return start_step(w, u, STEP_REQUEST) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
+}
+
 int haul_unit_done(worker *w, unit *u, CURLcode cc)
 {
     haul_task *t = &u->wt->t;
@@ -964,17 +981,7 @@ int haul_unit_done(worker *w, unit *u, CURLcode cc)
         snprintf(err, sizeof err, "%s (%.*s)", curl_easy_strerror(cc),
                  url ? (int)strcspn(url, "?") : 0, url ? url : "");
         if (u->step != STEP_REQUEST && !curl_transient(cc)) {
-            /* A side request that cannot be made: the body is not verified. */
-            log_info("task %s key %zu: %s failed (%s): the body is not verified", t->id, u->idx,
-                     unit_step_str(u->step), err);
-            if (u->step == STEP_LISTCHECK) {
-                u->step = STEP_REQUEST;
-                fail_key(u, 200, u->werr, 1);
-                goto out;
-            }
-            give_up_verifying(u);
-            forget_body(u);
-            rc = start_step(w, u, STEP_REQUEST) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
+            rc = side_failed(w, u, err); /* a side request that cannot be made */
             goto out;
         }
         fail_key(u, http, err, curl_transient(cc));
@@ -989,17 +996,8 @@ int haul_unit_done(worker *w, unit *u, CURLcode cc)
     }
     if (u->step != STEP_REQUEST) {
         if ((http < 200 || http > 299) && u->step != STEP_PARTPROBE) {
-            /* The store will not say: go on without verifying. */
-            log_info("task %s key %zu: %s answered %ld: the body is not verified", t->id, u->idx,
-                     unit_step_str(u->step), http);
-            if (u->step == STEP_LISTCHECK) {
-                u->step = STEP_REQUEST;
-                fail_key(u, 200, u->werr, 1);
-                goto out;
-            }
-            give_up_verifying(u);
-            forget_body(u);
-            rc = start_step(w, u, STEP_REQUEST) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
+            snprintf(err, sizeof err, "answered %ld", http); /* the store will not say */
+            rc = side_failed(w, u, err);
             goto out;
         }
         rc = side_done(w, u, http);
