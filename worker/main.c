@@ -15,15 +15,24 @@
  *      result to haul:res:<job> and LREM the task from the processing list --
  *      a task leaves the processing list only once its results are stored;
  *   4. every 2 s: heartbeat (haul:worker:<id>, expiring; haul:workers).
- * A task that cannot be decoded goes to haul:dead:<queue> with the reason. A
+ * A listing's rows are committed page by page with a checkpoint (one script,
+ * compare-and-set), so a listing taken over resumes, never repeats.
+ * A task that cannot be decoded, or was made for another queue, or expired,
+ * goes to haul:dead:<queue> with the reason. A
  * failed request is an error result, never a reason to exit; a transient
  * failure (connection, timeout, 429, 5xx) is tried again after a backoff with
  * jitter, up to the task's max_attempts, without holding a transfer slot.
  * When Redis goes away, transfers continue and results wait until it is back.
  *
  * Liveness is a lease (haul:leases:<queue>, deadline in Redis' clock) renewed
- * with each heartbeat; with each heartbeat the worker also runs the reaper,
- * which requeues the tasks of workers whose lease lapsed (queue.h).
+ * with each heartbeat, and before any task is taken after a (re)connection;
+ * with each heartbeat the worker also runs the reaper, which requeues the
+ * tasks of workers whose lease lapsed (queue.h).
+ *
+ * What a task may make the worker do is confined (docs/security.md): files
+ * only beneath --out-root (files.h), requests only over HTTP(S) and, with
+ * --allow-endpoint, only to the hosts listed (ops.c); with a key, tasks are
+ * authenticated and every result row carries a MAC (rowmac.h).
  *
  * SIGTERM/SIGINT: take no more tasks, finish those held and store their
  * results; after --shutdown-timeout (or a second signal) return the tasks
@@ -42,6 +51,7 @@
 #include "seal.h"
 #include "worker.h"
 
+#include <jansson.h>
 #include <stdint.h>
 
 #define HEARTBEAT_MS 2000
@@ -418,6 +428,21 @@ static int load_checkpoint(loop *L, wtask *wt, size_t idx, char *err)
     return 0;
 }
 
+/* A listed object's value: {"size","etag","last_modified"[,"count"]}, its
+ * strings escaped (they come from the store's answer). */
+static void listing_value(haul_buf *b, const haul_list_entry *e)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "size", json_integer(e->size));
+    if (e->etag) json_object_set_new(o, "etag", json_string(e->etag));
+    if (e->last_modified) json_object_set_new(o, "last_modified", json_string(e->last_modified));
+    if (e->count >= 0) json_object_set_new(o, "count", json_integer(e->count));
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    haul_buf_adds(b, s ? s : "{}");
+    free(s);
+}
+
 typedef struct page_row { haul_buf v; char i[24], bytes[24], mac[HAUL_ROWMAC_HEX + 1]; } page_row;
 
 /* Commit the rows of u's page and the checkpoint after them. 1 committed,
@@ -462,11 +487,7 @@ static int commit_page(loop *L, unit *u, char *err)
     for (size_t j = 0; j < pg->n; j++) {
         const haul_list_entry *e = &pg->v[j];
         page_row *x = &pr[j];
-        haul_buf_printf(&x->v, "{\"size\":%lld", e->size);
-        if (e->etag) haul_buf_printf(&x->v, ",\"etag\":\"%s\"", e->etag);
-        if (e->last_modified) haul_buf_printf(&x->v, ",\"last_modified\":\"%s\"", e->last_modified);
-        if (e->count >= 0) haul_buf_printf(&x->v, ",\"count\":%lld", e->count);
-        haul_buf_addc(&x->v, '}');
+        listing_value(&x->v, e);
         snprintf(x->i, sizeof x->i, "%llu", (unsigned long long)(wt->t.first + u->idx));
         snprintf(x->bytes, sizeof x->bytes, "%lld", e->size);
         size_t at = argc;
@@ -491,7 +512,7 @@ static int commit_page(loop *L, unit *u, char *err)
         snprintf(err, HAUL_ERR_LEN, "Redis: %s", w->rc->errstr[0] ? w->rc->errstr : "connection lost");
     } else if (rep->type == REDIS_REPLY_ERROR) {
         snprintf(err, HAUL_ERR_LEN, "Redis: %s", rep->str);
-        if (strstr(rep->str, "OOM")) L->redis_full = 1;
+        if (strstr(rep->str, "OOM")) redis_full(L, "a listing's rows wait");
     } else if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1) {
         rc = 1;
         r->listed = rows;
