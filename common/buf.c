@@ -32,6 +32,15 @@ void *haul_realloc(void *p, size_t n)
     return q;
 }
 
+void haul_errf(char *err, const char *fmt, ...)
+{
+    if (!err) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, HAUL_ERR_LEN, fmt, ap);
+    va_end(ap);
+}
+
 void haul_wipe(void *p, size_t n)
 {
     if (p && n) explicit_bzero(p, n);

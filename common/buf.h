@@ -20,6 +20,10 @@ typedef struct haul_buf {
 
 #define HAUL_BUF_INIT {NULL, 0, 0}
 
+/* A sentence into a caller's error buffer of HAUL_ERR_LEN bytes; err may be
+ * NULL (the caller does not want it). */
+void haul_errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 void *haul_malloc(size_t n);              /* aborts on OOM */
 void *haul_calloc(size_t n, size_t sz);   /* aborts on OOM or overflow */
 void *haul_realloc(void *p, size_t n);    /* aborts on OOM */

@@ -32,16 +32,6 @@
 #define XML_CHUNK ((size_t)1 << 30)            /* XML_Parse takes an int length */
 #define MAX_TRACKED_DEPTH 5                    /* the rules go no deeper than 4 */
 
-static void seterr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void seterr(char *err, const char *fmt, ...)
-{
-    if (!err) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, HAUL_ERR_LEN, fmt, ap);
-    va_end(ap);
-}
 
 static void entry_free(haul_list_entry *e)
 {
@@ -491,12 +481,12 @@ static int xml_run(xstate *st, const char *xml, size_t len)
     static const XML_Char sep[] = {NS_SEP, 0};
 
     if (!xml || len == 0) {
-        seterr(st->err, "%s: empty response body", st->what);
+        haul_errf(st->err, "%s: empty response body", st->what);
         return -1;
     }
     XML_Parser p = XML_ParserCreate_MM(NULL, &mem, sep);
     if (!p) {
-        seterr(st->err, "%s: cannot create an XML parser", st->what);
+        haul_errf(st->err, "%s: cannot create an XML parser", st->what);
         return -1;
     }
     st->p = p;
@@ -514,7 +504,7 @@ static int xml_run(xstate *st, const char *xml, size_t len)
         int final = off + n == len;
         if (XML_Parse(p, xml + off, (int)n, final) != XML_STATUS_OK) {
             if (!st->failed)
-                seterr(st->err, "%s: malformed XML at line %llu: %s", st->what,
+                haul_errf(st->err, "%s: malformed XML at line %llu: %s", st->what,
                        (unsigned long long)XML_GetCurrentLineNumber(p),
                        XML_ErrorString(XML_GetErrorCode(p)));
             rc = -1;
@@ -552,24 +542,24 @@ int haul_s3_parse_list_v2(const char *xml, size_t len, haul_list_page *out, char
         if (st.url_encoded) {
             int d = url_decode(name);
             if (d < 0) {
-                seterr(err, "S3 listing: entry %zu: \"%.60s\" is %s", i + 1, name,
+                haul_errf(err, "S3 listing: entry %zu: \"%.60s\" is %s", i + 1, name,
                        d == -1 ? "not valid URL encoding" : "a name with a NUL byte (%00)");
                 goto out;
             }
             if (!*name) {
-                seterr(err, "S3 listing: entry %zu: the name decodes to nothing", i + 1);
+                haul_errf(err, "S3 listing: entry %zu: the name decodes to nothing", i + 1);
                 goto out;
             }
         }
         size_t n = strlen(name);
         if (n > HAUL_LIST_MAX_NAME) {
-            seterr(err, "S3 listing: entry %zu: a name of %zu bytes, more than S3's limit of %d",
+            haul_errf(err, "S3 listing: entry %zu: a name of %zu bytes, more than S3's limit of %d",
                    i + 1, n, HAUL_LIST_MAX_NAME);
             goto out;
         }
     }
     if (st.truncated && !st.token) {
-        seterr(err, "S3 listing: IsTruncated is true but there is no NextContinuationToken "
+        haul_errf(err, "S3 listing: IsTruncated is true but there is no NextContinuationToken "
                     "(is this a ListObjects version 1 answer?)");
         goto out;
     }
@@ -650,11 +640,11 @@ static int j_string(const jctx *c, json_t *e, const char *key, int required, cha
     *out = NULL;
     if (!v || json_is_null(v)) {
         if (!required) return 0;
-        seterr(c->err, "%s: entry [%zu] has no \"%s\"", c->what, c->index, key);
+        haul_errf(c->err, "%s: entry [%zu] has no \"%s\"", c->what, c->index, key);
         return -1;
     }
     if (!json_is_string(v)) {
-        seterr(c->err, "%s: entry [%zu]: \"%s\" is %s, not a string", c->what, c->index,
+        haul_errf(c->err, "%s: entry [%zu]: \"%s\" is %s, not a string", c->what, c->index,
                key, haul_json_kind(v));
         return -1;
     }
@@ -666,11 +656,11 @@ static int j_count(const jctx *c, json_t *e, const char *key, long long *out)
 {
     json_t *v = json_object_get(e, key);
     if (!v) {
-        seterr(c->err, "%s: entry [%zu] has no \"%s\"", c->what, c->index, key);
+        haul_errf(c->err, "%s: entry [%zu] has no \"%s\"", c->what, c->index, key);
         return -1;
     }
     if (!json_is_integer(v) || json_integer_value(v) < 0) {
-        seterr(c->err, "%s: entry [%zu]: \"%s\" is %s, not a non-negative integer", c->what,
+        haul_errf(c->err, "%s: entry [%zu]: \"%s\" is %s, not a non-negative integer", c->what,
                c->index, key, json_is_integer(v) ? "negative" : haul_json_kind(v));
         return -1;
     }
@@ -682,11 +672,11 @@ static int j_name_ok(const jctx *c, const char *key, const char *name)
 {
     size_t n = strlen(name);
     if (n == 0) {
-        seterr(c->err, "%s: entry [%zu]: \"%s\" is empty", c->what, c->index, key);
+        haul_errf(c->err, "%s: entry [%zu]: \"%s\" is empty", c->what, c->index, key);
         return -1;
     }
     if (n > HAUL_LIST_MAX_NAME) {
-        seterr(c->err, "%s: entry [%zu]: \"%s\" is %zu bytes, more than the limit of %d",
+        haul_errf(c->err, "%s: entry [%zu]: \"%s\" is %zu bytes, more than the limit of %d",
                c->what, c->index, key, n, HAUL_LIST_MAX_NAME);
         return -1;
     }
@@ -742,17 +732,17 @@ static int swift_parse(const char *json, size_t len, size_t limit, int account,
 
     root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        seterr(err, "%s: malformed JSON at line %d column %d: %s", c.what, je.line, je.column,
+        haul_errf(err, "%s: malformed JSON at line %d column %d: %s", c.what, je.line, je.column,
                je.text);
         return -1;
     }
     if (!json_is_array(root)) {
-        seterr(err, "%s: expected a JSON array of entries, got %s", c.what, haul_json_kind(root));
+        haul_errf(err, "%s: expected a JSON array of entries, got %s", c.what, haul_json_kind(root));
         goto out;
     }
     size_t n = json_array_size(root);
     if (n > HAUL_LIST_MAX_ENTRIES) {
-        seterr(err, "%s: %zu entries, more than the limit of %d per page", c.what, n,
+        haul_errf(err, "%s: %zu entries, more than the limit of %d per page", c.what, n,
                HAUL_LIST_MAX_ENTRIES);
         goto out;
     }
@@ -764,7 +754,7 @@ static int swift_parse(const char *json, size_t len, size_t limit, int account,
         ent->size = -1;
         ent->count = -1;
         if (!json_is_object(e)) {
-            seterr(err, "%s: entry [%zu] is %s, not an object", c.what, i, haul_json_kind(e));
+            haul_errf(err, "%s: entry [%zu] is %s, not an object", c.what, i, haul_json_kind(e));
             goto out;
         }
         int r = account ? swift_container(&c, e, ent) : swift_object(&c, e, ent);

@@ -25,16 +25,6 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-static void seterr(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void seterr(char *err, const char *fmt, ...)
-{
-    if (!err) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, HAUL_ERR_LEN, fmt, ap);
-    va_end(ap);
-}
 
 const char *haul_verified_str(haul_verified v)
 {
@@ -244,14 +234,14 @@ int haul_segment_set(haul_segment *s, const char *name, const char *hash, size_t
         hashlen -= 2;
     }
     if (!hash || hashlen != 32 || hex32(hash, s->md5) < 0) {
-        seterr(err, "segment %.200s: its hash \"%.*s\" is not an MD5 (32 hex digits)",
+        haul_errf(err, "segment %.200s: its hash \"%.*s\" is not an MD5 (32 hex digits)",
                name ? name : "(unnamed)", hash ? (int)(hashlen < 80 ? hashlen : 80) : 0,
                hash ? hash : "");
         memset(s, 0, sizeof *s);
         return -1;
     }
     if (bytes < 0) {
-        seterr(err, "segment %.200s: its size is unknown (%lld)", name ? name : "(unnamed)",
+        haul_errf(err, "segment %.200s: its size is unknown (%lld)", name ? name : "(unnamed)",
                bytes);
         memset(s, 0, sizeof *s);
         return -1;
@@ -345,7 +335,7 @@ typedef struct mctx {
 #define MERR(c, ...) do {                                                   \
         char m_[HAUL_ERR_LEN];                                             \
         snprintf(m_, sizeof m_, __VA_ARGS__);                              \
-        seterr((c)->err, "SLO manifest: entry [%zu]: %s", (c)->index, m_); \
+        haul_errf((c)->err, "SLO manifest: entry [%zu]: %s", (c)->index, m_); \
     } while (0)
 
 /* {"data": "<base64>"}: Swift serves the decoded bytes and counts the hex
@@ -465,22 +455,22 @@ int haul_slo_manifest_parse(const char *body, size_t n, haul_segment **out, size
     *out = NULL;
     *nout = 0;
     if (!body || n == 0) {
-        seterr(err, "SLO manifest: empty body (expected a JSON array of segments)");
+        haul_errf(err, "SLO manifest: empty body (expected a JSON array of segments)");
         return -1;
     }
     if (n > HAUL_SLO_MAX_MANIFEST) {
-        seterr(err, "SLO manifest: %zu bytes, more than the limit of %zu", n,
+        haul_errf(err, "SLO manifest: %zu bytes, more than the limit of %zu", n,
                HAUL_SLO_MAX_MANIFEST);
         return -1;
     }
     root = json_loadb(body, n, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        seterr(err, "SLO manifest: malformed JSON at line %d column %d: %s", je.line,
+        haul_errf(err, "SLO manifest: malformed JSON at line %d column %d: %s", je.line,
                je.column, je.text);
         return -1;
     }
     if (!json_is_array(root)) {
-        seterr(err, "SLO manifest: expected a JSON array of segments, got %s (was the "
+        haul_errf(err, "SLO manifest: expected a JSON array of segments, got %s (was the "
                     "request made with ?multipart-manifest=get?)", haul_json_kind(root));
         goto out;
     }
@@ -488,7 +478,7 @@ int haul_slo_manifest_parse(const char *body, size_t n, haul_segment **out, size
      * whose ETag is MD5(""), which is what zero segments give here too. */
     count = json_array_size(root);
     if (count > HAUL_SLO_MAX_SEGMENTS) {
-        seterr(err, "SLO manifest: %zu segments, more than the limit of %d", count,
+        haul_errf(err, "SLO manifest: %zu segments, more than the limit of %d", count,
                HAUL_SLO_MAX_SEGMENTS);
         goto out;
     }
@@ -529,13 +519,13 @@ int haul_segments_match_etag(const haul_segment *v, size_t n, const char *etag,
     int ok;
 
     if (haul_etag_parse(etag, etaglen, want, NULL) != HAUL_ETAG_MD5) {
-        seterr(err, "the object's ETag \"%.*s\" is not an MD5 (32 hex digits), so it cannot "
+        haul_errf(err, "the object's ETag \"%.*s\" is not an MD5 (32 hex digits), so it cannot "
                     "be checked against its segments", shown, etag ? etag : "");
         return -1;
     }
     EVP_MD *md = md5_fetch();
     if (!md) {
-        seterr(err, "cannot check the segments against the ETag: this OpenSSL offers no MD5");
+        haul_errf(err, "cannot check the segments against the ETag: this OpenSSL offers no MD5");
         return -1;
     }
     EVP_MD_CTX *ctx = ctx_new();
@@ -551,12 +541,12 @@ int haul_segments_match_etag(const haul_segment *v, size_t n, const char *etag,
     EVP_MD_CTX_free(ctx);
     EVP_MD_free(md);
     if (!ok) {
-        seterr(err, "cannot check the segments against the ETag: OpenSSL's MD5 failed");
+        haul_errf(err, "cannot check the segments against the ETag: OpenSSL's MD5 failed");
         return -1;
     }
     if (memcmp(got, want, 16) != 0) {
         to_hex(got, hex);
-        seterr(err, "the %zu segments make the ETag %s, but the object's is %.*s (the segment "
+        haul_errf(err, "the %zu segments make the ETag %s, but the object's is %.*s (the segment "
                     "list belongs to another version of the object: fetch it again)",
                n, hex, shown, etag);
         return -1;
@@ -864,24 +854,24 @@ static int final_parts(haul_verifier *v, haul_verified *out, char *err)
 {
     char got[33], want[33];
     if (v->seen != v->size) {
-        seterr(err, "the body is %lld bytes, the object %lld (the download is short)",
+        haul_errf(err, "the body is %lld bytes, the object %lld (the download is short)",
                v->seen, v->size);
         return -1;
     }
     to_hex(v->want, want);
     if (!v->md) {
-        seterr(err, "S3 multipart ETag %s-%lld: no MD5 in this OpenSSL: not verified", want,
+        haul_errf(err, "S3 multipart ETag %s-%lld: no MD5 in this OpenSSL: not verified", want,
                v->nparts);
         return 0;
     }
     if (v->ncand == 0 && v->told > 0) {
-        seterr(err, "S3 multipart ETag %s-%lld: parts of %lld bytes, as the store says, would "
+        haul_errf(err, "S3 multipart ETag %s-%lld: parts of %lld bytes, as the store says, would "
                     "be %lld: the parts were of unequal sizes, so not verified", want,
                v->nparts, v->told, parts_of(v->size, v->told));
         return 0;
     }
     if (v->ncand == 0) {
-        seterr(err, "S3 multipart ETag %s-%lld: no common part size cuts the body into that "
+        haul_errf(err, "S3 multipart ETag %s-%lld: no common part size cuts the body into that "
                     "many parts: not verified", want, v->nparts);
         return 0;
     }
@@ -893,27 +883,27 @@ static int final_parts(haul_verifier *v, haul_verified *out, char *err)
         if (v->broken) break;
         if (c->done == v->nparts && memcmp(d, v->want, 16) == 0) {
             *out = HAUL_VERIFIED_PARTS;
-            if (c->part == LLONG_MAX) seterr(err, "one part of %lld bytes", v->size);
-            else seterr(err, "%lld parts of %lld bytes", v->nparts, c->part);
+            if (c->part == LLONG_MAX) haul_errf(err, "one part of %lld bytes", v->size);
+            else haul_errf(err, "%lld parts of %lld bytes", v->nparts, c->part);
             return 0;
         }
         if (v->exact) {
             to_hex(d, got);
             if (c->part == LLONG_MAX)
-                seterr(err, "the body makes the one-part ETag %s-1, the object's is %s-1 (the "
+                haul_errf(err, "the body makes the one-part ETag %s-1, the object's is %s-1 (the "
                             "download is corrupt)", got, want);
             else
-                seterr(err, "the body's %lld parts of %lld bytes make the ETag %s-%lld, the "
+                haul_errf(err, "the body's %lld parts of %lld bytes make the ETag %s-%lld, the "
                             "object's is %s-%lld (the download is corrupt)",
                        c->done, c->part, got, c->done, want, v->nparts);
             return -1;
         }
     }
     if (v->broken) {
-        seterr(err, "S3 multipart ETag %s-%lld: OpenSSL's MD5 failed", want, v->nparts);
+        haul_errf(err, "S3 multipart ETag %s-%lld: OpenSSL's MD5 failed", want, v->nparts);
         return 0;
     }
-    seterr(err, "S3 multipart ETag %s-%lld: none of the %zu part sizes tried (", want,
+    haul_errf(err, "S3 multipart ETag %s-%lld: none of the %zu part sizes tried (", want,
            v->nparts, v->ncand);
     if (err) {
         size_t len = strlen(err);
@@ -932,25 +922,25 @@ int haul_verifier_final(haul_verifier *v, haul_verified *out, char *err)
     unsigned char d[16];
 
     *out = HAUL_VERIFIED_NONE;
-    seterr(err, "%s", "");
+    haul_errf(err, "%s", "");
     if (v->failed) {
-        seterr(err, "%s", v->msg);
+        haul_errf(err, "%s", v->msg);
         return -1;
     }
     switch (v->kind) {
     case V_NONE:
-        seterr(err, "nothing to check the body against");
+        haul_errf(err, "nothing to check the body against");
         return 0;
     case V_MD5:
         finish(v, v->ctx, d);
         if (v->broken) {
-            seterr(err, "OpenSSL's MD5 failed: not verified");
+            haul_errf(err, "OpenSSL's MD5 failed: not verified");
             return 0;
         }
         if (memcmp(d, v->want, 16) != 0) {
             to_hex(d, got);
             to_hex(v->want, want);
-            seterr(err, "the body's MD5 is %s, the ETag %s (the download is corrupt)", got,
+            haul_errf(err, "the body's MD5 is %s, the ETag %s (the download is corrupt)", got,
                    want);
             return -1;
         }
@@ -958,14 +948,14 @@ int haul_verifier_final(haul_verifier *v, haul_verified *out, char *err)
         return 0;
     case V_SEGMENTS:
         if (v->cur < v->nseg) {
-            seterr(err, "the body is %lld bytes, its %zu segments add up to %lld (the download "
+            haul_errf(err, "the body is %lld bytes, its %zu segments add up to %lld (the download "
                         "is short)", v->seen, v->nseg, v->total);
             return -1;
         }
         if (v->broken || !v->all_checkable) {
             size_t unchecked = 0;
             for (size_t i = 0; i < v->nseg; i++) unchecked += !v->segs[i].checkable;
-            seterr(err, "%zu of %zu segments could not be checked (%s): not verified",
+            haul_errf(err, "%zu of %zu segments could not be checked (%s): not verified",
                    v->broken ? v->nseg : unchecked, v->nseg,
                    v->broken ? "OpenSSL's MD5 failed"
                    : !v->md  ? "no MD5 in this OpenSSL"

@@ -48,6 +48,7 @@
 #include "rowmac.h"
 #include "scheduler.h"
 #include "seal.h"
+#include "verify.h"
 
 #define BLOCK_MS 500          /* XREAD BLOCK */
 #define BLOCK_FEEDING_MS 100  /* ... while this process still queues the job's tasks */
@@ -339,9 +340,8 @@ static int take_listing(collector *c, long long i, const haul_row *r, const char
  * kept for later does not copy it), or NULL. */
 static const char *verified_name(const char *v)
 {
-    static const char *const names[] = {"none", "md5", "segments", "parts"};
-    for (size_t i = 0; v && i < sizeof names / sizeof names[0]; i++)
-        if (!strcmp(v, names[i])) return names[i];
+    for (int k = HAUL_VERIFIED_NONE; v && k <= HAUL_VERIFIED_PARTS; k++)
+        if (!strcmp(v, haul_verified_str((haul_verified)k))) return haul_verified_str((haul_verified)k);
     return NULL;
 }
 

@@ -225,7 +225,7 @@ static int renew_lease(loop *L)
     char err[HAUL_ERR_LEN];
     int lost = 0;
     if (haul_lease_renew(w->rc, w->queue, w->id, L->lease_ms, &lost, err) < 0) {
-        if (!strstr(err, "OOM")) log_warn("renewing the lease: %s", err);
+        if (!haul_redis_oom(err)) log_warn("renewing the lease: %s", err);
         L->lease_ok = 0;
         return -1;
     }
@@ -254,7 +254,7 @@ static void heartbeat(loop *L, const char *state)
     redisAppendCommand(w->rc, "ZREMRANGEBYSCORE " HAUL_KEY_WORKERS " -inf %lld", now - 3600 * 1000LL);
     redisAppendCommand(w->rc, "SMEMBERS " HAUL_KEY_CANCELLED);
     if (haul_redis_drain(w->rc, 4, err) < 0) {
-        if (strstr(err, "OOM")) redis_full(L, "the heartbeat waits");
+        if (haul_redis_oom(err)) redis_full(L, "the heartbeat waits");
         else log_warn("heartbeat: %s", err);
         if (w->rc->err) return;
     } else {
@@ -291,11 +291,13 @@ static int is_cancelled(loop *L, const char *job)
 
 /* ---- results ---------------------------------------------------------- */
 
+/* An entry's arguments: at most 36 (XADD, the stream, NOMKSTREAM, *, and 16
+ * fields with their values), 8 of them numbers made here (7, and the MAC). */
 typedef struct argv_b {
     const char *v[40];
     size_t n[40];
     int c;
-    char nums[8][32];
+    char nums[10][33];
     int nn;
 } argv_b;
 
@@ -512,7 +514,7 @@ static int commit_page(loop *L, unit *u, char *err)
         snprintf(err, HAUL_ERR_LEN, "Redis: %s", w->rc->errstr[0] ? w->rc->errstr : "connection lost");
     } else if (rep->type == REDIS_REPLY_ERROR) {
         snprintf(err, HAUL_ERR_LEN, "Redis: %s", rep->str);
-        if (strstr(rep->str, "OOM")) redis_full(L, "a listing's rows wait");
+        if (haul_redis_oom(err)) redis_full(L, "a listing's rows wait");
     } else if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 1) {
         rc = 1;
         r->listed = rows;
@@ -574,7 +576,7 @@ static int flush_task(loop *L, wtask *wt)
         L->flush_backoff_ms = L->flush_backoff_ms ? L->flush_backoff_ms * 2 : 250;
         if (L->flush_backoff_ms > 5000) L->flush_backoff_ms = 5000;
         L->next_flush_ms = haul_mono_ms() + L->flush_backoff_ms;
-        if (strstr(first, "OOM"))
+        if (haul_redis_oom(first))
             redis_full(L, "results of the tasks held wait");
         else if (strstr(first, "NOPERM"))
             log_error("task %s: Redis refuses this worker's user a command: %s (grant the commands "
@@ -645,7 +647,7 @@ static int take_task(loop *L, int block)
     if (block) r = haul_redis_cmd(w->rc, err, "BLMOVE %s %s LEFT RIGHT %d", w->k1.p, w->k2.p, BLOCK_S);
     else r = haul_redis_cmd(w->rc, err, "LMOVE %s %s LEFT RIGHT", w->k1.p, w->k2.p);
     if (!r) {
-        if (strstr(err, "OOM")) redis_full(L, "no task can be taken");
+        if (haul_redis_oom(err)) redis_full(L, "no task can be taken");
         else log_warn("taking a task: %s", err);
         L->next_take_ms = haul_mono_ms() + 1000; /* do not spin on a refusal */
         return 0;

@@ -719,7 +719,7 @@ int haul_unit_start(worker *w, unit *u)
     }
     /* Keys of credentials being authenticated wait without a unit: a slow
      * auth server must not take every transfer slot from other work. */
-    if (request && t->conn.kind == HAUL_STORE_SWIFT) {
+    if (request && t->conn.kind == HAUL_STORE_SWIFT && w->auths) { /* only while one runs */
         const char *token, *surl;
         unit *l;
         if (!haul_swift_cached(&t->conn, 0, &token, &surl) && (l = find_leader(w, &t->conn))) {
