@@ -803,8 +803,16 @@ static int finish_get(worker *w, unit *u, long http, haul_verified how)
 {
     wresult *r = &u->wt->res[u->idx];
     char err[HAUL_ERR_LEN];
+    const haul_task *t = &u->wt->t;
     r->bytes = u->nbytes;
     r->verified = how;
+    /* With --max-inline 0 every body is a file, an empty one too: a tree
+     * downloaded with --out-dir must have its empty objects. */
+    if (u->file.fd < 0 && u->nbytes == 0 && t->max_inline == 0 && t->out_dir && *t->out_dir &&
+        wfile_create(w->files, t->out_dir, t->keys[u->idx], &u->file, err) < 0) {
+        fail_key(u, http, err, 0);
+        return UNIT_FINISHED;
+    }
     if (u->file.fd >= 0) {
         if (wfile_commit(w->files, &u->file, err) < 0) {
             fail_key(u, http, err, 0);

@@ -4,7 +4,8 @@
 # get and head over both APIs, every body compared byte for byte and the
 # `verified` column checked; a body corrupted on the store's disk is an error,
 # never "ok"; a key holding "/../" fetches that key, not another object;
-# --max-inline works up to its limit and is refused above it. Real redis-server
+# --max-inline works up to its limit and is refused above it; an empty object
+# is an empty file. Real redis-server
 # and real Swift (tempauth + s3api).
 set -u
 cd "$(dirname "$0")/../.."
@@ -219,6 +220,19 @@ if [ $rc -eq 1 ] && grep -q "^a/../b,error,.*cannot be a file under --out-dir" "
    && [ -f "$T/dotfiles/b" ] && [ "$(find "$T" -maxdepth 1 -name b | wc -l)" -eq 0 ]; then
     ok "key 'a/../b' to a file: error row (cannot be a file under --out-dir); 'b' written where it belongs"
 else fail "key with /../ to a file (exit $rc)" "$T/dotfiles.csv"; fi
+
+# 6b. An empty object with --max-inline 0 is an empty file (a downloaded tree
+#     keeps its empty objects), verified by its MD5.
+: >"$T/empty.bin"
+haul_swift_put "$B" empty.bin "$T/empty.bin" || fail "uploading an empty object"
+echo empty.bin >"$T/empty-keys.txt"
+s3env "$SCHED" run --s3 "$HAUL_TEST_S3" --bucket "$B" --keys "$T/empty-keys.txt" --op get --max-inline 0 \
+    --out-dir "$T/emptyfiles" --out "$T/empty.csv" 2>"$T/empty.err"
+rc=$?
+if [ $rc -eq 0 ] && [ -f "$T/emptyfiles/empty.bin" ] && [ ! -s "$T/emptyfiles/empty.bin" ] \
+   && grep -qx "empty.bin,ok,200,$T/emptyfiles/empty.bin,0,,md5" "$T/empty.csv"; then
+    ok "an empty object with --max-inline 0: an empty file, verified by its MD5"
+else fail "an empty object to a file (exit $rc)" "$T/empty.csv"; fi
 
 # 7. --max-inline up to its limit (64 MiB) works; above it is refused at submit.
 $PY -c "import sys; sys.stdout.write(('0123456789abcdef' * 4096 + '\n') * 960)" >"$T/big.txt"   # 60 MiB of text
