@@ -11,6 +11,12 @@ static void oom(size_t n)
     abort();
 }
 
+void haul_oom(void)
+{
+    fprintf(stderr, "haul: out of memory\n");
+    abort();
+}
+
 void *haul_malloc(size_t n)
 {
     void *p = malloc(n ? n : 1);

@@ -24,6 +24,9 @@ typedef struct haul_buf {
  * NULL (the caller does not want it). */
 void haul_errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Out of memory where a library allocated (hiredis, curl): log and abort,
+ * as the helpers below do. */
+void haul_oom(void) __attribute__((noreturn));
 void *haul_malloc(size_t n);              /* aborts on OOM */
 void *haul_calloc(size_t n, size_t sz);   /* aborts on OOM or overflow */
 void *haul_realloc(void *p, size_t n);    /* aborts on OOM */

@@ -262,15 +262,41 @@ static const char lease_lua[] =
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "return redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[2])\n";
 
+int haul_lease_cmd(char **cmd, const char *queue, const char *worker, long long ttl_ms)
+{
+    haul_buf k = HAUL_BUF_INIT;
+    int n = redisFormatCommand(cmd, "EVAL %s 1 %s %lld %s", lease_lua, haul_key_leases(&k, queue),
+                               ttl_ms, worker);
+    haul_buf_free(&k);
+    if (n < 0) haul_oom();
+    return n;
+}
+
+int haul_lease_reply(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+}
+
+/* Run a formatted command: its reply, or NULL with err. */
+static redisReply *run_formatted(redisContext *c, char *cmd, int len, char *err)
+{
+    int rc = redisAppendFormattedCommand(c, cmd, (size_t)len);
+    free(cmd);
+    if (rc != REDIS_OK) {
+        snprintf(err, HAUL_ERR_LEN, "Redis: %s", c->errstr[0] ? c->errstr : "connection lost");
+        return NULL;
+    }
+    return haul_redis_get_reply(c, err);
+}
+
 int haul_lease_renew(redisContext *c, const char *queue, const char *worker,
                      long long ttl_ms, int *lost, char *err)
 {
-    haul_buf k = HAUL_BUF_INIT;
-    redisReply *r = haul_redis_cmd(c, err, "EVAL %s 1 %s %lld %s", lease_lua,
-                                   haul_key_leases(&k, queue), ttl_ms, worker);
-    haul_buf_free(&k);
+    char *cmd;
+    int len = haul_lease_cmd(&cmd, queue, worker, ttl_ms);
+    redisReply *r = run_formatted(c, cmd, len, err);
     if (!r) return -1;
-    *lost = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    *lost = haul_lease_reply(r);
     freeReplyObject(r);
     return 0;
 }
@@ -327,21 +353,35 @@ static const char reap_lua[] =
     "end\n"
     "return {requeued, dead, #lapsed}\n";
 
-int haul_reap(redisContext *c, const char *queue, long long max_deliveries,
-              long long *requeued, long long *dead, long long *workers, char *err)
+int haul_reap_cmd(char **cmd, const char *queue, long long max_deliveries)
 {
     haul_buf kl = HAUL_BUF_INIT, kq = HAUL_BUF_INIT, kd = HAUL_BUF_INIT;
-    redisReply *r = haul_redis_cmd(c, err, "EVAL %s 3 %s %s %s %lld %s %s", reap_lua,
-                                   haul_key_leases(&kl, queue), haul_key_queue(&kq, queue),
-                                   haul_key_dead(&kd, queue), max_deliveries, HAUL_NS, queue);
+    int n = redisFormatCommand(cmd, "EVAL %s 3 %s %s %s %lld %s %s", reap_lua,
+                               haul_key_leases(&kl, queue), haul_key_queue(&kq, queue),
+                               haul_key_dead(&kd, queue), max_deliveries, HAUL_NS, queue);
     haul_buf_free(&kl); haul_buf_free(&kq); haul_buf_free(&kd);
-    if (!r) return -1;
+    if (n < 0) haul_oom();
+    return n;
+}
+
+void haul_reap_reply(const redisReply *r, long long *requeued, long long *dead, long long *workers)
+{
     *requeued = *dead = *workers = 0;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
         *requeued = r->element[0]->integer;
         *dead = r->element[1]->integer;
         *workers = r->element[2]->integer;
     }
+}
+
+int haul_reap(redisContext *c, const char *queue, long long max_deliveries,
+              long long *requeued, long long *dead, long long *workers, char *err)
+{
+    char *cmd;
+    int len = haul_reap_cmd(&cmd, queue, max_deliveries);
+    redisReply *r = run_formatted(c, cmd, len, err);
+    if (!r) return -1;
+    haul_reap_reply(r, requeued, dead, workers);
     freeReplyObject(r);
     return 0;
 }

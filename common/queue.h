@@ -97,6 +97,11 @@ const char *haul_key_leases(haul_buf *out, const char *queue);
  * lease (first call, or it lapsed and was reaped: its tasks went back). */
 int haul_lease_renew(redisContext *c, const char *queue, const char *worker,
                      long long ttl_ms, int *lost, char *err);
+/* The same as a formatted command (redisFormatCommand's; the caller
+ * free()s *cmd) for pipelines and the async API: its length. And the reply
+ * read: 1 when the worker had no lease (*lost above). */
+int haul_lease_cmd(char **cmd, const char *queue, const char *worker, long long ttl_ms);
+int haul_lease_reply(const redisReply *r);
 /* Drop a worker's lease (on a clean exit, with nothing held). */
 int haul_lease_drop(redisContext *c, const char *queue, const char *worker, char *err);
 
@@ -109,6 +114,10 @@ int haul_lease_drop(redisContext *c, const char *queue, const char *worker, char
  * Fills the counts; 0, or -1 with err. */
 int haul_reap(redisContext *c, const char *queue, long long max_deliveries,
               long long *requeued, long long *dead, long long *workers, char *err);
+
+/* The reaper as a formatted command, and its reply read. */
+int haul_reap_cmd(char **cmd, const char *queue, long long max_deliveries);
+void haul_reap_reply(const redisReply *r, long long *requeued, long long *dead, long long *workers);
 
 /* What is in flight on a queue, counted in one Lua script so nothing moves
  * between the counts: the tasks waiting in haul:q:<queue>, and those held in

@@ -1,13 +1,14 @@
-/* worker.h -- the worker's state, shared by its main loop (main.c) and its
- * transfers (ops.c). ops.c never talks to Redis and never calls into main.c:
- * it tells the loop what happened through the return values of
- * haul_unit_start() / haul_unit_done() and through the worker's list of keys
- * that finished on their own (w->finished). */
+/* worker.h -- what the worker's parts share: a task held and its keys'
+ * results (made by the Redis side, broker.c; filled by the transfers,
+ * ops.c), and the transfers' own state and entry points (ops.c).
+ * ops.c never talks to Redis and never calls into the loop (main.c): it
+ * tells the loop what happened through the return values of
+ * haul_unit_start() / haul_unit_done() and through the worker's lists of
+ * keys that finished on their own (w->finished, w->ready, w->failed). */
 #ifndef HAUL_WORKER_H
 #define HAUL_WORKER_H
 
 #include <curl/curl.h>
-#include <hiredis/hiredis.h>
 
 #include "buf.h"
 #include "files.h"
@@ -46,7 +47,8 @@ typedef struct wtask {
     size_t next;         /* next key to start */
     size_t ndone;        /* keys with a result */
     wresult *res;        /* nkeys results */
-    struct wtask *link;
+    struct wtask *link;  /* the loop's list of tasks with keys to do */
+    struct wtask *blink; /* the broker's list of tasks held (taken, not stored) */
 } wtask;
 
 /* What a unit's easy handle is doing for its key. */
@@ -117,18 +119,11 @@ typedef struct unit {
     struct unit *link;   /* free list */
 } unit;
 
-/* What the transfer side needs of the worker. */
+/* What the transfers need: the multi handle the loop drives, the files
+ * they may write, and the bookkeeping of Swift auths and finished keys. */
 typedef struct worker {
-    char *id;            /* "<host>:<pid>" */
-    char *host;
-    char *redis_url, *queue;
-    long long concurrency;
-    redisContext *rc;
     CURLM *multi;
     int running;         /* transfers in flight */
-    long long tasks_done, keys_done, retries;
-    long long started_ms;
-    haul_buf k1, k2;     /* scratch for key names */
     wfiles *files;       /* every file this worker writes lies beneath its --out-root */
     const char *allow;   /* --allow-endpoint patterns; NULL: any */
     unit *auths;         /* units leading a Swift auth (STEP_AUTH) */
