@@ -12,7 +12,24 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include "buf.h"
+
+/* Directories opened lately, kept open for the next files written there:
+ * a tree of small objects writes hundreds of files per directory, and
+ * resolving the directory again for each (openat2, close) was two of the
+ * dozen system calls a key costs. An entry is reused only within
+ * DIR_REUSE_MS of its opening, so a directory moved or replaced meanwhile
+ * (by someone who can write beneath the root) is resolved again soon. */
+#define DIR_CACHE 16
+#define DIR_REUSE_MS 1000
+struct wdir {
+    char *rel;          /* relative to the root; NULL: a free slot */
+    int fd;
+    int refs;           /* files open in it */
+    long long opened_ms;
+};
 
 struct wfiles {
     char *root;         /* canonical, absolute, without a trailing '/' (but "/") */
@@ -20,7 +37,27 @@ struct wfiles {
     int fsync_files;
     int no_openat2;     /* the kernel or a seccomp filter refused it once */
     unsigned seq;       /* temporary names */
+    int pid;            /* in temporary names */
+    struct wdir dirs[DIR_CACHE];
 };
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void dir_drop(struct wdir *d)
+{
+    if (d->rel) {
+        close(d->fd);
+        free(d->rel);
+    }
+    d->rel = NULL;
+    d->fd = -1;
+    d->refs = 0;
+}
 
 wfiles *wfiles_open(const char *root, int fsync_files, char *err)
 {
@@ -39,12 +76,15 @@ wfiles *wfiles_open(const char *root, int fsync_files, char *err)
     fs->root = haul_strdup(real);
     fs->rootfd = fd;
     fs->fsync_files = fsync_files;
+    fs->pid = (int)getpid();
+    for (int i = 0; i < DIR_CACHE; i++) fs->dirs[i].fd = -1;
     return fs;
 }
 
 void wfiles_close(wfiles *fs)
 {
     if (!fs) return;
+    for (int i = 0; i < DIR_CACHE; i++) dir_drop(&fs->dirs[i]);
     close(fs->rootfd);
     free(fs->root);
     free(fs);
@@ -130,6 +170,42 @@ static int open_dir(wfiles *fs, const char *dir, char *what, size_t whatlen)
     return walk_dirs(fs, dir, what, whatlen); /* also makes what is missing */
 }
 
+/* The directory dir (relative to the root) for a new file of f: from the
+ * cache, or opened (and cached when a slot is free). -1 as open_dir. */
+static int dir_get(wfiles *fs, const char *dir, wfile *f, char *what, size_t whatlen)
+{
+    long long now = mono_ms();
+    struct wdir *slot = NULL;
+    for (int i = 0; i < DIR_CACHE; i++) {
+        struct wdir *d = &fs->dirs[i];
+        if (d->rel && d->refs == 0 && now - d->opened_ms > DIR_REUSE_MS) dir_drop(d);
+        if (d->rel && !strcmp(d->rel, dir) && now - d->opened_ms <= DIR_REUSE_MS) {
+            d->refs++;
+            f->dir = d;
+            return d->fd;
+        }
+        if (!d->rel && !slot) slot = d;
+    }
+    int fd = open_dir(fs, dir, what, whatlen);
+    if (fd < 0 || !slot) return fd;
+    slot->rel = haul_strdup(dir);
+    slot->fd = fd;
+    slot->refs = 1;
+    slot->opened_ms = now;
+    f->dir = slot;
+    return fd;
+}
+
+/* Let go of f's directory: closed unless the cache keeps it. */
+static void dir_put(wfile *f)
+{
+    if (f->dirfd < 0) return;
+    if (f->dir) f->dir->refs--;
+    else close(f->dirfd);
+    f->dir = NULL;
+    f->dirfd = -1;
+}
+
 int wfile_create(wfiles *fs, const char *out_dir, const char *key, wfile *f, char *err)
 {
     haul_buf rel = HAUL_BUF_INIT;
@@ -175,7 +251,7 @@ int wfile_create(wfiles *fs, const char *out_dir, const char *key, wfile *f, cha
         haul_buf_free(&dir);
         goto out;
     }
-    f->dirfd = open_dir(fs, haul_buf_str(&dir), what, sizeof what);
+    f->dirfd = dir_get(fs, haul_buf_str(&dir), f, what, sizeof what);
     if (f->dirfd < 0) {
         int e = errno;
         snprintf(err, HAUL_ERR_LEN, "cannot write under %s/%s%s%s%s: %s%s", fs->root, haul_buf_str(&dir),
@@ -189,8 +265,8 @@ int wfile_create(wfiles *fs, const char *out_dir, const char *key, wfile *f, cha
     }
     haul_buf_free(&dir);
     for (int tries = 0; tries < 100; tries++) {
-        snprintf(f->tmp, sizeof f->tmp, ".haul-%d-%u.part", (int)getpid(), ++fs->seq);
-        f->fd = openat(f->dirfd, f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        snprintf(f->tmp, sizeof f->tmp, ".haul-%d-%u.part", fs->pid, ++fs->seq);
+        f->fd = openat(f->dirfd, f->tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (f->fd >= 0 || errno != EEXIST) break;
     }
     if (f->fd < 0) {
@@ -237,8 +313,7 @@ int wfile_commit(wfiles *fs, wfile *f, char *err)
     if (renameat(f->dirfd, f->tmp, f->dirfd, f->name) < 0) { step = "rename"; goto fail; }
     f->tmp[0] = '\0';
     if (fs->fsync_files && fsync(f->dirfd) < 0) { step = "fsync the directory of"; goto fail; }
-    close(f->dirfd);
-    f->dirfd = -1;
+    dir_put(f);
     return 0;
 fail:
     snprintf(err, HAUL_ERR_LEN, "cannot %s %s: %s", step, f->path, strerror(errno));
@@ -253,7 +328,7 @@ void wfile_abort(wfile *f)
 {
     if (f->fd >= 0) close(f->fd);
     if (f->tmp[0] && f->dirfd >= 0) unlinkat(f->dirfd, f->tmp, 0);
-    if (f->dirfd >= 0) close(f->dirfd);
+    dir_put(f);
     free(f->name);
     free(f->path);
     *f = (wfile)WFILE_INIT;

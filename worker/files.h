@@ -13,7 +13,9 @@
  * A body is written to a temporary file of its own in the target directory,
  * created with O_EXCL (so two transfers of one key, in this worker or
  * another, never share one), and renamed over the final name once the
- * caller has verified it. With fsync on, the file and then its directory are
+ * caller has verified it. The directories of the last few files stay open
+ * for a second (files.c: a tree of small objects writes many files per
+ * directory). With fsync on, the file and then its directory are
  * fsync'ed before the caller reports the key ok. */
 #ifndef HAUL_WORKER_FILES_H
 #define HAUL_WORKER_FILES_H
@@ -32,12 +34,13 @@ void wfiles_force_walk(wfiles *fs);
 
 typedef struct wfile {
     int dirfd;          /* the directory the file goes in; -1 when closed */
+    struct wdir *dir;   /* the cache entry dirfd belongs to (files.c); NULL: owned */
     int fd;             /* the temporary file; -1 when closed */
     char tmp[48];       /* its name in dirfd */
     char *name;         /* the final name in dirfd (owned) */
     char *path;         /* root/.../name, for result rows and messages (owned) */
 } wfile;
-#define WFILE_INIT {-1, -1, "", NULL, NULL}
+#define WFILE_INIT {-1, NULL, -1, "", NULL, NULL}
 
 /* A new temporary file for key under out_dir. -1 with a sentence (naming the
  * out dir and key as given, and what is wrong) and nothing left open. */

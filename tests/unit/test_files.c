@@ -164,6 +164,34 @@ TEST(symlinks_not_followed)
     wfiles_close(fs);
 }
 
+/* The directory cache: a directory is resolved again once its entry is a
+ * second old, so one swapped for a symbolic link is refused then, and files
+ * go to the directory that now has the name. */
+TEST(cached_directories_are_resolved_again)
+{
+    char path[600];
+    wfiles *fs = fresh(0);
+    ASSERT(fs);
+    for (int i = 0; i < 40; i++) {   /* more directories than the cache holds */
+        char key[64];
+        snprintf(key, sizeof key, "d%02d/k%d", i % 20, i);
+        ASSERT(put(fs, "t", key, "x") == NULL);
+    }
+    snprintf(path, sizeof path, "%s/root/t/d07", top);
+    ASSERT_EQ(count_entries(path), 2);
+    ASSERT(put(fs, "t", "d00/a", "1") == NULL);
+    sh("mv %s/root/t/d00 %s/outside/moved && ln -s %s/outside %s/root/t/d00", top);
+    usleep(1100 * 1000);
+    ASSERT_HAS(put(fs, "t", "d00/b", "2"), "symbolic link");
+    snprintf(path, sizeof path, "%s/outside/moved", top);
+    ASSERT_EQ(count_entries(path), 3);  /* k0, k20 and a: nothing written after the swap */
+    sh("rm %s/root/t/d00 && mkdir %s/root/t/d00", top);
+    ASSERT(put(fs, "t", "d00/c", "3") == NULL);
+    snprintf(path, sizeof path, "%s/root/t/d00/c", top);
+    ASSERT_STREQ(slurp(path), "3");
+    wfiles_close(fs);
+}
+
 TEST(temporary_files_are_unique)
 {
     char err[HAUL_ERR_LEN], path[600];
@@ -214,6 +242,7 @@ int main(void)
         RUN(refuses_what_leaves_the_root);
         RUN(symlinks_not_followed);
         RUN(temporary_files_are_unique);
+        RUN(cached_directories_are_resolved_again);
     }
     RUN(root_checked);
     sh("rm -rf %s", top);
