@@ -76,7 +76,7 @@ typedef struct loop {
 
 static struct {
     char *redis_url, *queue, *name, *log_level, *key_file, *out_root, *allow;
-    long long concurrency, max_deliveries, lease_s, shutdown_s;
+    long long concurrency, max_deliveries, lease_s, shutdown_s, part_size, part_streams;
     int fsync_files;
 } opt;
 
@@ -97,6 +97,11 @@ static haul_opt opts[] = {
     {"out-root", HAUL_OPT_STR, &opt.out_root, NULL, 0, 0, NULL, "DIR",
      "every file this worker writes lies beneath DIR; a task's --out-dir outside it is refused "
      "(default: the working directory it was started in)", 0},
+    {"part-size", HAUL_OPT_INT, &opt.part_size, "32M", 0, 1LL << 40, "HAUL_PART_SIZE", "BYTES",
+     "get to a file: a body larger than this is fetched as several ranged GETs at once, in parts "
+     "of this size (0: always one stream)", 0},
+    {"part-streams", HAUL_OPT_INT, &opt.part_streams, "4", 1, 64, "HAUL_PART_STREAMS", "N",
+     "ranged GETs at once for one large body, beside the first (they come on top of --concurrency)", 0},
     {"fsync", HAUL_OPT_BOOL, &opt.fsync_files, "0", 0, 0, NULL, NULL,
      "fsync each file and its directory before its row says ok", 0},
     {"allow-endpoint", HAUL_OPT_LIST, &opt.allow, NULL, 0, 0, NULL, "HOST[:PORT]",
@@ -277,16 +282,19 @@ static void on_stored(void *ud, wtask *wt)
 
 /* ---- curl on the loop ---------------------------------------------------------- */
 
+/* What curl finished, and what could only be started after curl's
+ * callbacks returned (a large object's parts). */
 static void collect_transfers(loop *L)
 {
     CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(L->w.multi, &left))) {
+    int left, rc;
+    unit *u;
+    for (;;) {
+        while ((rc = haul_transfer_pump(&L->w, &u)), u) after(L, u, rc);
+        if (!(m = curl_multi_info_read(L->w.multi, &left))) break;
         if (m->msg != CURLMSG_DONE) continue;
-        unit *u = NULL;
-        CURLcode cc = m->data.result;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&u);
-        after(L, u, haul_unit_done(&L->w, u, cc));
+        rc = haul_transfer_done(&L->w, m->easy_handle, m->data.result, &u);
+        if (u) after(L, u, rc);
     }
 }
 
@@ -454,6 +462,8 @@ int main(int argc, char **argv)
         return 2;
     }
     w->allow = opt.allow;
+    w->part_size = opt.part_size;
+    w->part_streams = (int)opt.part_streams;
     L.concurrency = opt.concurrency;
     if (gethostname(host, sizeof host) < 0) snprintf(host, sizeof host, "unknown");
     host[sizeof host - 1] = '\0';
@@ -530,11 +540,9 @@ int main(int argc, char **argv)
              broker_keys_done(L.b), L.nretries);
     broker_shutdown(L.b, L.abandoned);
     for (long long i = 0; i < L.concurrency; i++) {
-        haul_unit_reset(w, &L.units[i]);
-        curl_easy_cleanup(L.units[i].e);
+        haul_unit_free(w, &L.units[i]);
     }
-    for (size_t j = 0; j < w->nnoparts; j++) free(w->noparts[j]);
-    free(w->noparts);
+    haul_worker_cleanup(w);
     wfiles_close(w->files);
     while (L.tasks) { wtask *wt = L.tasks; L.tasks = wt->link; haul_wtask_free(wt); }
     haul_retryq_free(&L.retries);

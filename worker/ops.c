@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "queue.h"
+#include "ranged.h"
 
 #define ERROR_BODY_MAX (64u << 10)   /* bytes of an error response kept for its message */
 #define LIST_BODY_MAX  (64u << 20)   /* one listing page, or a manifest */
@@ -162,6 +163,8 @@ unit *haul_unit_finished(worker *w)
 
 static void forget_body(unit *u)
 {
+    wrange_abort(u->w, u);
+    u->range_checked = 0;
     haul_buf_reset(&u->body);
     wfile_abort(&u->file);
     haul_verifier_free(u->ver);
@@ -184,6 +187,16 @@ static void forget_segments(unit *u)
 
 static void fail_waiters(worker *w, unit *leader, long http, const char *err, int transient);
 
+/* A unit's buffers are kept from one key to the next (no allocation per
+ * key), unless a key made one large (an inline body, a manifest). */
+#define RECYCLE_MAX (64u << 10)
+static void recycle(haul_buf *b)
+{
+    if (b->cap > RECYCLE_MAX) haul_buf_free(b);
+    else haul_buf_reset(b);
+}
+
+/* Release what a unit holds between keys; haul_unit_free() at the end. */
 void haul_unit_reset(worker *w, unit *u)
 {
     if (u->step == STEP_AUTH) {
@@ -197,13 +210,13 @@ void haul_unit_reset(worker *w, unit *u)
     haul_req_free(&u->req);
     forget_body(u);
     forget_segments(u);
-    haul_buf_free(&u->body);
-    haul_buf_free(&u->side);
-    haul_buf_free(&u->etag);
-    haul_buf_free(&u->ctype);
-    haul_buf_free(&u->lastmod);
-    haul_buf_free(&u->meta);
-    haul_buf_free(&u->manifest_hdr);
+    recycle(&u->body);
+    recycle(&u->side);
+    recycle(&u->etag);
+    recycle(&u->ctype);
+    recycle(&u->lastmod);
+    recycle(&u->meta);
+    recycle(&u->manifest_hdr);
     haul_swift_auth_reset(&u->auth);
     haul_list_page_free(&u->page);
     free(u->list_next);
@@ -216,6 +229,20 @@ void haul_unit_reset(worker *w, unit *u)
     u->listchecked = 0;
     u->part_size = -1;
     u->parked = 0;
+}
+
+void haul_unit_free(worker *w, unit *u)
+{
+    haul_unit_reset(w, u);
+    haul_buf_free(&u->body);
+    haul_buf_free(&u->side);
+    haul_buf_free(&u->etag);
+    haul_buf_free(&u->ctype);
+    haul_buf_free(&u->lastmod);
+    haul_buf_free(&u->meta);
+    haul_buf_free(&u->manifest_hdr);
+    curl_easy_cleanup(u->e);
+    u->e = NULL;
 }
 
 void haul_unit_abandon(worker *w, unit *u)
@@ -284,6 +311,20 @@ static size_t write_cb(char *p, size_t sz, size_t n, void *ud)
     if (!u->planned && (t->op == HAUL_OP_GET || t->op == HAUL_OP_SIDECAR) && plan(w, u)) {
         u->write_failed = 0;
         return 0; /* stop this body: learn how to verify it first (haul_unit_done) */
+    }
+    if (!u->range_checked) {
+        u->range_checked = 1;
+        if (wrange_wanted(w, u, http) && (spill_open(w, u) < 0 || wrange_start(w, u, u->werr) < 0))
+            goto fail;
+    }
+    if (u->range) { /* this response keeps part 0 only (ranged.h) */
+        int st = wrange_lead_write(w, u, p, len);
+        if (st < 0) {
+            u->corrupt = 1; /* worth another attempt */
+            goto fail;
+        }
+        if (st == 0) u->nbytes += (long long)len;
+        return st == 0 ? len : 0;
     }
     u->nbytes += (long long)len;
     if (u->file.fd >= 0) {
@@ -957,15 +998,65 @@ static int side_failed(worker *w, unit *u, const char *why)
     return start_step(w, u, STEP_REQUEST) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
 }
 
-int haul_unit_done(worker *w, unit *u, CURLcode cc)
+static int transfer_over(worker *w, unit *u, CURLcode cc, long http);
+
+/* A ranged download is over: failed, or every byte in (then on as one
+ * whole 200 answer: verified, committed). */
+static int range_over(worker *w, unit *u)
+{
+    wrange_result res;
+    wrange_end(w, u, &res);
+    if (!res.ok) {
+        u->write_failed = 0;
+        fail_key(u, res.http, res.err, res.transient);
+        u->wt->res[u->idx].ms = haul_mono_ms() - u->t0;
+        return UNIT_FINISHED;
+    }
+    u->nbytes = res.bytes;
+    u->write_failed = 0;
+    return transfer_over(w, u, CURLE_OK, 200);
+}
+
+void haul_worker_cleanup(worker *w)
+{
+    for (size_t j = 0; j < w->nnoparts; j++) free(w->noparts[j]);
+    free(w->noparts);
+    w->noparts = NULL;
+    w->nnoparts = 0;
+    wrange_cleanup(w);
+}
+
+int haul_transfer_pump(worker *w, unit **out)
+{
+    unit *lead = wrange_pump(w);
+    *out = lead;
+    return lead ? range_over(w, lead) : UNIT_RUNNING;
+}
+
+int haul_transfer_done(worker *w, CURL *e, CURLcode cc, unit **out)
+{
+    void *priv = NULL;
+    curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&priv);
+    if (wrange_is_stream(priv)) {
+        unit *lead = wrange_stream_done(w, priv, cc);
+        *out = lead;
+        return lead ? range_over(w, lead) : UNIT_RUNNING;
+    }
+    unit *u = priv;
+    *out = u;
+    long http = response_code(u->e);
+    remove_transfer(w, u);
+    if (u->range) return wrange_lead_done(w, u, cc, http) ? range_over(w, u) : UNIT_RUNNING;
+    return transfer_over(w, u, cc, http);
+}
+
+static int transfer_over(worker *w, unit *u, CURLcode cc, long http)
 {
     haul_task *t = &u->wt->t;
     wresult *r = &u->wt->res[u->idx];
     char err[HAUL_ERR_LEN];
-    long http = response_code(u->e);
     int rc = UNIT_FINISHED;
 
-    remove_transfer(w, u);
     if (u->step == STEP_AUTH) {
         rc = auth_done(w, u, cc);
         goto out;

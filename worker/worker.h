@@ -74,6 +74,8 @@ typedef struct wkey {
 /* One key's transfers: the request, and the side requests its verification
  * or authentication needs, one at a time on one easy handle. */
 typedef struct unit {
+    int xfer_tag;        /* 0: a unit (an easy handle's private is a unit or a
+                            ranged stream, ranged.h) */
     struct worker *w;    /* the worker it belongs to (for the callbacks) */
     wtask *wt;
     size_t idx;
@@ -102,6 +104,8 @@ typedef struct unit {
     int replan;          /* get: stopped the body to learn how to verify it (step to run) */
     int replans;         /* plans made for this key (bounded) */
     int listchecked;     /* get over S3: STEP_LISTCHECK was done */
+    int range_checked;   /* get: whether to fetch in parts was decided */
+    struct wrange *range; /* get: fetched in parts (ranged.h); NULL: one stream */
     haul_segment *segs;  /* get: the segments learned (SLO manifest, DLO listing) */
     size_t nsegs;
     char *segs_etag;     /* the object ETag they were learned for */
@@ -133,6 +137,14 @@ typedef struct worker {
     long long deferred;  /* keys waiting on an auth (in key_waiters) */
     char **noparts;      /* S3 endpoints that do not tell part sizes (no partNumber) */
     size_t nnoparts;
+    long long part_size; /* get: bodies above this are fetched in parts; 0: never */
+    int part_streams;    /* ... by this many ranged GETs beside the first */
+    char **noranges;     /* endpoints that ignore Range */
+    size_t nnoranges;
+    CURL **spare;        /* easy handles of ranged streams, kept for the next */
+    size_t nspare;
+    char *rbuf;          /* ranged: read-back buffer for the verifier */
+    struct wrange *rpending; /* ranged: downloads whose streams are to start */
 } worker;
 
 /* ops.c */
@@ -146,14 +158,25 @@ enum {
 };
 /* Start the key u->idx of u->wt (a retry resumes where its result says). */
 int haul_unit_start(worker *w, unit *u);
-/* A transfer of u ended with cc. */
-int haul_unit_done(worker *w, unit *u, CURLcode cc);
+/* A transfer ended with cc: e is the easy handle. *u gets the unit whose
+ * key it concerns, or NULL (a ranged stream whose download goes on), and
+ * the answer is for that unit. */
+int haul_transfer_done(worker *w, CURL *e, CURLcode cc, unit **u);
+/* After every curl_multi_socket_action: start what could not be started
+ * within curl's callbacks (ranged.h). Call until *u is NULL; the answer is
+ * for *u, as haul_transfer_done's. */
+int haul_transfer_pump(worker *w, unit **u);
 /* list: the page was committed (committed 1: r->listed and r->resume were
  * updated by the caller) or not (0: the key fails, worth another attempt). */
 int haul_unit_continue(worker *w, unit *u, int committed, const char *why);
-/* Release what a unit holds between uses (keeps its easy handle); a unit
+/* Release what a unit holds between uses (keeps its easy handle and small
+ * buffers); a unit
  * leading an auth hands its waiters to w->finished, failed. */
 void haul_unit_reset(worker *w, unit *u);
+/* At exit: what the transfers keep across keys (memos, spare handles). */
+void haul_worker_cleanup(worker *w);
+/* At exit: reset, free the kept buffers and the easy handle. */
+void haul_unit_free(worker *w, unit *u);
 /* Abandon the unit's transfer (shutdown): out of the multi handle, reset. */
 void haul_unit_abandon(worker *w, unit *u);
 /* The next key that finished outside haul_unit_done's return, or NULL. */

@@ -38,7 +38,6 @@ R=$HAUL_TEST_REDIS_URL
 export HAUL_REDIS_URL=$R
 s3env() { env -u ST_AUTH AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing "$@"; }
 read -r TOKEN SURL < <(haul_swift_token test:tester testing)
-wait_file() { local f=$1 d=$((SECONDS + 15)); while [ ! -s "$f" ] && [ $SECONDS -lt $d ]; do sleep 0.05; done; [ -s "$f" ]; }
 
 # 1. A slow auth server and a short lease. fakeauth answers after 8 s with the
 #    real store's storage URL and a real token; the worker's lease is 3 s.

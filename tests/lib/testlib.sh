@@ -44,6 +44,8 @@ haul_stop() {
 passed=0 failed=0
 ok()   { echo "ok   $1"; passed=$((passed + 1)); }
 fail() { echo "FAIL $1"; failed=$((failed + 1)); [ -n "${2:-}" ] && tail -20 "$2" | sed 's/^/  | /'; }
+# wait_file F: until F exists and is not empty, for at most 15 s (1 when it never is).
+wait_file() { local f=$1 d=$((SECONDS + 15)); while [ ! -s "$f" ] && [ $SECONDS -lt $d ]; do sleep 0.05; done; [ -s "$f" ]; }
 # check NAME EXPECTED ACTUAL: ok when the two strings are equal, else both shown.
 check() {
     if [ "$2" = "$3" ]; then ok "$1"; else fail "$1"; printf '  | expected: %s\n  | actual:   %s\n' "$2" "$3"; fi

@@ -1,0 +1,118 @@
+#!/bin/bash
+# bench/profile.sh -- one worker setting on plain loopback, timed, and optionally profiled.
+#
+#   bench/profile.sh [BIN_DIR]        (default: bin of this checkout)
+#
+# nginx (1 worker process) serves PROF_KEYS (50,000) objects of 1-16 KiB from tmpfs as a Swift
+# store (bench/lib/nginx.sh: static token, MD5 ETags); a fresh redis-server on loopback; 2
+# workers x 32 (PROF_WORKERS, PROF_CONC); `haul-scheduler run --op get --batch 64` to files
+# (PROF_MODE=files) or inline (PROF_MODE=inline), PROF_RUNS (3) times. Prints keys/s and the
+# workers' CPU per key (utime+stime from /proc before and after) for each run. With
+# PROF_PERF=1, the last run is recorded with `perf record -g` on the workers and the top
+# entries of `perf report --no-children` are printed. Every file's size is checked after a
+# files run. Not part of `make test`: for the closing note's profiles and quick comparisons
+# of two builds (BIN_DIR).
+set -u
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${1:-$TOP/bin}
+N=${PROF_KEYS:-50000}
+WORKERS=${PROF_WORKERS:-2}
+CONC=${PROF_CONC:-32}
+MODE=${PROF_MODE:-files}
+RUNS=${PROF_RUNS:-3}
+DATA=/dev/shm/haul-prof-objs
+T=$(mktemp -d /tmp/haul-prof.XXXXXX)
+OUT=/dev/shm/haul-prof-out
+. "$TOP/bench/lib/nginx.sh"
+cleanup() {
+    for p in ${WPIDS:-}; do kill "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    bench_nginx_stop 2>/dev/null
+    [ -n "${RPID:-}" ] && kill "$RPID" 2>/dev/null
+    rm -rf "$T" "$OUT"
+}
+trap cleanup EXIT
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+if [ ! -f "$DATA/keys.txt" ] || [ "$(wc -l < "$DATA/keys.txt")" != "$N" ]; then
+    rm -rf "$DATA"
+    /usr/bin/python3 "$TOP/bench/lib/smallobjs.py" "$DATA" bench "$N" >&2 || exit 1
+fi
+RP=$(freeport)
+redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no >"$T/redis.log" 2>&1 &
+RPID=$!
+NP=$(freeport)
+BENCH_NGINX_WORKERS=1 BENCH_NGINX_MD5_ETAG=1 bench_nginx_start "$T/nginx" "$DATA" 127.0.0.1 "$NP" >&2 || exit 1
+for _ in $(seq 50); do redis-cli -p "$RP" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+cpu_of() { # utime+stime ticks of the given pids
+    local s=0 p
+    for p in "$@"; do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+    echo $s
+}
+WPIDS=""
+mkdir -p "$OUT"
+for i in $(seq "$WORKERS"); do
+    "$BIN/haul-worker" --redis "redis://127.0.0.1:$RP/0" --queue prof --concurrency "$CONC" \
+        --out-root "$OUT" --log-level warn 2>>"$T/worker.log" &
+    WPIDS="$WPIDS $!"
+done
+sleep 0.5
+TICK=$(getconf CLK_TCK)
+args=(run --redis "redis://127.0.0.1:$RP/0" --queue prof --swift --container bench --keys "$DATA/keys.txt"
+      --op get --batch 64 --no-check --retention 1)
+for r in $(seq "$RUNS"); do
+    rm -rf "$OUT/d"; mkdir -p "$OUT/d"
+    if [ "$MODE" = files ]; then extra=(--max-inline 0 --out-dir "$OUT/d"); else extra=(--max-inline 1M); fi
+    perfpid=""
+    if [ "${PROF_PERF:-0}" = 1 ] && [ "$r" = "$RUNS" ]; then
+        perf record -F 2000 -g -o "$T/perf.data" -p "$(echo $WPIDS | tr ' ' ',')" >/dev/null 2>&1 &
+        perfpid=$!
+        sleep 0.3
+    fi
+    statpid=""
+    if [ "${PROF_STAT:-0}" = 1 ]; then
+        perf stat -e instructions:u,instructions:k,task-clock -x, -o "$T/stat.txt" \
+            -p "$(echo $WPIDS | tr ' ' ',')" >/dev/null 2>&1 &
+        statpid=$!
+        sleep 0.3
+    fi
+    stracepid=""
+    if [ "${PROF_STRACE:-0}" = 1 ] && [ "$r" = "$RUNS" ]; then
+        strace -c -f -o "$T/strace.txt" -p "${WPIDS%% *}" -p "$(echo $WPIDS | cut -d' ' -f2)" 2>/dev/null &
+        stracepid=$!
+        sleep 0.5
+    fi
+    c0=$(cpu_of $WPIDS)
+    t0=$(date +%s.%N)
+    ST_AUTH="$BENCH_NGINX_ST_AUTH" ST_USER=u ST_KEY=k "$BIN/haul-scheduler" "${args[@]}" "${extra[@]}" \
+        --out "$T/out.csv" 2>"$T/sched.err"
+    rc=$?
+    t1=$(date +%s.%N)
+    [ $rc -eq 0 ] || tail -3 "$T/sched.err" >&2
+    c1=$(cpu_of $WPIDS)
+    [ -n "$perfpid" ] && { kill -INT "$perfpid"; wait "$perfpid" 2>/dev/null; }
+    [ -n "$stracepid" ] && { kill -INT "$stracepid"; wait "$stracepid" 2>/dev/null; head -25 "$T/strace.txt"; }
+    if [ -n "$statpid" ]; then
+        kill -INT "$statpid"; wait "$statpid" 2>/dev/null
+        awk -F, -v n="$N" '$3 ~ /instructions/ {printf "  %s per key: %.0f\n", $3, $1 / n}' "$T/stat.txt"
+    fi
+    okrows=$(grep -c ',ok,200,' "$T/out.csv")
+    files=""
+    if [ "$MODE" = files ]; then files=" files=$(find "$OUT/d" -type f | wc -l)"; fi
+    python3 - "$t0" "$t1" "$c0" "$c1" "$TICK" "$N" "$rc" "$okrows" "$files" <<'PY'
+import sys
+t0, t1, c0, c1, tick, n = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+print("exit %s ok rows %s%s  %.2f s  %.0f keys/s  worker CPU %.1f us/key" % (
+    sys.argv[7], sys.argv[8], sys.argv[9], t1 - t0, n / (t1 - t0), (c1 - c0) / tick / n * 1e6))
+PY
+done
+if [ -f "$T/perf.data" ]; then
+    echo "-- by object"
+    perf report -i "$T/perf.data" --no-children --sort dso --stdio 2>/dev/null |
+        grep -E '^ +[0-9.]+%' | head -12
+    echo "-- by function"
+    perf report -i "$T/perf.data" --no-children --sort dso,sym --percent-limit 0.7 --stdio -g none 2>/dev/null |
+        grep -E '^ +[0-9.]+%' | head -${PROF_TOP:-30}
+fi
+grep -v '^$' "$T/worker.log" | head -5
