@@ -3,9 +3,9 @@
  *
  * Each key's life here: haul_unit_start() builds the request (or answers at
  * once: a sidecar op on a key without a sidecar suffix makes no request), the
- * main loop runs the transfer, and haul_unit_done() turns the response into
- * the key's result -- or starts another transfer for the same key, one at a
- * time on the key's own easy handle ("steps", worker.h):
+ * main loop runs the transfer, and haul_transfer_done() turns the response
+ * into the key's result -- or starts another transfer for the same key, one
+ * at a time on the key's own easy handle ("steps", worker.h):
  *   - Swift auth: on a cache miss the first key needing a token runs the
  *     auth v1.0 request as a transfer like any other; keys of the same
  *     credentials that come meanwhile wait on it (parked, no handle in use),
@@ -15,7 +15,8 @@
  *     listing, an S3 multipart object's part size, learned when the first
  *     bytes of the body show what kind of object it is; the body is then
  *     fetched again with a verifier that checks it as it arrives;
- *   - a retry after re-authenticating to Swift once on 401.
+ *   - a retry after re-authenticating to Swift once on 401;
+ * and a large body, fetched in parts by ranged GETs beside it (ranged.c).
  * This file never talks to Redis and never calls into main.c. */
 #include "worker.h"
 #include "log.h"
@@ -310,7 +311,7 @@ static size_t write_cb(char *p, size_t sz, size_t n, void *ud)
     }
     if (!u->planned && (t->op == HAUL_OP_GET || t->op == HAUL_OP_SIDECAR) && plan(w, u)) {
         u->write_failed = 0;
-        return 0; /* stop this body: learn how to verify it first (haul_unit_done) */
+        return 0; /* stop this body: learn how to verify it first (transfer_over) */
     }
     if (!u->range_checked) {
         u->range_checked = 1;
@@ -787,7 +788,7 @@ int haul_unit_start(worker *w, unit *u)
         return UNIT_FINISHED;
     }
     if (t->op == HAUL_OP_LIST || t->op == HAUL_OP_LIST_BUCKETS) {
-        /* Resume at the checkpoint main.c read: the rows before it are
+        /* Resume at the checkpoint read from Redis (broker.c): the rows before it are
          * committed, by this worker or an earlier holder of the task. */
         u->list_count = r->listed;
         if (r->list_done) {
@@ -1173,7 +1174,7 @@ static int transfer_over(worker *w, unit *u, CURLcode cc, long http)
             u->page.next = NULL;
             u->page.truncated = 0;
         }
-        rc = UNIT_PAGE; /* main.c commits the rows with the checkpoint */
+        rc = UNIT_PAGE; /* the loop has the broker commit the rows with the checkpoint */
         goto out;
     default:
         haul_result_set(r, 0, http, "unsupported operation");

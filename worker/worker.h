@@ -3,7 +3,7 @@
  * ops.c), and the transfers' own state and entry points (ops.c).
  * ops.c never talks to Redis and never calls into the loop (main.c): it
  * tells the loop what happened through the return values of
- * haul_unit_start() / haul_unit_done() and through the worker's lists of
+ * haul_unit_start() / haul_transfer_done() and through the worker's lists of
  * keys that finished on their own (w->finished, w->ready, w->failed). */
 #ifndef HAUL_WORKER_H
 #define HAUL_WORKER_H
@@ -31,7 +31,7 @@ typedef struct wresult {
     int tries;           /* attempts made for this key */
     int transient;       /* the failure is worth another attempt */
     haul_verified verified; /* get: what the body was checked against */
-    /* list: the checkpoint this key's rows are committed up to (main.c reads
+    /* list: the checkpoint this key's rows are committed up to (broker.c reads
      * it from Redis before every attempt and after every commit). */
     char *resume;        /* the next page's marker; NULL: from the start */
     long long listed;    /* rows committed */
@@ -131,7 +131,7 @@ typedef struct worker {
     wfiles *files;       /* every file this worker writes lies beneath its --out-root */
     const char *allow;   /* --allow-endpoint patterns; NULL: any */
     unit *auths;         /* units leading a Swift auth (STEP_AUTH) */
-    unit *finished;      /* keys finished outside haul_unit_done's own return */
+    unit *finished;      /* keys finished outside haul_transfer_done's own return */
     wkey *ready;         /* keys whose credentials' auth succeeded: start them again */
     wkey *failed;        /* keys whose credentials' auth failed: their result is set */
     long long deferred;  /* keys waiting on an auth (in key_waiters) */
@@ -151,7 +151,7 @@ typedef struct worker {
 enum {
     UNIT_RUNNING = 0,    /* a transfer of the key is under way (or it waits for an auth) */
     UNIT_FINISHED = 1,   /* the key has its result */
-    UNIT_PAGE = 2,       /* list: u->page holds rows for main.c to commit, then call
+    UNIT_PAGE = 2,       /* list: u->page holds rows for the loop to commit, then call
                             haul_unit_continue() */
     UNIT_DEFERRED = 3,   /* the key waits for another unit's Swift auth without this
                             unit (free it; the key comes back in w->ready or w->failed) */
@@ -179,7 +179,7 @@ void haul_worker_cleanup(worker *w);
 void haul_unit_free(worker *w, unit *u);
 /* Abandon the unit's transfer (shutdown): out of the multi handle, reset. */
 void haul_unit_abandon(worker *w, unit *u);
-/* The next key that finished outside haul_unit_done's return, or NULL. */
+/* The next key that finished outside haul_transfer_done's return, or NULL. */
 unit *haul_unit_finished(worker *w);
 /* The next deferred key to start again (its auth succeeded) / whose result
  * is set (its auth failed), or NULL. The caller frees it. */
