@@ -26,7 +26,7 @@ OUT=/dev/shm/haul-prof-out
 . "$TOP/bench/lib/nginx.sh"
 cleanup() {
     for p in ${WPIDS:-}; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
+    for p in ${WPIDS:-}; do wait "$p" 2>/dev/null; done
     bench_nginx_stop 2>/dev/null
     [ -n "${RPID:-}" ] && kill "$RPID" 2>/dev/null
     rm -rf "$T" "$OUT"

@@ -336,7 +336,9 @@ unit *wrange_stream_done(worker *w, void *stream, CURLcode cc)
     pt->busy = 0;
     int done = pt->got == pt->len;
     if (!r->failed && !done) {
-        int transient = cc != CURLE_OK ? cc != CURLE_WRITE_ERROR : haul_store_transient(http);
+        /* A 401: the token expired during a long download; the key's next
+         * attempt authenticates again. */
+        int transient = cc != CURLE_OK ? cc != CURLE_WRITE_ERROR : haul_store_transient(http) || http == 401;
         if (transient && pt->tries < RANGE_PART_TRIES) {
             log_debug("task %s key %zu: part %zu cut short at %lld of %lld bytes (%s, HTTP %ld); resuming",
                       r->lead->wt->t.id, r->lead->idx, s->part + 1, pt->got, pt->len,

@@ -191,10 +191,12 @@ int wev_run(wev_loop *l, char *err)
         for (int i = 0; i < n; i++) {
             wev_io *io = evs[i].data.ptr;
             if (io->dead) continue;
+            /* An error or a hang-up is reported as both: whoever reads or
+             * writes next learns what happened. */
             int e = 0;
             if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) e |= WEV_READ;
             if (evs[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) e |= WEV_WRITE;
-            io->cb(l, io, e & (io->want | ((evs[i].events & (EPOLLERR | EPOLLHUP)) ? 3 : 0)));
+            io->cb(l, io, e);
         }
         run_timers(l);
         if (l->on_turn) l->on_turn(l, l->ud);
