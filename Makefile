@@ -24,8 +24,8 @@ WARN      := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Werror -Wno-
 CPPFLAGS  += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -Icommon -MMD -MP
-LDLIBS    += $(PKG_LIBS) -lm
+ALL_CFLAGS = -std=c11 -pthread $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -Icommon -MMD -MP
+LDLIBS    += $(PKG_LIBS) -lm -pthread
 
 ifneq ($(SANITIZER),)
 ALL_CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all

@@ -308,6 +308,13 @@ static void on_curl_io(wev_loop *l, wev_io *io, int events)
     collect_transfers(L);
 }
 
+/* A hashing thread of a large object finished (ranged.h). */
+static void on_wake(wev_loop *l, wev_io *io, int events)
+{
+    (void)l; (void)events;
+    collect_transfers(wev_io_data(io));
+}
+
 static int curl_socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 {
     (void)e;
@@ -510,6 +517,11 @@ int main(int argc, char **argv)
     curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, &L);
     curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
     curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, &L);
+    w->rwake = -1;
+    {
+        int fd = haul_transfer_wakefd(w);
+        if (fd >= 0) wev_io_want(L.ev, wev_io_new(L.ev, fd, on_wake, &L), WEV_READ);
+    }
     L.units = haul_calloc((size_t)L.concurrency, sizeof *L.units);
     for (long long i = L.concurrency - 1; i >= 0; i--) {
         unit *u = &L.units[i];

@@ -1027,6 +1027,8 @@ void haul_worker_cleanup(worker *w)
     wrange_cleanup(w);
 }
 
+int haul_transfer_wakefd(worker *w) { return wrange_wakefd(w); }
+
 int haul_transfer_pump(worker *w, unit **out)
 {
     unit *lead = wrange_pump(w);

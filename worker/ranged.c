@@ -2,10 +2,13 @@
 #include "ranged.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -49,12 +52,40 @@ struct wrange {
     char etag[80];
     int spawn;                /* streams to start at the next wrange_pump */
     struct wrange *next_pending;
+    /* The hashing thread (with a verifier): it owns u->ver until joined,
+     * reads back [hashed, published) and feeds it, while this thread only
+     * receives and writes. MD5 runs on another core beside the transfers. */
+    int threaded;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    long long wfront;         /* bytes [0, wfront) are written (this thread's) */
+    long long published;      /* wfront as last told to the thread (under mu) */
+    long long hashed;         /* the thread's progress (under mu) */
+    int stop;                 /* abort: the thread returns at once (under mu) */
+    int hash_over;            /* the thread returned (under mu) */
+    int hash_err;             /* it could not read the file back: errno */
+    int efd;                  /* the worker's wake-up descriptor */
+    struct wrange *next_hashing;
 };
 
 /* Over: the lead ended, and no stream runs or waits to start. */
-static int over(const struct wrange *r)
+static int hash_over(struct wrange *r)
 {
-    return r->lead_over && !r->streams && (r->spawn == 0 || r->failed);
+    if (!r->threaded) return 1;
+    pthread_mutex_lock(&r->mu);
+    int o = r->hash_over;
+    pthread_mutex_unlock(&r->mu);
+    return o;
+}
+
+static void hash_stop(struct wrange *r);
+
+static int over(struct wrange *r)
+{
+    if (!r->lead_over || r->streams || (r->spawn && !r->failed)) return 0;
+    if (r->failed) hash_stop(r);
+    return hash_over(r);
 }
 
 int wrange_is_stream(const void *priv) { return priv && *(const int *)priv == 1; }
@@ -98,7 +129,7 @@ static void fail(struct wrange *r, long http, int transient, const char *fmt, ..
 static void advance(worker *w, struct wrange *r)
 {
     unit *u = r->lead;
-    if (!u->ver) return;
+    if (!u->ver || r->threaded) return;
     if (!w->rbuf) w->rbuf = haul_malloc(READBACK);
     while (r->frontier < r->size && !r->failed) {
         wpart *p = &r->parts[r->frontier / r->psize];
@@ -147,6 +178,23 @@ static int put_bytes(worker *w, struct wrange *r, size_t i, const char *p, size_
     }
     pt->got += (long long)n;
     unit *u = r->lead;
+    if (r->threaded) {
+        /* Tell the hashing thread how far the bytes are contiguous. */
+        long long f = r->wfront;
+        while (f < r->size) {
+            wpart *q = &r->parts[f / r->psize];
+            f = q->off + q->got;
+            if (q->got < q->len) break;
+        }
+        if (f != r->wfront) {
+            r->wfront = f;
+            pthread_mutex_lock(&r->mu);
+            r->published = f;
+            pthread_cond_signal(&r->cv);
+            pthread_mutex_unlock(&r->mu);
+        }
+        return r->failed ? -1 : 0;
+    }
     if (u->ver && r->frontier == at) {
         haul_verifier_update(u->ver, p, n);
         r->frontier += (long long)n;
@@ -372,6 +420,72 @@ unit *wrange_stream_done(worker *w, void *stream, CURLcode cc)
 
 /* ---- the lead ------------------------------------------------------------------ */
 
+static void *hash_main(void *arg)
+{
+    struct wrange *r = arg;
+    haul_verifier *ver = r->lead->ver;
+    char *buf = haul_malloc(READBACK);
+    long long hashed = 0;
+    int err = 0;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        while (!r->stop && r->published == hashed) pthread_cond_wait(&r->cv, &r->mu);
+        long long target = r->published;
+        int stop = r->stop;
+        pthread_mutex_unlock(&r->mu);
+        if (stop) break;
+        while (hashed < target && !err) {
+            size_t n = target - hashed > (long long)READBACK ? READBACK : (size_t)(target - hashed);
+            ssize_t got = pread(r->fd, buf, n, hashed);
+            if (got <= 0) { err = got < 0 ? errno : EIO; break; }
+            haul_verifier_update(ver, buf, (size_t)got);
+            hashed += got;
+        }
+        if (err || hashed == r->size || haul_verifier_failed(ver)) break;
+    }
+    free(buf);
+    pthread_mutex_lock(&r->mu);
+    r->hashed = hashed;
+    r->hash_err = err;
+    r->hash_over = 1;
+    pthread_mutex_unlock(&r->mu);
+    uint64_t one = 1;
+    if (write(r->efd, &one, sizeof one) < 0) { /* the counter is full: it is readable anyway */ }
+    return NULL;
+}
+
+/* Stop the hashing thread (a failed or abandoned download) and wait for
+ * it: at most one read-back chunk. */
+static void hash_stop(struct wrange *r)
+{
+    if (!r->threaded) return;
+    pthread_mutex_lock(&r->mu);
+    r->stop = 1;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void hash_join(worker *w, struct wrange *r)
+{
+    if (!r->threaded) return;
+    hash_stop(r);
+    pthread_join(r->th, NULL);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    r->threaded = 0;
+    for (struct wrange **pp = &w->rhashing; *pp; pp = &(*pp)->next_hashing)
+        if (*pp == r) { *pp = r->next_hashing; break; }
+}
+
+int wrange_wakefd(worker *w)
+{
+    if (w->rwake < 0) {
+        w->rwake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (w->rwake < 0) log_warn("eventfd: %s: large objects are verified on the loop's thread", strerror(errno));
+    }
+    return w->rwake;
+}
+
 int wrange_start(worker *w, unit *u, char *err)
 {
     struct wrange *r = haul_calloc(1, sizeof *r);
@@ -392,6 +506,19 @@ int wrange_start(worker *w, unit *u, char *err)
     r->next = 1;
     if (u->etag.len < sizeof r->etag) memcpy(r->etag, haul_buf_str(&u->etag), u->etag.len + 1);
     u->range = r;
+    if (u->ver && wrange_wakefd(w) >= 0) {
+        r->efd = w->rwake;
+        pthread_mutex_init(&r->mu, NULL);
+        pthread_cond_init(&r->cv, NULL);
+        if (pthread_create(&r->th, NULL, hash_main, r) == 0) {
+            r->threaded = 1;
+            r->next_hashing = w->rhashing;
+            w->rhashing = r;
+        } else {
+            pthread_mutex_destroy(&r->mu);
+            pthread_cond_destroy(&r->cv);
+        }
+    }
     /* Called from curl's write callback, where no transfer may be added:
      * the streams start at the next wrange_pump(). */
     r->spawn = w->part_streams < (int)(r->nparts - 1) ? w->part_streams : (int)(r->nparts - 1);
@@ -416,6 +543,12 @@ unit *wrange_pump(worker *w)
         r->spawn = 0;
         if (over(r)) return r->lead; /* a stream could not start, and the lead is done */
     }
+    if (w->rwake >= 0) {
+        uint64_t n;
+        while (read(w->rwake, &n, sizeof n) > 0) {}
+    }
+    for (struct wrange *r = w->rhashing; r; r = r->next_hashing)
+        if (over(r)) return r->lead; /* its hashing thread is done */
     return NULL;
 }
 
@@ -468,6 +601,14 @@ void wrange_end(worker *w, unit *u, wrange_result *res)
 {
     struct wrange *r = u->range;
     memset(res, 0, sizeof *res);
+    if (r->threaded) {
+        long long hashed = r->hashed;
+        int herr = r->hash_err;
+        hash_join(w, r);
+        r->frontier = hashed;
+        if (herr && !r->failed)
+            fail(r, 0, 0, "cannot read back %s to verify it: %s", u->file.path, strerror(herr));
+    }
     if (!r->failed) {
         advance(w, r);
         for (size_t i = 0; i < r->nparts && !r->failed; i++)
@@ -489,6 +630,7 @@ void wrange_abort(worker *w, unit *u)
     struct wrange *r = u->range;
     if (!r) return;
     unpend(w, r);
+    hash_join(w, r);
     while (r->streams) {
         rstream *x = r->streams;
         r->streams = x->next;
@@ -501,6 +643,8 @@ void wrange_abort(worker *w, unit *u)
 
 void wrange_cleanup(worker *w)
 {
+    if (w->rwake >= 0) close(w->rwake);
+    w->rwake = -1;
     while (w->nspare) curl_easy_cleanup(w->spare[--w->nspare]);
     free(w->spare);
     w->spare = NULL;

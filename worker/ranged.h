@@ -14,10 +14,13 @@
  *
  * Verification stays what the edges issue requires, over the whole body in
  * order: the key's verifier (MD5, Swift segments, S3 parts) is fed the
- * bytes below a frontier -- live from curl's buffer while a part's bytes
- * arrive at the frontier, read back from the file (page cache) for the
- * parts that arrived ahead of it. Nothing is held in memory but one
- * read-back buffer per worker.
+ * bytes below the frontier of what is written contiguously from byte 0,
+ * read back from the file (page cache) by a hashing thread of the download's
+ * own, so MD5 runs on another core beside the transfers; the loop learns
+ * that it is done through an eventfd. Without a thread (none could be made)
+ * the loop's thread feeds it: live from curl's buffer at the frontier, read
+ * back beyond it. Nothing is held in memory but one read-back buffer per
+ * hashing thread.
  *
  * Below ops.c: it calls these, never the reverse. */
 #ifndef HAUL_RANGED_H
@@ -63,6 +66,10 @@ void wrange_end(worker *w, unit *u, wrange_result *res);
 /* Stop every stream and free (abandon, reset). NULL-safe on u->range. */
 void wrange_abort(worker *w, unit *u);
 
+/* The descriptor the hashing threads write to when they are done (an
+ * eventfd; the loop reads it, then calls wrange_pump): made on first use,
+ * -1 when none can be made (then hashing stays on the loop's thread). */
+int wrange_wakefd(worker *w);
 /* An easy handle's private pointer is a stream's (not a unit's). */
 int wrange_is_stream(const void *priv);
 /* At exit: the spare easy handles and the read-back buffer. */

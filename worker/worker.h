@@ -145,6 +145,8 @@ typedef struct worker {
     size_t nspare;
     char *rbuf;          /* ranged: read-back buffer for the verifier */
     struct wrange *rpending; /* ranged: downloads whose streams are to start */
+    struct wrange *rhashing; /* ranged: downloads with a hashing thread */
+    int rwake;           /* ranged: the hashing threads' eventfd; -1: none yet */
 } worker;
 
 /* ops.c */
@@ -166,6 +168,9 @@ int haul_transfer_done(worker *w, CURL *e, CURLcode cc, unit **u);
  * within curl's callbacks (ranged.h). Call until *u is NULL; the answer is
  * for *u, as haul_transfer_done's. */
 int haul_transfer_pump(worker *w, unit **u);
+/* A descriptor that becomes readable when haul_transfer_pump has news that
+ * no transfer brings (a large object's hashing thread is done); -1: none. */
+int haul_transfer_wakefd(worker *w);
 /* list: the page was committed (committed 1: r->listed and r->resume were
  * updated by the caller) or not (0: the key fails, worth another attempt). */
 int haul_unit_continue(worker *w, unit *u, int committed, const char *why);
