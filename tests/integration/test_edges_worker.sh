@@ -199,6 +199,37 @@ if [ $rc -eq 0 ] && [ "$nres_full" -eq 0 ] && [ "$(grep -c "Redis is out of memo
     ok "Redis full while a worker held 16 results: said once, waited (CPU $((spun / 3))% of a core), nothing lost, all 16 stored when Redis had room"
 else fail "Redis full (collect exit $rc, $nres_full results while full, CPU $((spun / 3))% while waiting)" "$T/full.log"; fi
 
+# 4b. Redis frozen (SIGSTOP) for 12 s: hiredis's async API has no timeout of
+#     its own, so the worker drops a connection whose commands go unanswered
+#     for 10 s and makes a new one; it spins meanwhile no more than it waits;
+#     once Redis runs again it renews its lease and serves the next job.
+RP3=$(haul_free_port)
+redis-server --port "$RP3" --bind 127.0.0.1 --save '' --appendonly no --dir "$T" >"$T/redis3.log" 2>&1 &
+RPID3=$!
+PIDS+=($RPID3)
+d=$((SECONDS + 10))
+until redis-cli -p "$RP3" PING 2>/dev/null | grep -q PONG || [ $SECONDS -ge $d ]; do sleep 0.05; done
+"$WORKER" --redis "redis://127.0.0.1:$RP3/0" --queue frozen --lease 30 --out-root "$T" 2>"$T/frozen.log" &
+WFZ=$!
+PIDS+=($WFZ)
+d=$((SECONDS + 10))
+until grep -q "serving queue" "$T/frozen.log" || [ $SECONDS -ge $d ]; do sleep 0.05; done
+sleep 0.5
+kill -STOP $RPID3
+c0=$(cpu $WFZ)
+sleep 12.5
+c1=$(cpu $WFZ)
+kill -CONT $RPID3
+fz_cpu=$(( (c1 - c0) * 100 / $(getconf CLK_TCK) ))
+s3env "$SCHED" run --redis "redis://127.0.0.1:$RP3/0" --queue frozen --s3 "$HAUL_TEST_S3" --bucket "$BUCKET" \
+    --keys "$T/data/notebook-keys.txt" --op sidecar --out "$T/frozen.csv" 2>"$T/frozen.err"
+rc=$?
+haul_stop $WFZ
+if [ $rc -eq 0 ] && [ "$(($(wc -l <"$T/frozen.csv") - 1))" -eq 80 ] && grep -q "lost Redis connection (no answer for" "$T/frozen.log" \
+   && [ "$fz_cpu" -lt 10 ]; then
+    ok "Redis frozen 12 s: the worker dropped the silent connection ('$(grep -o 'no answer for [0-9]* ms' "$T/frozen.log" | head -1)'), used ${fz_cpu}% of a core meanwhile, and served the next job (80 rows)"
+else fail "Redis frozen (exit $rc, CPU ${fz_cpu}%)" "$T/frozen.log"; fi
+
 # 5. Secrets. A Redis with a two-letter password: the worker never shows it.
 RP2=$(haul_free_port)
 redis-server --port "$RP2" --bind 127.0.0.1 --save '' --appendonly no --requirepass ab \
