@@ -27,6 +27,8 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = -std=c11 -pthread $(WARN) $(CFLAGS) $(CPPFLAGS) $(PKG_CFLAGS) -Icommon -MMD -MP
 LDLIBS    += $(PKG_LIBS) -lm -pthread
 
+# The tests learn of it: a sanitizer's shadow memory makes RSS figures meaningless.
+export HAUL_SANITIZER := $(SANITIZER)
 ifneq ($(SANITIZER),)
 ALL_CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS    += -fsanitize=$(SANITIZER)

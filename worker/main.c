@@ -72,6 +72,8 @@ typedef struct loop {
     int stop_requested;   /* signals received */
     int abandoned;        /* past the shutdown bound: transfers dropped */
     long long abandon_until;
+    char *id;             /* this worker's name */
+    wev_io *wake;         /* the transfers' wake-up descriptor */
 } loop;
 
 static struct {
@@ -436,7 +438,6 @@ int main(int argc, char **argv)
     unsigned char keybuf[HAUL_SEAL_KEY_LEN];
     const unsigned char *key = NULL;
     haul_rowmac *mac = NULL;
-    char *id;
 
     haul_log_init("haul-worker");
     for (int i = 1; i < argc; i++)
@@ -474,11 +475,11 @@ int main(int argc, char **argv)
     L.concurrency = opt.concurrency;
     if (gethostname(host, sizeof host) < 0) snprintf(host, sizeof host, "unknown");
     host[sizeof host - 1] = '\0';
-    if (opt.name) id = haul_strdup(opt.name);
+    if (opt.name) L.id = haul_strdup(opt.name);
     else {
         haul_buf b = HAUL_BUF_INIT;
         haul_buf_printf(&b, "%s:%d", host, (int)getpid());
-        id = haul_buf_detach(&b);
+        L.id = haul_buf_detach(&b);
     }
     L.seed = (unsigned)getpid() ^ (unsigned)haul_now_ms();
 
@@ -500,7 +501,7 @@ int main(int argc, char **argv)
         return 2;
     }
     broker_cfg bc = {
-        .url = opt.redis_url, .queue = opt.queue, .id = id, .host = host,
+        .url = opt.redis_url, .queue = opt.queue, .id = L.id, .host = host,
         .concurrency = opt.concurrency, .lease_ms = opt.lease_s * 1000,
         .max_deliveries = opt.max_deliveries, .key = key, .mac = mac,
     };
@@ -520,7 +521,7 @@ int main(int argc, char **argv)
     w->rwake = -1;
     {
         int fd = haul_transfer_wakefd(w);
-        if (fd >= 0) wev_io_want(L.ev, wev_io_new(L.ev, fd, on_wake, &L), WEV_READ);
+        if (fd >= 0) wev_io_want(L.ev, L.wake = wev_io_new(L.ev, fd, on_wake, &L), WEV_READ);
     }
     L.units = haul_calloc((size_t)L.concurrency, sizeof *L.units);
     for (long long i = L.concurrency - 1; i >= 0; i--) {
@@ -539,7 +540,7 @@ int main(int argc, char **argv)
         haul_redis_url ru;
         if (haul_redis_url_parse(opt.redis_url, &ru, err) == 0) {
             log_info("worker %s serving queue '%s' at %s with concurrency %lld, writing files "
-                     "beneath %s%s%s", id, opt.queue, ru.display, L.concurrency,
+                     "beneath %s%s%s", L.id, opt.queue, ru.display, L.concurrency,
                      wfiles_root(w->files), w->allow ? ", contacting only " : "",
                      w->allow ? w->allow : "");
             haul_redis_url_free(&ru);
@@ -561,12 +562,13 @@ int main(int argc, char **argv)
     free(L.units);
     curl_multi_cleanup(w->multi);
     broker_free(L.b);
+    wev_io_free(L.ev, L.wake);
     wev_free(L.ev);
     haul_swift_cache_clear();
     curl_global_cleanup();
     haul_rowmac_free(mac);
     haul_wipe(keybuf, sizeof keybuf);
     haul_opts_free(opts);
-    free(id);
+    free(L.id);
     return 0;
 }
