@@ -910,7 +910,7 @@ def main():
         groups = make[wl](ctx, a)
         for name, cs in groups if isinstance(groups, list) else [groups]:
             cs = [c for c in cs if not only or any(s in c.name.lower() for s in only)]
-            if cs:
+            if cs and runs.get(name, a.runs) > 0:
                 rows += run_workload(a, name, cs, runs.get(name))
     with open(a.out, 'w') as f:
         json.dump(rows, f, indent=1)
