@@ -122,11 +122,16 @@ bench-window: all
 NFQ_CFLAGS = $(shell pkg-config --cflags libnetfilter_queue 2>/dev/null)
 NFQ_LIBS   = $(shell pkg-config --libs libnetfilter_queue 2>/dev/null || echo -lnetfilter_queue -lnfnetlink)
 .PHONY: bench-tools
-bench-tools: $(B)/bench/netdelay
+bench-tools: $(B)/bench/netdelay $(B)/bench/bigobj
 
 $(B)/bench/netdelay: bench/netdelay.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(NFQ_CFLAGS) $(LDFLAGS) -o $@ $< $(NFQ_LIBS)
+
+# bench/bigobj writes workload 4's large objects (AES-CTR keystream) and prints their MD5.
+$(B)/bench/bigobj: bench/bigobj.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libcrypto)
 
 # libFuzzer targets (tests/fuzz/): the task codec and the listing and header
 # parsers against arbitrary bytes, under ASan (leaks included) and UBSan.

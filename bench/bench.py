@@ -29,12 +29,14 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 PY = '/usr/bin/python3'
 WORKER = os.path.join(TOP, 'bin/haul-worker')
 SCHED = os.path.join(TOP, 'bin/haul-scheduler')
+AWS = '/usr/bin/aws'
 BUCKET = 'LSST-IR-FUSION-testfromopenstack'
 USER, KEY = 'test:tester', 'testing'
 TICK = os.sysconf('SC_CLK_TCK')
@@ -57,6 +59,11 @@ def proc_cpu(pid):
         return 0.0
     rest = s[s.rindex(b')') + 2:].split()
     return (int(rest[11]) + int(rest[12])) / TICK
+
+
+def env_args(name):
+    """Extra command-line options from an environment variable, split on blanks."""
+    return os.environ.get(name, '').split()
 
 
 def proc_kb(pid, field):
@@ -84,8 +91,9 @@ class Ctx:
         return int(m.group(1)) if m else 0
 
 
-def timed(cmd, env=None, cwd=None):
-    """Run cmd to its end: (exit code, wall s, stdout, stderr, CPU s, peak RSS kB).  `ip netns
+def timed(cmd, env=None, cwd=None, timeout=None):
+    """Run cmd to its end (killed after timeout seconds, if given): (exit code, wall s,
+    stdout, stderr, CPU s, peak RSS kB).  `ip netns
     exec` execs the program in place, so wait4's CPU is the program's own.  Its ru_maxrss is
     not: it keeps the high-water mark of the memory the child had before exec (a copy of this
     Python process), so the peak RSS is the program's own VmHWM, sampled every 10 ms by a
@@ -111,8 +119,13 @@ def timed(cmd, env=None, cwd=None):
         p = subprocess.Popen(cmd, env=env, cwd=cwd, stdin=nul, stdout=fo, stderr=fe)
         th = threading.Thread(target=sample, args=(p.pid,), daemon=True)
         th.start()
+        killer = threading.Timer(timeout, p.kill) if timeout else None
+        if killer:
+            killer.start()
         _, status, ru = os.wait4(p.pid, 0)
         t1 = time.perf_counter()
+        if killer:
+            killer.cancel()
         done.set()
         th.join()
         p.returncode = os.waitstatus_to_exitcode(status)
@@ -160,32 +173,89 @@ def check_sidecar_csv(path, keys, expected):
     return ''
 
 
-def check_get_dir(csvpath, outdir, keys, expected):
-    """'' when every key has an ok row naming its file, and every file's size and MD5 are the
-    expected ones (expected: key -> "size<TAB>md5")."""
+def md5_file(path):
+    """(size, md5 hex) of a file, read in 8 MiB pieces (hashlib lets go of the GIL while it
+    hashes a piece, so threads hash files side by side)."""
+    h = hashlib.md5()
+    n = 0
+    with open(path, 'rb') as f:
+        while True:
+            b = f.read(8 << 20)
+            if not b:
+                break
+            n += len(b)
+            h.update(b)
+    return n, h.hexdigest()
+
+
+def check_files(outdir, keys, expected):
+    """'' when every key's file outdir/KEY has the expected size and MD5 (expected: key ->
+    "size<TAB>md5"), else how many are wrong and the first one.  Small files are read in this
+    thread; files over 64 MiB are hashed two at a time (two cores)."""
+    def one(k):
+        size, md5 = expected[k].split('\t')
+        path = os.path.join(outdir, k)
+        try:
+            n, got = md5_file(path)
+        except OSError as e:
+            return str(e)
+        if n != int(size) or got != md5:
+            return '%s: %d bytes, md5 %s (want %s bytes, md5 %s)' % (path, n, got, size, md5)
+        return ''
+
+    big = {k for k in keys if int(expected[k].split('\t')[0]) > 64 << 20}
+    problems = [one(k) for k in keys if k not in big]
+    if big:
+        with ThreadPoolExecutor(2) as pool:
+            problems += list(pool.map(one, big))
+    bad = [p for p in problems if p]
+    return '%d wrong; first: %s' % (len(bad), bad[0]) if bad else ''
+
+
+def check_tree(outdir, keys, expected):
+    """A command-line tool's download: check_files, and no other file under outdir (a
+    leftover temporary file, a key written twice under another name)."""
+    n = sum(len(files) for _, _, files in os.walk(outdir))
+    if n != len(keys):
+        return '%d files under %s for %d keys' % (n, outdir, len(keys))
+    return check_files(outdir, keys, expected)
+
+
+def check_get_dir(csvpath, outdir, keys, expected, verified=None):
+    """'' when every key has an ok row naming its file (and, with verified, that value in the
+    verified column), and every file's size and MD5 are the expected ones (expected: key ->
+    "size<TAB>md5")."""
     with open(csvpath, newline='', encoding='utf-8') as f:
         rows = list(csv.DictReader(f))
     if len(rows) != len(keys):
         return '%d rows for %d keys' % (len(rows), len(keys))
-    bad = 0
-    first = ''
     for k, r in zip(keys, rows):
-        size, md5 = expected[k].split('\t')
-        path = os.path.join(outdir, k)
-        problem = ''
-        if r.get('key') != k or r.get('status') != 'ok':
-            problem = 'row %r' % dict(r)
-        else:
-            try:
-                with open(path, 'rb') as f:
-                    body = f.read()
-                if len(body) != int(size) or hashlib.md5(body).hexdigest() != md5:
-                    problem = '%s: %d bytes, md5 %s' % (path, len(body), hashlib.md5(body).hexdigest())
-            except OSError as e:
-                problem = str(e)
-        if problem:
-            bad += 1
-            first = first or '%s: %s' % (k, problem)
+        if r.get('key') != k or r.get('status') != 'ok' or \
+                r.get('value') != os.path.join(outdir, k) or \
+                (verified and r.get('verified') != verified):
+            return 'row for %s: %r' % (k, dict(r))
+    return check_files(outdir, keys, expected)
+
+
+def check_get_inline(csvpath, keys, expected, verified=None):
+    """'' when every key has an ok row whose value (the body, inline) has the expected size
+    and MD5.  The bodies are bytes, not text: the CSV is read as Latin-1, which maps each byte
+    to one character and back."""
+    n = bad = 0
+    first = ''
+    with open(csvpath, newline='', encoding='latin-1') as f:
+        for k, r in zip(keys, csv.DictReader(f)):
+            n += 1
+            body = (r.get('value') or '').encode('latin-1')
+            size, md5 = expected[k].split('\t')
+            if r.get('key') != k or r.get('status') != 'ok' or len(body) != int(size) or \
+                    hashlib.md5(body).hexdigest() != md5 or (verified and r.get('verified') != verified):
+                bad += 1
+                first = first or '%s: %d bytes, md5 %s, row %r' % (
+                    k, len(body), hashlib.md5(body).hexdigest(),
+                    {c: v for c, v in r.items() if c != 'value'})
+    if n != len(keys):
+        return '%d rows for %d keys' % (n, len(keys))
     return '%d wrong; first: %s' % (bad, first) if bad else ''
 
 
@@ -193,35 +263,46 @@ def check_get_dir(csvpath, outdir, keys, expected):
 
 class Haul:
     """One haul configuration: its workers (on their hosts, on a queue of their own) live from
-    start() to stop(); run() times one `haul-scheduler run` on the client host."""
+    start() to stop(); run() times one `haul-scheduler run` on the client host.  ns and redis
+    (with its pid) default to the setting's (--client-ns, --redis); warm: whether an untimed
+    run comes first (by default for jobs of up to 10,000 keys).  BENCH_HAUL_ARGS and
+    BENCH_HAUL_WORKER_ARGS (environment, split on blanks) are added to every scheduler and
+    worker command line, after the row's own options (a later option wins)."""
 
     def __init__(self, ctx, name, hosts, per_host, concurrency, job_args, env, check,
-                 nkeys, batch=None):
+                 nkeys, batch=None, ns=None, redis=None, redis_pid=None, warm=None, nbytes=None):
         self.ctx, self.a = ctx, ctx.a
         self.name, self.hosts, self.per_host, self.conc = name, hosts, per_host, concurrency
         self.job_args, self.env, self.check, self.nkeys = job_args, env, check, nkeys
-        self.batch = batch
-        self.warm = nkeys <= 10000   # a warm-up pass over a big job would only cost time
+        self.batch, self.nbytes = batch, nbytes
+        self.ns = self.a.client_ns if ns is None else ns
+        self.redis = redis or self.a.redis
+        self.redis_pid = self.a.redis_pid if redis_pid is None else redis_pid
+        self.warm = nkeys <= 10000 if warm is None else warm   # a warm-up pass over a big job would only cost time
         self.queue = 'bench-' + re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')
         self.workers, self.logs = [], []
         self.rss_start = 0
         self.n = 0
 
+    def redis_cli(self, *args):
+        return subprocess.run(inns(self.ns, ['redis-cli', '-u', self.redis, *args]),
+                              capture_output=True, text=True, timeout=30).stdout.strip()
+
     def start(self):
-        before = int(self.ctx.redis_cli('ZCARD', 'haul:workers') or 0)
+        before = int(self.redis_cli('ZCARD', 'haul:workers') or 0)
         for h in self.hosts:
             for i in range(self.per_host):
-                lf = open(os.path.join(self.a.work, '%s-%s-%d.log' % (self.queue, h, i)), 'ab')
+                lf = open(os.path.join(self.a.work, '%s-%s-%d.log' % (self.queue, h or 'lo', i)), 'ab')
                 self.logs.append(lf)
                 self.workers.append(subprocess.Popen(
-                    inns(h, [WORKER, '--redis', self.a.redis, '--queue', self.queue,
-                             '--concurrency', str(self.conc), '--name', '%s-%s-%d' % (self.queue, h, i),
-                             '--out-root', self.a.outroot]),
+                    inns(h, [WORKER, '--redis', self.redis, '--queue', self.queue,
+                             '--concurrency', str(self.conc), '--name', '%s-%s-%d' % (self.queue, h or 'lo', i),
+                             '--out-root', self.a.outroot] + env_args('BENCH_HAUL_WORKER_ARGS')),
                     stdin=subprocess.DEVNULL, stdout=lf, stderr=lf))
         n = len(self.workers)
         deadline = time.time() + 15
         while time.time() < deadline:
-            if int(self.ctx.redis_cli('ZCARD', 'haul:workers') or 0) >= before + n:
+            if int(self.redis_cli('ZCARD', 'haul:workers') or 0) >= before + n:
                 self.rss_start = max(proc_kb(w.pid, 'VmRSS') for w in self.workers)
                 return
             if any(w.poll() is not None for w in self.workers):
@@ -250,15 +331,15 @@ class Haul:
         outdir = os.path.join(self.a.outroot, '%s-%d' % (self.queue, self.n)) \
             if '--out-dir' in self.job_args else None
         args = [a if a != '{outdir}' else outdir for a in self.job_args]
-        cmd = inns(self.a.client_ns, [SCHED, 'run', '--redis', self.a.redis, '--queue', self.queue,
-                                      '--no-progress', '--out', out] + args +
-                   (['--batch', str(self.batch)] if self.batch else []))
+        cmd = inns(self.ns, [SCHED, 'run', '--redis', self.redis, '--queue', self.queue,
+                             '--no-progress', '--out', out] + args +
+                   (['--batch', str(self.batch)] if self.batch else []) + env_args('BENCH_HAUL_ARGS'))
         env = dict(os.environ, **self.env)
         w0 = sum(proc_cpu(w.pid) for w in self.workers)
-        r0 = proc_cpu(self.a.redis_pid)
+        r0 = proc_cpu(self.redis_pid)
         rc, secs, _, err, scpu, srss = timed(cmd, env=env)
         w1 = sum(proc_cpu(w.pid) for w in self.workers)
-        r1 = proc_cpu(self.a.redis_pid)
+        r1 = proc_cpu(self.redis_pid)
         m = re.search(r'haul: job \S+: .*?, ([0-9.]+) s, ([0-9]+) keys/s', err)
         problem = ''
         if rc != 0:
@@ -270,7 +351,7 @@ class Haul:
         if outdir:
             shutil.rmtree(outdir, ignore_errors=True)
         return {'seconds': secs, 'cpu': (w1 - w0) + scpu, 'sched_cpu': scpu,
-                'redis_cpu': r1 - r0, 'keys': self.nkeys,
+                'redis_cpu': r1 - r0, 'keys': self.nkeys, 'bytes': self.nbytes,
                 'worker_rss_kb': max(proc_kb(w.pid, 'VmRSS') for w in self.workers),
                 'worker_hwm_kb': max(proc_kb(w.pid, 'VmHWM') for w in self.workers),
                 'worker_rss_start_kb': self.rss_start,
@@ -343,6 +424,88 @@ class Wrk:
             return {'seconds': 0, 'cpu': 0, 'ok': False,
                     'problem': 'wrk: %d errors in %d requests' % (errors, n)}
         return {'seconds': s, 'cpu': cpu, 'keys': n, 'ok': True, 'problem': ''}
+
+
+class Tool:
+    """A command-line contender (curl, rclone, the AWS CLI): one process per run on the client
+    host, timed whole by wait4 (wall time from start to exit; its CPU, every thread's; its peak
+    RSS), then its download checked: every key's file, its size and MD5, and no other file under
+    the output directory.  argv holds '{outdir}' where the run's fresh directory goes."""
+
+    def __init__(self, ctx, name, argv, env, keys, expected, nbytes=None, check=None, max_runs=None):
+        self.ctx, self.a = ctx, ctx.a
+        self.name, self.argv, self.env, self.keys, self.expected = name, argv, env, keys, expected
+        self.nbytes, self.max_runs = nbytes, max_runs
+        self.check = check or (lambda outdir, _out: check_tree(outdir, self.keys, self.expected))
+        self.slug = 'tool-' + re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')[:60]
+        self.n = 0
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+    def run(self):
+        self.n += 1
+        outdir = os.path.join(self.a.outroot, '%s-%d' % (self.slug, self.n))
+        shutil.rmtree(outdir, ignore_errors=True)
+        os.makedirs(outdir)
+        argv = [x.replace('{outdir}', outdir) for x in self.argv]
+        rc, secs, out, err, cpu, rss = timed(inns(self.a.client_ns, argv), env=self.env,
+                                             cwd=self.a.work, timeout=self.a.timeout)
+        if rc != 0:
+            problem = 'exit %d: %s' % (rc, (err.strip() or out.strip())[-300:])
+        else:
+            problem = self.check(outdir, out)
+        if problem:
+            with open(os.path.join(self.a.work, '%s-%d.log' % (self.slug, self.n)), 'w') as f:
+                f.write(' '.join(argv) + '\n' + out + err)
+        shutil.rmtree(outdir, ignore_errors=True)
+        return {'seconds': secs, 'cpu': cpu, 'keys': len(self.keys), 'bytes': self.nbytes,
+                'tool_rss_kb': rss, 'ok': not problem, 'problem': problem}
+
+
+def tool_env(extra):
+    """The environment of a command-line contender: this one without AWS_* and RCLONE_*
+    variables (a CA bundle or profile set for this machine would change what the tools do),
+    plus extra."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(('AWS_', 'RCLONE_'))}
+    env.update(extra)
+    return env
+
+
+def rclone(a, label, endpoint, bucket, keysfile, access, secret, region, transfers, streams=None):
+    """rclone's s3 backend (provider Other, path-style) from a config file of its own."""
+    conf = os.path.join(a.work, 'rclone-%s.conf' % label)
+    with open(conf, 'w') as f:
+        f.write('[store]\ntype = s3\nprovider = Other\naccess_key_id = %s\nsecret_access_key = %s\n'
+                'endpoint = %s\nregion = %s\nforce_path_style = true\n' % (access, secret, endpoint, region))
+    argv = ['rclone', 'copy', '--files-from-raw', keysfile, '--no-traverse', '--transfers', str(transfers)]
+    if streams:
+        argv += ['--multi-thread-streams', str(streams)]
+    return argv + ['store:' + bucket, '{outdir}'], tool_env({'RCLONE_CONFIG': conf})
+
+
+def aws_cli(a, label, endpoint, src, dst, access, secret, region, conc, recursive):
+    """Debian's AWS CLI (/usr/bin/aws: the first aws on PATH may be another), path-style,
+    max_concurrent_requests conc, from a config file of its own; errors only on its output."""
+    conf = os.path.join(a.work, 'aws-%s.config' % label)
+    with open(conf, 'w') as f:
+        f.write('[default]\nregion = %s\ns3 =\n  addressing_style = path\n  max_concurrent_requests = %d\n'
+                % (region, conc))
+    argv = [AWS, '--endpoint-url', endpoint, 's3', 'cp', '--only-show-errors'] + \
+        (['--recursive'] if recursive else []) + [src, '{outdir}/' + dst]
+    return argv, tool_env({'AWS_CONFIG_FILE': conf, 'AWS_SHARED_CREDENTIALS_FILE': '/dev/null',
+                           'AWS_ACCESS_KEY_ID': access, 'AWS_SECRET_ACCESS_KEY': secret})
+
+
+def top_prefix(keys):
+    """The one top-level 'directory' all keys are under (the AWS CLI copies a prefix)."""
+    first = keys[0].split('/')[0] + '/'
+    if not all(k.startswith(first) for k in keys):
+        raise SystemExit('bench: the keys are not all under %s' % first)
+    return first
 
 
 # ---- the workloads --------------------------------------------------------------------------
@@ -420,6 +583,160 @@ def workload2(ctx, a):
     return 'w2', cs
 
 
+def workload2plain(ctx, a):
+    """Workload 2 on plain loopback: no namespaces, nginx with one worker process and MD5
+    ETags, a redis-server of its own (run.sh passes these as the setting's --nginx, --redis).
+    haul's Swift rows use a pre-issued token; its S3 row, rclone and the AWS CLI sign SigV4
+    (nginx checks no signature).  The AWS CLI copies a prefix: it runs on the bucket
+    --aws-bucket, which holds the first --aws-keys of the keys (run.sh links them, and writes
+    its listing pages)."""
+    keys = read_keys(os.path.join(a.objs, 'keys.txt'), a.w2_keys)
+    expected = load_tsv(os.path.join(a.objs, 'expected.tsv'))
+    keysfile = write_keys(os.path.join(a.work, 'w2plain-keys.txt'), keys)
+    pathsfile = write_keys(os.path.join(a.work, 'w2plain-paths.txt'),
+                           ['/v1/AUTH_test/%s/%s' % (a.w2_bucket, k) for k in keys])
+    conc = a.w2_workers * a.w2_conc
+    workers = '%d workers x %d' % (a.w2_workers, a.w2_conc)
+    cs = [Wrk(ctx, 'ceiling: wrk, %d connections' % conc, a.nginx, pathsfile, conc,
+              a.wrk_seconds, a.token)]
+    swift = ['--swift', '--token', a.token, '--storage-url', a.nginx + '/v1/AUTH_test',
+             '--container', a.w2_bucket]
+    get = ['--op', 'get', '--no-check', '--keys', keysfile]
+    files = ['--max-inline', '0', '--out-dir', '{outdir}']
+
+    def inline(out, _outdir):
+        return check_get_inline(out, keys, expected, 'md5')
+
+    def tofiles(out, outdir):
+        return check_get_dir(out, outdir, keys, expected, 'md5')
+
+    cs.append(Haul(ctx, 'haul Swift, %s, inline' % workers, [a.client_ns], a.w2_workers, a.w2_conc,
+                   swift + get, {}, inline, len(keys), batch=a.w2_batch))
+    cs.append(Haul(ctx, 'haul Swift, %s, to files' % workers, [a.client_ns], a.w2_workers, a.w2_conc,
+                   swift + get + files, {}, tofiles, len(keys), batch=a.w2_batch))
+    cs.append(Haul(ctx, 'haul S3, %s, to files' % workers, [a.client_ns], a.w2_workers, a.w2_conc,
+                   ['--s3', a.nginx, '--bucket', a.w2_bucket] + get + files, s3_env(), tofiles,
+                   len(keys), batch=a.w2_batch))
+    cs += cli_rows(ctx, a, 'w2plain', a.nginx, a.w2_bucket, keys, expected, USER, KEY, 'us-east-1', conc,
+                   a.rclone_keys, a.aws_keys, a.aws_bucket, a.tool_runs)
+    return 'w2', cs
+
+
+def cli_rows(ctx, a, label, endpoint, bucket, keys, expected, access, secret, region, conc,
+             rclone_keys, aws_keys, aws_bucket, max_runs=None):
+    """rclone and the AWS CLI on small objects, conc transfers / requests at once: rclone on
+    the first rclone_keys keys (0: all), the AWS CLI on the first aws_keys, which are the whole
+    of bucket aws_bucket (0: all keys, the whole of bucket); each in at most max_runs of the
+    rounds (None: every one)."""
+    cs = []
+    rk = keys[:rclone_keys] if rclone_keys else keys
+    rkfile = write_keys(os.path.join(a.work, '%s-rclone-keys.txt' % label), rk)
+    argv, env = rclone(a, label, endpoint, bucket, rkfile, access, secret, region, conc)
+    cs.append(Tool(ctx, 'rclone copy, --transfers %d%s' % (conc, '' if rk is keys else ' (%d keys)' % len(rk)),
+                   argv, env, rk, expected, max_runs=max_runs))
+    ak = keys[:aws_keys] if aws_keys else keys
+    abucket = aws_bucket if aws_keys else bucket
+    pre = top_prefix(ak)
+    argv, env = aws_cli(a, label, endpoint, 's3://%s/%s' % (abucket, pre), pre, access, secret, region,
+                        conc, True)
+    cs.append(Tool(ctx, 'aws s3 cp --recursive, max_concurrent_requests %d%s' % (
+        conc, '' if ak is keys else ' (%d keys)' % len(ak)), argv, env, ak, expected, max_runs=max_runs))
+    return cs
+
+
+def workload4(ctx, a):
+    """Large objects (bench/lib/bigobjs.sh: 4 x 1 GiB and 1 x 4 GiB by default), get to files
+    on tmpfs, from an nginx of their own on the store host (MD5 ETags, a static listing for the
+    AWS CLI).  Two groups: one object alone (w4one: curl's single stream beside the others),
+    and every object at once (w4).  S3 for all; haul's tasks hold one key each (--batch 1), so
+    both workers take some."""
+    keys = read_keys(os.path.join(a.big, 'keys.txt'))
+    expected = load_tsv(os.path.join(a.big, 'expected.tsv'))
+    size = {k: int(expected[k].split('\t')[0]) for k in keys}
+    one = [keys[a.w4_one]]
+    groups = []
+    for wl, ks in (('w4one', one), ('w4', keys)):
+        nbytes = sum(size[k] for k in ks)
+        what = '%d object%s, %s' % (len(ks), 's' if len(ks) > 1 else '', human(nbytes))
+        kfile = write_keys(os.path.join(a.work, '%s-keys.txt' % wl), ks)
+
+        def tofiles(out, outdir, ks=ks):
+            return check_get_dir(out, outdir, ks, expected, 'md5')
+
+        cs = []
+        if wl == 'w4one':
+            def size_only(_outdir, out, n=nbytes):
+                return '' if out.strip() == str(n) else 'curl fetched %s bytes, not %d' % (out.strip(), n)
+            cs.append(Tool(ctx, 'reference: curl -o /dev/null (no file; size checked)',
+                           ['curl', '-sS', '--fail', '-o', '/dev/null', '-w', '%{size_download}',
+                            '%s/%s/%s' % (a.big_url, a.big_bucket, ks[0])],
+                           tool_env({}), ks, expected, nbytes=nbytes, check=size_only))
+            def one_file(outdir, _out, n=nbytes):
+                try:
+                    got = os.path.getsize(os.path.join(outdir, 'zeros'))
+                except OSError as e:
+                    return str(e)
+                return '' if got == n else 'dd wrote %d bytes, not %d' % (got, n)
+            cs.append(Tool(ctx, 'reference: dd to a file on tmpfs (no network; size checked)',
+                           ['dd', 'if=/dev/zero', 'of={outdir}/zeros', 'bs=1M', 'count=%d' % (nbytes >> 20)],
+                           tool_env({}), ks, expected, nbytes=nbytes, check=one_file))
+            cs.append(Tool(ctx, 'curl -o (one stream)',
+                           ['curl', '-sS', '--fail', '--create-dirs', '-o', '{outdir}/' + ks[0],
+                            '%s/%s/%s' % (a.big_url, a.big_bucket, ks[0])],
+                           tool_env({}), ks, expected, nbytes=nbytes))
+        cs.append(Haul(ctx, 'haul S3, %d workers x %d (%s)' % (a.w4_workers, a.w4_conc, what),
+                       [a.client_ns], a.w4_workers, a.w4_conc,
+                       ['--s3', a.big_url, '--bucket', a.big_bucket, '--op', 'get', '--keys', kfile,
+                        '--max-inline', '0', '--out-dir', '{outdir}', '--no-check'],
+                       s3_env(), tofiles, len(ks), batch=1, warm=False, nbytes=nbytes))
+        argv, env = rclone(a, wl, a.big_url, a.big_bucket, kfile, USER, KEY, 'us-east-1', len(ks),
+                           streams=a.w4_streams)
+        cs.append(Tool(ctx, 'rclone copy, --transfers %d --multi-thread-streams %d' % (len(ks), a.w4_streams),
+                       argv, env, ks, expected, nbytes=nbytes))
+        if len(ks) == 1:
+            argv, env = aws_cli(a, wl, a.big_url, 's3://%s/%s' % (a.big_bucket, ks[0]), ks[0], USER, KEY,
+                                'us-east-1', a.w4_aws_conc, False)
+        else:
+            pre = top_prefix(ks)
+            argv, env = aws_cli(a, wl, a.big_url, 's3://%s/%s' % (a.big_bucket, pre), pre, USER, KEY,
+                                'us-east-1', a.w4_aws_conc, True)
+        cs.append(Tool(ctx, 'aws s3 cp%s, max_concurrent_requests %d' % (
+            '' if len(ks) == 1 else ' --recursive', a.w4_aws_conc), argv, env, ks, expected, nbytes=nbytes))
+        groups.append((wl, cs))
+    return groups
+
+
+def workload_rgw(ctx, a):
+    """A real Ceph RGW (tests/lib/rgw.sh, on loopback): the first --rgw-keys small objects,
+    uploaded by run.sh, fetched to files over S3 by haul, rclone and the AWS CLI with as many
+    requests in flight."""
+    keys = read_keys(os.path.join(a.objs, 'keys.txt'), a.rgw_keys)
+    expected = load_tsv(os.path.join(a.objs, 'expected.tsv'))
+    keysfile = write_keys(os.path.join(a.work, 'rgw-keys.txt'), keys)
+    conc = a.w2_workers * a.w2_conc
+    env = {'AWS_ACCESS_KEY_ID': a.rgw_access_key, 'AWS_SECRET_ACCESS_KEY': a.rgw_secret_key}
+
+    def tofiles(out, outdir):
+        return check_get_dir(out, outdir, keys, expected, 'md5')
+
+    cs = [Haul(ctx, 'haul S3, %d workers x %d, to files' % (a.w2_workers, a.w2_conc), [a.client_ns],
+               a.w2_workers, a.w2_conc,
+               ['--s3', a.rgw_s3, '--region', a.rgw_region, '--bucket', a.rgw_bucket, '--op', 'get',
+                '--keys', keysfile, '--max-inline', '0', '--out-dir', '{outdir}'],
+               env, tofiles, len(keys), batch=a.w2_batch)]
+    cs += cli_rows(ctx, a, 'rgw', a.rgw_s3, a.rgw_bucket, keys, expected, a.rgw_access_key,
+                   a.rgw_secret_key, a.rgw_region, conc, 0, a.rgw_aws_keys, a.rgw_aws_bucket)
+    return 'rgw', cs
+
+
+def human(n):
+    for unit, k in (('GiB', 30), ('MiB', 20), ('KiB', 10)):
+        if n >= 1 << k:
+            v = n / (1 << k)
+            return ('%d %s' if v == int(v) else '%.1f %s') % (v, unit)
+    return '%d bytes' % n
+
+
 def workload3(ctx, a):
     """Scale-out: one worker on each of 1, 2 and 4 hosts."""
     keys = read_keys(os.path.join(a.objs, 'keys.txt'), a.w3_keys)
@@ -484,8 +801,9 @@ def enqueue(ctx, a):
     return rows
 
 
-def run_workload(a, wl, contenders):
+def run_workload(a, wl, contenders, runs=None):
     """Warm up each contender, then R rounds, the order rotated each round."""
+    runs = runs or a.runs
     rows = {c.name: {'workload': wl, 'setting': a.setting, 'contender': c.name, 'runs': []}
             for c in contenders}
     live = []
@@ -497,16 +815,21 @@ def run_workload(a, wl, contenders):
                 r = c.run()
                 if not r['ok']:
                     log('bench: %s %s warm-up: %s' % (a.setting, c.name, r['problem']))
-        for rnd in range(a.runs):
+        for rnd in range(runs):
             k = rnd % len(contenders)
             for c in contenders[k:] + contenders[:k]:
+                if rnd >= (getattr(c, 'max_runs', None) or runs):
+                    continue
                 r = c.run()
                 r['round'] = rnd + 1
                 rows[c.name]['runs'].append(r)
-                log('  %-3s %-9s round %d  %-44s %s' % (
-                    wl, a.setting, rnd + 1, c.name,
-                    '%.3f s  %6.0f keys/s  cpu %.3f s' % (r['seconds'], r['keys'] / r['seconds'], r['cpu'])
-                    if r['ok'] else 'FAILED: ' + r['problem']))
+                if not r['ok']:
+                    what = 'FAILED: ' + r['problem']
+                elif r.get('bytes'):
+                    what = '%.3f s  %6.0f MiB/s  cpu %.3f s' % (r['seconds'], r['bytes'] / r['seconds'] / 2**20, r['cpu'])
+                else:
+                    what = '%.3f s  %6.0f keys/s  cpu %.3f s' % (r['seconds'], r['keys'] / r['seconds'], r['cpu'])
+                log('  %-6s %-9s round %d  %-50s %s' % (wl, a.setting, rnd + 1, c.name, what))
     finally:
         for c in live:
             c.stop()
@@ -521,10 +844,11 @@ def main():
     ap.add_argument('--redis-pid', type=int, default=0)
     ap.add_argument('--client-ns', default='')
     ap.add_argument('--hosts', default='')
-    ap.add_argument('--swift-auth', required=True)
-    ap.add_argument('--s3', required=True)
+    ap.add_argument('--swift-auth', default='')
+    ap.add_argument('--s3', default='')
     ap.add_argument('--nginx', default='')
-    ap.add_argument('--notebook', required=True)
+    ap.add_argument('--token', default='AUTH_tkbench', help='Swift token for nginx (w2plain)')
+    ap.add_argument('--notebook', default='')
     ap.add_argument('--objs', default='')
     ap.add_argument('--work', required=True)
     ap.add_argument('--outroot', default='/dev/shm')
@@ -542,8 +866,33 @@ def main():
     ap.add_argument('--wrk-seconds', type=int, default=5)
     ap.add_argument('--py-keys', type=int, default=20000)
     ap.add_argument('--dask-div', type=int, default=2)
+    ap.add_argument('--rclone-keys', type=int, default=0, help='w2plain: rclone on the first N keys (0: all)')
+    ap.add_argument('--aws-keys', type=int, default=0, help='w2plain: the AWS CLI on the first N keys, '
+                    'the whole of --aws-bucket (0: all keys, the whole of --w2-bucket)')
+    ap.add_argument('--aws-bucket', default='')
+    ap.add_argument('--tool-runs', type=int, default=0, help='w2plain: rclone and the AWS CLI in the first '
+                    'N rounds only (0: every round)')
     ap.add_argument('--w3-keys', type=int, default=30000)
     ap.add_argument('--w3-conc', type=int, default=64)
+    ap.add_argument('--big', default='', help='w4: the objects\' directory (keys.txt, expected.tsv)')
+    ap.add_argument('--big-url', default='', help='w4: their nginx')
+    ap.add_argument('--big-bucket', default='bigobjs')
+    ap.add_argument('--w4-one', type=int, default=0, help='w4one: which of the keys (0: the first)')
+    ap.add_argument('--w4-workers', type=int, default=2)
+    ap.add_argument('--w4-conc', type=int, default=32)
+    ap.add_argument('--w4-streams', type=int, default=4, help="rclone's --multi-thread-streams")
+    ap.add_argument('--w4-aws-conc', type=int, default=10, help="the AWS CLI's max_concurrent_requests")
+    ap.add_argument('--w4-runs', type=int, default=3, help='w4one: runs')
+    ap.add_argument('--w4-all-runs', type=int, default=1, help='w4 (every object at once): runs')
+    ap.add_argument('--rgw-s3', default='')
+    ap.add_argument('--rgw-region', default='default')
+    ap.add_argument('--rgw-bucket', default='smallobjs')
+    ap.add_argument('--rgw-access-key', default='')
+    ap.add_argument('--rgw-secret-key', default='')
+    ap.add_argument('--rgw-keys', type=int, default=20000)
+    ap.add_argument('--rgw-aws-keys', type=int, default=0)
+    ap.add_argument('--rgw-aws-bucket', default='')
+    ap.add_argument('--rgw-runs', type=int, default=3)
     ap.add_argument('--out', required=True)
     a = ap.parse_args()
     a.w1_workers = [int(x) for x in a.w1_workers.split(',') if x]
@@ -551,14 +900,18 @@ def main():
     only = [s.strip().lower() for s in a.only.split(',') if s.strip()]
     ctx = Ctx(a)
     rows = []
+    make = {'w1': workload1, 'w2': workload2, 'w3': workload3, 'w2plain': workload2plain,
+            'w4': workload4, 'rgw': workload_rgw}
+    runs = {'w4': a.w4_all_runs, 'w4one': a.w4_runs, 'rgw': a.rgw_runs}
     for wl in a.workloads.split(','):
         if wl == 'enqueue':
             rows += enqueue(ctx, a)
             continue
-        name, cs = {'w1': workload1, 'w2': workload2, 'w3': workload3}[wl](ctx, a)
-        cs = [c for c in cs if not only or any(s in c.name.lower() for s in only)]
-        if cs:
-            rows += run_workload(a, name, cs)
+        groups = make[wl](ctx, a)
+        for name, cs in groups if isinstance(groups, list) else [groups]:
+            cs = [c for c in cs if not only or any(s in c.name.lower() for s in only)]
+            if cs and runs.get(name, a.runs) > 0:
+                rows += run_workload(a, name, cs, runs.get(name))
     with open(a.out, 'w') as f:
         json.dump(rows, f, indent=1)
     bad = sum(1 for r in rows for x in r['runs'] if not x['ok'])

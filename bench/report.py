@@ -21,7 +21,13 @@ WL_TITLE = {
     'w2': 'Workload 2, scale: small objects (1-16 KiB), `get`, nginx standing in for the store',
     'w3': 'Workload 3, scale-out: one haul-worker on each of 1, 2 and 4 hosts, `get` from nginx',
     'enqueue': 'Enqueue: `haul-scheduler submit` alone (no worker on the queue)',
+    'rgw': 'RGW: small objects (1-16 KiB) from a real Ceph RGW, `get` to files over S3, as many '
+           'requests in flight',
+    'w4one': 'Workload 4, large objects: one object alone, `get` to a file on tmpfs',
+    'w4': 'Workload 4, large objects: every object at once, `get` to files on tmpfs',
 }
+BYTES_WL = ('w4one', 'w4')
+ORDER = ('w1', 'w2', 'w3', 'rgw', 'w4one', 'w4', 'enqueue')
 
 
 def med(xs):
@@ -50,6 +56,12 @@ def summarise(row):
         s['worker_hwm_mb'] = max(r['worker_hwm_kb'] for r in ok) / 1024
     if any('sched_rss_kb' in r for r in ok):
         s['sched_rss_mb'] = max(r['sched_rss_kb'] for r in ok) / 1024
+    if any('tool_rss_kb' in r for r in ok):
+        s['sched_rss_mb'] = max(r['tool_rss_kb'] for r in ok) / 1024
+    if all(r.get('bytes') for r in ok):
+        s['bytes'] = int(med([r['bytes'] for r in ok]))
+        s['mib_s'] = med([r['bytes'] / r['seconds'] / 2**20 for r in ok])
+        s['cpu_per_gib'] = med([r['cpu'] * 2**30 / r['bytes'] for r in ok])
     if any('redis_bytes_per_key' in r for r in ok):
         s['redis_bytes_per_key'] = med([r['redis_bytes_per_key'] for r in ok])
     return s
@@ -72,18 +84,38 @@ def compare(s, rows):
         api = 'S3' if 'boto3' in c else 'Swift'
         ref = next((r for r in same if r['contender'].startswith('haul %s, 2 workers' % api)), None)
         return 'haul %s 2w is %s faster' % (api, x(s['median_s'] / ref['median_s'])) if ref else '-'
-    if s['workload'] == 'w2':
+    if s['workload'] in ('w2', 'rgw'):
         ceil = next((r for r in same if r['contender'].startswith('ceiling')), None)
         haul = next((r for r in same if r['contender'].startswith('haul')), None)
+        if is_tool(c):
+            # rclone and the AWS CLI sign S3 requests: against haul's S3 row
+            ref = next((r for r in same if r['contender'].startswith('haul S3')), haul)
+            if ref:
+                return 'haul S3 %s the keys/s; CPU/key %s haul\'s' % (
+                    x(ref['keys_s'] / s['keys_s']), x(s['cpu_per_1k'] / ref['cpu_per_1k']))
+            return '-'
         if c.startswith('haul') and ceil:
-            return '%.0f%% of the ceiling' % (100 * s['keys_s'] / ceil['keys_s'])
+            return '%.0f%% of the ceiling; CPU/key %s wrk\'s' % (
+                100 * s['keys_s'] / ceil['keys_s'], x(s['cpu_per_1k'] / ceil['cpu_per_1k']))
         if not c.startswith('haul') and not c.startswith('ceiling') and haul:
             return 'CPU/key %s haul\'s' % x(s['cpu_per_1k'] / haul['cpu_per_1k'])
         return '-'
+    if s['workload'] in BYTES_WL:
+        if 'mib_s' not in s:
+            return '-'
+        ref = next((r for r in same if r['contender'].startswith('curl -o') and 'mib_s' in r), None) or \
+            next((r for r in same if r['contender'].startswith('haul') and 'mib_s' in r), None)
+        if not ref or ref is s:
+            return '-'
+        return '%s %s\'s MiB/s' % (x(s['mib_s'] / ref['mib_s']), ref['contender'].split(',')[0].split(' (')[0])
     if s['workload'] == 'w3':
         one = next((r for r in same if ', 1 host ' in r['contender']), None)
         return '%s the 1-host rate' % x(s['keys_s'] / one['keys_s']) if one else '-'
     return '-'
+
+
+def is_tool(contender):
+    return contender.startswith(('rclone', 'aws', 'curl'))
 
 
 def table(header, cells):
@@ -107,7 +139,7 @@ def targets(rows):
 
     def add(name, val, met):
         out.append([name, val, 'met' if met else 'NOT met'])
-    delayed = next((r['setting'] for r in rows if r['setting'] != 'no delay'), None)
+    delayed = next((r['setting'] for r in rows if r['setting'].startswith('+')), None)
     if delayed:
         h_sw, dask = get('w1', delayed, 'haul Swift, 2 workers'), get('w1', delayed, 'Dask')
         h_s3, thr = get('w1', delayed, 'haul S3, 2 workers'), get('w1', delayed, 'boto3 + 32')
@@ -127,33 +159,77 @@ def targets(rows):
         r = best_p['median_s'] / best_h
         add('W1 no delay: haul faster than every Python contender (the fastest: %s)' % best_p['contender'],
             x(r), r > 1)
-    for setting, need in (('no delay', 0.8), (delayed, 0.9)):
+    for setting, need in (('plain loopback', 0.8), ('no delay', 0.8), (delayed, 0.9)):
         if not setting:
             continue
-        h, c = get('w2', setting, 'haul'), get('w2', setting, 'ceiling')
-        if h and c:
+        c = get('w2', setting, 'ceiling')
+        hs = [r for r in rows if r['workload'] == 'w2' and r['setting'] == setting and 'keys_s' in r
+              and r['contender'].startswith('haul')]
+        for h in hs if c else []:
             r = h['keys_s'] / c['keys_s']
-            add('W2 %s: haul >= %d%% of the ceiling\'s keys/s' % (setting, need * 100),
+            add('W2 %s: %s >= %d%% of the ceiling\'s keys/s' % (setting, h['contender'], need * 100),
                 '%.0f%%' % (100 * r), r >= need)
+            r = h['cpu_per_1k'] / c['cpu_per_1k']
+            add('W2 %s: %s CPU/key <= 2x wrk\'s' % (setting, h['contender']), x(r), r <= 2)
+        h = hs[0] if hs else None
         pys = [r for r in rows if r['workload'] == 'w2' and r['setting'] == setting and 'keys_s' in r
-               and not r['contender'].startswith(('haul', 'ceiling'))]
+               and not r['contender'].startswith(('haul', 'ceiling')) and not is_tool(r['contender'])]
         if h and pys:
             best = min(pys, key=lambda r: r['cpu_per_1k'])
             r = h['cpu_per_1k'] / best['cpu_per_1k']
             add('W2 %s: haul CPU/key <= 1/3 of the best Python contender\'s (%s)' % (setting, best['contender']),
                 '%.2f (1/%.1f)' % (r, 1 / r), r <= 1 / 3)
-    w2h = [r for r in rows if r['workload'] == 'w2' and r['contender'].startswith('haul') and 'worker_hwm_mb' in r]
-    if w2h:
-        peak = max(r['worker_hwm_mb'] for r in w2h)
-        add('Memory: a worker\'s peak RSS over the workload-2 runs < 30 MB (start %.1f MB)'
-            % min(r['worker_rss_start_mb'] for r in w2h), '%.1f MB' % peak, peak < 30)
-        small = get('w1', 'no delay', 'haul Swift, 2 workers')
+    # rclone and the AWS CLI, at the same concurrency: haul ahead in keys/s, at <= 1/2 of their CPU/key
+    for wl in ('w2', 'rgw'):
+        for setting in dict.fromkeys(r['setting'] for r in rows if r['workload'] == wl):
+            same = [r for r in rows if r['workload'] == wl and r['setting'] == setting and 'keys_s' in r]
+            h = next((r for r in same if r['contender'].startswith('haul S3')), None)
+            for t in [r for r in same if is_tool(r['contender'])] if h else []:
+                r = h['keys_s'] / t['keys_s']
+                c = h['cpu_per_1k'] / t['cpu_per_1k']
+                add('%s %s: %s ahead of %s in keys/s, at <= 1/2 of its CPU/key' % (
+                    wl.upper(), setting, h['contender'], t['contender']),
+                    '%s the keys/s, %.2f of the CPU/key' % (x(r), c), r > 1 and c <= 0.5)
+    # Workload 4: haul against curl's one stream, and rclone's multi-thread streams
+    for setting in dict.fromkeys(r['setting'] for r in rows if r['workload'] == 'w4one'):
+        same = [r for r in rows if r['workload'] == 'w4one' and r['setting'] == setting and 'mib_s' in r]
+        h = next((r for r in same if r['contender'].startswith('haul')), None)
+        curl = next((r for r in same if r['contender'].startswith('curl -o')), None)
+        rcl = next((r for r in same if r['contender'].startswith('rclone')), None)
+        if not h:
+            continue
+        if curl and not setting.startswith('+'):
+            r = h['mib_s'] / curl['mib_s']
+            add('W4 %s, one object: haul within 10%% of curl\'s MiB/s' % setting,
+                '%.0f / %.0f MiB/s (%.2fx)' % (h['mib_s'], curl['mib_s'], r), r >= 0.9)
+        if curl and setting.startswith('+'):
+            r = h['mib_s'] / curl['mib_s']
+            add('W4 %s, one object: haul >= 3x one stream\'s (curl\'s) MiB/s' % setting,
+                '%.0f / %.0f MiB/s (%s)' % (h['mib_s'], curl['mib_s'], x(r)), r >= 3)
+        if rcl and setting.startswith('+'):
+            r = h['mib_s'] / rcl['mib_s']
+            add('W4 %s, one object: haul ahead of %s' % (setting, rcl['contender']),
+                '%.0f / %.0f MiB/s (%s)' % (h['mib_s'], rcl['mib_s'], x(r)), r > 1)
+    hs = [r for r in rows if r['contender'].startswith('haul') and 'worker_hwm_mb' in r]
+    if hs:
+        peak = max(hs, key=lambda r: r['worker_hwm_mb'])
+        grow = max(hs, key=lambda r: r['worker_hwm_mb'] - r['worker_rss_start_mb'])
+        add('Memory: every haul row\'s worker peak RSS < 30 MB (%d rows; the largest: %s, %s, %s)'
+            % (len(hs), peak['workload'], peak['setting'], peak['contender']),
+            '%.1f MB' % peak['worker_hwm_mb'], peak['worker_hwm_mb'] < 30)
+        add('Memory: worker RSS flat -- the largest growth from registration to peak '
+            '(reported; %s, %s, %s)' % (grow['workload'], grow['setting'], grow['contender']),
+            '+%.1f MB (%.1f -> %.1f)' % (grow['worker_hwm_mb'] - grow['worker_rss_start_mb'],
+                                         grow['worker_rss_start_mb'], grow['worker_hwm_mb']), True)
+    w2h = [r for r in rows if r['workload'] == 'w2' and r['contender'].startswith('haul')
+           and 'sched_rss_mb' in r]
+    small = get('w1', 'no delay', 'haul Swift, 2 workers')
+    if w2h and small and 'sched_rss_mb' in small:
         big = max(w2h, key=lambda r: r['keys'])
-        if small and 'sched_rss_mb' in small:
-            per = (big['sched_rss_mb'] - small['sched_rss_mb']) * 1024 * 1024 / (big['keys'] - small['keys'])
-            add('Memory: the scheduler\'s peak RSS grows far slower than the job: %.1f MB at %d keys, '
-                '%.1f MB at %d keys' % (small['sched_rss_mb'], small['keys'], big['sched_rss_mb'], big['keys']),
-                '%.0f bytes/key' % per, per < 200)
+        per = (big['sched_rss_mb'] - small['sched_rss_mb']) * 1024 * 1024 / (big['keys'] - small['keys'])
+        add('Memory: the scheduler\'s peak RSS grows far slower than the job: %.1f MB at %d keys, '
+            '%.1f MB at %d keys' % (small['sched_rss_mb'], small['keys'], big['sched_rss_mb'], big['keys']),
+            '%.0f bytes/key' % per, per < 200)
     enq = [r for r in rows if r['workload'] == 'enqueue' and 'keys_s' in r]
     if enq:
         best = max(enq, key=lambda r: r['keys_s'])
@@ -173,9 +249,10 @@ def plot(rows, path):
     except ImportError:
         return 'no plot: matplotlib is missing (Debian package python3-matplotlib)'
     panels = []
-    for wl in ('w1', 'w2', 'w3'):
+    for wl in ORDER[:-1]:
+        metric = 'mib_s' if wl in BYTES_WL else 'keys_s'
         for setting in dict.fromkeys(r['setting'] for r in rows):
-            rs = [r for r in rows if r['workload'] == wl and r['setting'] == setting and 'keys_s' in r]
+            rs = [r for r in rows if r['workload'] == wl and r['setting'] == setting and metric in r]
             if rs:
                 panels.append((wl, setting, rs))
     if not panels:
@@ -185,15 +262,16 @@ def plot(rows, path):
     if len(panels) == 1:
         axes = [axes]
     for ax, (wl, setting, rs) in zip(axes, panels):
+        metric, unit = ('mib_s', 'MiB/s') if wl in BYTES_WL else ('keys_s', 'keys/s')
         names = [r['contender'] for r in rs][::-1]
-        vals = [r['keys_s'] for r in rs][::-1]
-        colors = ['#1f6fb2' if n.startswith('haul') else '#999999' if n.startswith('ceiling')
+        vals = [r[metric] for r in rs][::-1]
+        colors = ['#1f6fb2' if n.startswith('haul') else '#999999' if n.startswith(('ceiling', 'reference'))
                   else '#e08a2c' for n in names]
         ax.barh(names, vals, color=colors)
         ax.set_xscale('log')
         for i, v in enumerate(vals):
             ax.text(v, i, ' %.0f' % v, va='center', fontsize=8)
-        ax.set_title('%s, %s: keys/s (log scale)' % (wl.upper(), setting), fontsize=10, loc='left')
+        ax.set_title('%s, %s: %s (log scale)' % (wl.upper(), setting, unit), fontsize=10, loc='left')
         ax.tick_params(axis='y', labelsize=8)
         ax.set_xlim(min(vals) / 2, max(vals) * 4)
     fig.tight_layout()
@@ -231,7 +309,9 @@ def main():
 
     header = ['setting', 'contender', 'runs ok', 'keys', 'median s', 'min s', 'max s', 'keys/s',
               'compared', 'client CPU s / 1k keys', 'Redis CPU s / 1k keys', 'worker RSS MB start/peak',
-              'scheduler peak RSS MB']
+              'scheduler / tool peak RSS MB']
+    bheader = ['setting', 'contender', 'runs ok', 'objects', 'GiB', 'median s', 'min s', 'max s', 'MiB/s',
+               'compared', 'client CPU s / GiB', 'worker RSS MB start/peak', 'scheduler / tool peak RSS MB']
     md = ['# haul benchmark', '',
           '%s. Every run\'s answers are checked (the sidecar text; every downloaded file\'s size '
           'and MD5) before its time counts. Median of the timed runs per row, contenders alternating '
@@ -243,40 +323,54 @@ def main():
     tg = targets(rows)
     if tg:
         md += ['## Targets', ''] + table(['target', 'measured', ''], tg) + ['']
-    for wl in ('w1', 'w2', 'w3', 'enqueue'):
+    for wl in ORDER:
         rs = [r for r in rows if r['workload'] == wl]
         if not rs:
             continue
-        cells = []
+        cells, bcells = [], []
         for s in rs:
+            rss = '%.1f/%.1f' % (s['worker_rss_start_mb'], s['worker_hwm_mb']) if 'worker_hwm_mb' in s else '-'
             if 'median_s' in s:
                 c = [s['setting'], s['contender'], '%d/%d' % (s['runs_ok'], s['runs']), s['keys'],
                      '%.3f' % s['median_s'], '%.3f' % s['min_s'], '%.3f' % s['max_s'],
                      '%.0f' % s['keys_s'], compare(s, rows), '%.3f' % s['cpu_per_1k'],
-                     f(s.get('redis_cpu_per_1k'), '%.3f'),
-                     '%.1f/%.1f' % (s['worker_rss_start_mb'], s['worker_hwm_mb'])
-                     if 'worker_hwm_mb' in s else '-',
-                     f(s.get('sched_rss_mb'), '%.1f')]
+                     f(s.get('redis_cpu_per_1k'), '%.3f'), rss, f(s.get('sched_rss_mb'), '%.1f')]
                 if wl == 'enqueue':
                     c[8] = '%.0f Redis bytes/key' % s['redis_bytes_per_key']
+                extra = [s.get('bytes', ''), f(s.get('mib_s'), '%.1f'), f(s.get('cpu_per_gib'), '%.3f')]
+                if 'mib_s' in s:
+                    bcells.append([s['setting'], s['contender'], '%d/%d' % (s['runs_ok'], s['runs']), s['keys'],
+                                   '%.1f' % (s['bytes'] / 2**30), '%.3f' % s['median_s'], '%.3f' % s['min_s'],
+                                   '%.3f' % s['max_s'], '%.0f' % s['mib_s'], compare(s, rows),
+                                   '%.2f' % s['cpu_per_gib'], rss, f(s.get('sched_rss_mb'), '%.1f')])
             else:
                 c = [s['setting'], s['contender'], '0/%d' % s['runs']] + ['-'] * 10
+                extra = ['', '', '']
+                bcells.append([s['setting'], s['contender'], '0/%d' % s['runs']] + ['-'] * 10)
             cells.append(c)
-            csvrows.append([wl] + c)
-        md += ['## ' + WL_TITLE[wl], ''] + table(header, cells) + ['']
+            csvrows.append([wl] + c + extra)
+        if wl in BYTES_WL:
+            md += ['## ' + WL_TITLE[wl], ''] + table(bheader, bcells) + ['']
+        else:
+            md += ['## ' + WL_TITLE[wl], ''] + table(header, cells) + ['']
     md += ['Columns: *median/min/max s*: wall time of one run (haul: the whole `haul-scheduler run` '
-           'process, start to exit, its workers started and warmed up before; Python: the '
-           '`.apply` / `compute()` / `pool.map` call, sessions made and authenticated before, as in '
-           'the notebook; wrk: its run time). *keys/s*: median over the runs of keys / seconds. '
+           'process, start to exit, its workers started (and, for jobs of up to 10,000 keys, warmed '
+           'up) before; Python: the `.apply` / `compute()` / `pool.map` call, sessions made and '
+           'authenticated before, as in the notebook; wrk: its run time; curl, rclone and the AWS '
+           'CLI: the whole process, start to exit, a fresh one each run). *keys/s*: median over the '
+           'runs of keys / seconds; *MiB/s*: of bytes / seconds. '
            '*compared*: workload 1, the Python row\'s time over haul\'s with 2 workers on the same '
            'API (boto3 rows against haul S3, swiftclient rows against haul Swift); workload 2, '
-           'haul\'s keys/s as a share of the ceiling\'s, and each Python row\'s CPU per key over '
-           'haul\'s; workload 3, the rate over the 1-host rate. *client CPU*: user+system CPU over '
-           'the run of the haul workers (/proc/PID/stat deltas) and the scheduler (wait4), of the '
-           'Python process and its descendants (Dask\'s), or of wrk; Redis\'s CPU apart. *worker '
-           'RSS*: the largest worker\'s VmRSS when it registered, and the largest VmHWM after the '
-           'last run (workers live across the warm-up and every run). *scheduler peak RSS*: wait4\'s '
-           'ru_maxrss, the largest over the runs.', '']
+           'haul\'s keys/s as a share of the ceiling\'s and its CPU per key over wrk\'s, each Python '
+           'row\'s CPU per key over haul\'s; workload 2 and RGW, for rclone and the AWS CLI, haul S3\'s '
+           'keys/s over theirs and their CPU per key over haul S3\'s; workload 3, the rate over the '
+           '1-host rate; workload 4, the MiB/s over curl\'s (one object) or haul\'s (every object). '
+           '*client CPU*: user+system CPU over the run of the haul workers (/proc/PID/stat deltas) '
+           'and the scheduler (wait4), of the Python process and its descendants (Dask\'s), or of '
+           'wrk, curl, rclone or the AWS CLI (wait4: every thread); Redis\'s CPU apart, the store\'s '
+           'not counted. *worker RSS*: the largest worker\'s VmRSS when it registered, and the largest '
+           'VmHWM after the last run (workers live across the warm-up and every run). *scheduler / '
+           'tool peak RSS*: the process\'s VmHWM sampled every 10 ms, the largest over the runs.', '']
     wcsv = os.path.join(a.results, 'window.csv')
     if os.path.exists(wcsv):
         # bench/window.sh's rows (it appends one per run): the latest, against the target.
@@ -309,11 +403,11 @@ def main():
         fh.write('\n'.join(md))
     with open(os.path.join(a.results, 'latest.csv'), 'w', newline='') as fh:
         w = csv.writer(fh)
-        w.writerow(['workload'] + header)
+        w.writerow(['workload'] + header + ['bytes', 'MiB/s', 'client CPU s / GiB'])
         w.writerows(csvrows)
     with open(os.path.join(a.results, 'latest-runs.csv'), 'w', newline='') as fh:
-        fields = ['workload', 'setting', 'contender', 'round', 'ok', 'keys', 'seconds', 'cpu', 'sched_cpu',
-                  'redis_cpu', 'worker_rss_kb', 'worker_hwm_kb', 'sched_rss_kb', 'redis_bytes_per_key',
+        fields = ['workload', 'setting', 'contender', 'round', 'ok', 'keys', 'bytes', 'seconds', 'cpu', 'sched_cpu',
+                  'redis_cpu', 'worker_rss_kb', 'worker_hwm_kb', 'sched_rss_kb', 'tool_rss_kb', 'redis_bytes_per_key',
                   'sched_keys_s', 'problem']
         w = csv.DictWriter(fh, fieldnames=fields, extrasaction='ignore')
         w.writeheader()

@@ -27,11 +27,18 @@
 #   /v1/AUTH_test/BUCKET[/]         Swift container listing: "[]" (200, JSON) when
 #                                   DATA_ROOT/BUCKET is a directory, else 404
 #   /BUCKET[/]                      S3 ListObjectsV2: an empty ListBucketResult (KeyCount 0)
-#                                   when DATA_ROOT/BUCKET is a directory, else 404 NoSuchBucket
+#                                   when DATA_ROOT/BUCKET is a directory, else 404 NoSuchBucket;
+#                                   with BENCH_NGINX_LISTINGS, a static page when there is one
+#                                   for the query's prefix and continuation-token (below)
 # The listings are static and empty whatever the query (prefix, marker, ...): enough for
 # haul-scheduler's credentials check (`--keys FILE` lists the bucket with max-keys/limit 1 and
 # only looks at the answer's status), so haul needs no --no-check; they do not serve
 # `--op list` or a job without --keys (which would list the bucket to find its keys).
+# Except BENCH_NGINX_LISTINGS=DIR: DIR/BUCKET/<prefix>/first.xml and p<N>.xml, the pages
+# bench/lib/s3listing.py writes, answer GET /BUCKET?list-type=2&prefix=<prefix>
+# [&continuation-token=p<N>] (<prefix> as the client encoded it in the query: botocore's
+# "small%2F000"; no prefix: "_"), whatever the other parameters -- what `aws s3 cp
+# --recursive` needs to find its keys.  A prefix with no pages gets the empty listing.
 #
 # ETags: nginx's own ("<mtime hex>-<size hex>", 15-20 characters with a '-'), which haul's
 # worker takes for a multipart ETag: its MD5 check on get (worker/ops.c, md5_check) is
@@ -45,6 +52,7 @@
 #   BENCH_NGINX_WORKERS=2    worker_processes (a number or auto)
 #   BENCH_NGINX_FILES=262144 open_file_cache entries per worker (fds held open: for 200k files)
 #   BENCH_NGINX_MD5_ETAG=1   MD5 ETags from DATA_ROOT/expected.tsv (see above)
+#   BENCH_NGINX_LISTINGS=DIR static S3 listing pages (see above)
 #   BENCH_NGINX_TIMEOUT=20   seconds for nginx to answer /healthcheck
 #
 # The performance settings are for one client making up to a few hundred persistent
@@ -72,6 +80,7 @@ bench_nginx_start() {
     local dir=$1 root=$2 addr=$3 port=$4
     local workers=${BENCH_NGINX_WORKERS:-2} files=${BENCH_NGINX_FILES:-262144}
     local timeout=${BENCH_NGINX_TIMEOUT:-20} md5=${BENCH_NGINX_MD5_ETAG:-0}
+    local listings=${BENCH_NGINX_LISTINGS:-}
     if [ -n "$BENCH_NGINX_PID" ] && kill -0 "$BENCH_NGINX_PID" 2>/dev/null; then
         _bench_nginx_err "nginx is already running (pid $BENCH_NGINX_PID): bench_nginx_stop first"
         return 1
@@ -110,14 +119,41 @@ bench_nginx_start() {
         # for nginx (backslash and double quote escaped).
         awk -F'\t' 'NF >= 3 { k = $1; gsub(/\\/, "\\\\", k); gsub(/"/, "\\\"", k);
                      printf "\"%s\" \"\\\"%s\\\"\";\n", k, $3 }' "$root/expected.tsv" >"$dir/md5map.conf" || return 1
+        # The hash is sized from the objects, not from the file cache (which may have been
+        # cut down to the open-file limit above).
+        local nobj
+        nobj=$(wc -l <"$dir/md5map.conf")
         map_conf="
-    map_hash_max_size $((files * 4));
+    map_hash_max_size $((nobj * 4 + 1024));
     map_hash_bucket_size 128;
     map \$obj \$obj_etag {
         default \"\";
         include $dir/md5map.conf;
     }"
         etag_conf="etag off; add_header ETag \$obj_etag;"
+    fi
+
+    # S3 listings: static pages (bench/lib/s3listing.py) when there are some, else empty.
+    local empty='return 200 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>$bkt</Name><Prefix></Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>\n";'
+    local list_conf="            $empty"
+    if [ -n "$listings" ]; then
+        listings=$(cd "$listings" && pwd) || { _bench_nginx_err "no listings directory $BENCH_NGINX_LISTINGS"; return 1; }
+        # The prefix and the token select a file: only characters that cannot climb out of
+        # the directory (no '/', no leading '.'); anything else gets the empty listing.
+        map_conf="$map_conf
+    map \$arg_prefix \$list_prefix {
+        \"\" _;
+        \"~^[A-Za-z0-9%_~-][A-Za-z0-9%._~-]*\$\" \$arg_prefix;
+        default _invalid_;
+    }
+    # (\$arg_NAME cannot name an argument with a '-' in it.)
+    map \$args \$list_page {
+        \"~(^|&)continuation-token=(?<list_tok>p[0-9]+)(&|\$)\" \$list_tok;
+        \"~(^|&)continuation-token=\" _invalid_;
+        default first;
+    }"
+        list_conf="            root $listings;
+            try_files /\$bkt/\$list_prefix/\$list_page.xml @empty_listing;"
     fi
 
     cat >"$dir/nginx.conf" <<EOF
@@ -194,7 +230,11 @@ $map_conf
         location ~ ^/(?<bkt>[^/]+)/?$ {
             if (!-d $root/\$bkt) { return 404 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>\n"; }
             default_type application/xml;
-            return 200 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>\$bkt</Name><Prefix></Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>\n";
+$list_conf
+        }
+        location @empty_listing {
+            default_type application/xml;
+            $empty
         }
 
         # S3 path-style objects: /BUCKET/KEY -> DATA_ROOT/BUCKET/KEY (Authorization ignored).
