@@ -605,6 +605,9 @@ static void maybe_take(broker *b)
             b->takes = 1;
         return;
     }
+    /* No more tasks at once than the room is likely to hold: a worker that
+     * hoards tasks it cannot start holds them hostage should it die (each
+     * comes back with a delivery counted, nearer the poison-pill cap). */
     long long n = b->room / b->avg_keys;
     if (n < 1) n = 1;
     if (n > TAKE_MAX) n = TAKE_MAX;
@@ -1063,7 +1066,7 @@ broker *broker_new(wev_loop *l, const broker_cfg *cfg, const broker_events *ev, 
     b->l = l;
     b->cfg = *cfg;
     b->ev = *ev;
-    b->avg_keys = 1;
+    b->avg_keys = cfg->concurrency; /* until a task is seen: one at a time */
     b->started_ms = haul_now_ms();
     if (haul_redis_url_parse(cfg->url, &b->url, err) < 0) goto fail;
 
