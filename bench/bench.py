@@ -263,46 +263,38 @@ def check_get_inline(csvpath, keys, expected, verified=None):
 
 class Haul:
     """One haul configuration: its workers (on their hosts, on a queue of their own) live from
-    start() to stop(); run() times one `haul-scheduler run` on the client host.  ns and redis
-    (with its pid) default to the setting's (--client-ns, --redis); warm: whether an untimed
-    run comes first (by default for jobs of up to 10,000 keys).  BENCH_HAUL_ARGS and
+    start() to stop(); run() times one `haul-scheduler run` on the client host.  warm: whether
+    an untimed run comes first (by default for jobs of up to 10,000 keys).  BENCH_HAUL_ARGS and
     BENCH_HAUL_WORKER_ARGS (environment, split on blanks) are added to every scheduler and
     worker command line, after the row's own options (a later option wins)."""
 
     def __init__(self, ctx, name, hosts, per_host, concurrency, job_args, env, check,
-                 nkeys, batch=None, ns=None, redis=None, redis_pid=None, warm=None, nbytes=None):
+                 nkeys, batch=None, warm=None, nbytes=None):
         self.ctx, self.a = ctx, ctx.a
         self.name, self.hosts, self.per_host, self.conc = name, hosts, per_host, concurrency
         self.job_args, self.env, self.check, self.nkeys = job_args, env, check, nkeys
         self.batch, self.nbytes = batch, nbytes
-        self.ns = self.a.client_ns if ns is None else ns
-        self.redis = redis or self.a.redis
-        self.redis_pid = self.a.redis_pid if redis_pid is None else redis_pid
         self.warm = nkeys <= 10000 if warm is None else warm   # a warm-up pass over a big job would only cost time
         self.queue = 'bench-' + re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')
         self.workers, self.logs = [], []
         self.rss_start = 0
         self.n = 0
 
-    def redis_cli(self, *args):
-        return subprocess.run(inns(self.ns, ['redis-cli', '-u', self.redis, *args]),
-                              capture_output=True, text=True, timeout=30).stdout.strip()
-
     def start(self):
-        before = int(self.redis_cli('ZCARD', 'haul:workers') or 0)
+        before = int(self.ctx.redis_cli('ZCARD', 'haul:workers') or 0)
         for h in self.hosts:
             for i in range(self.per_host):
                 lf = open(os.path.join(self.a.work, '%s-%s-%d.log' % (self.queue, h or 'lo', i)), 'ab')
                 self.logs.append(lf)
                 self.workers.append(subprocess.Popen(
-                    inns(h, [WORKER, '--redis', self.redis, '--queue', self.queue,
+                    inns(h, [WORKER, '--redis', self.a.redis, '--queue', self.queue,
                              '--concurrency', str(self.conc), '--name', '%s-%s-%d' % (self.queue, h or 'lo', i),
                              '--out-root', self.a.outroot] + env_args('BENCH_HAUL_WORKER_ARGS')),
                     stdin=subprocess.DEVNULL, stdout=lf, stderr=lf))
         n = len(self.workers)
         deadline = time.time() + 15
         while time.time() < deadline:
-            if int(self.redis_cli('ZCARD', 'haul:workers') or 0) >= before + n:
+            if int(self.ctx.redis_cli('ZCARD', 'haul:workers') or 0) >= before + n:
                 self.rss_start = max(proc_kb(w.pid, 'VmRSS') for w in self.workers)
                 return
             if any(w.poll() is not None for w in self.workers):
@@ -331,15 +323,15 @@ class Haul:
         outdir = os.path.join(self.a.outroot, '%s-%d' % (self.queue, self.n)) \
             if '--out-dir' in self.job_args else None
         args = [a if a != '{outdir}' else outdir for a in self.job_args]
-        cmd = inns(self.ns, [SCHED, 'run', '--redis', self.redis, '--queue', self.queue,
-                             '--no-progress', '--out', out] + args +
+        cmd = inns(self.a.client_ns, [SCHED, 'run', '--redis', self.a.redis, '--queue', self.queue,
+                                      '--no-progress', '--out', out] + args +
                    (['--batch', str(self.batch)] if self.batch else []) + env_args('BENCH_HAUL_ARGS'))
         env = dict(os.environ, **self.env)
         w0 = sum(proc_cpu(w.pid) for w in self.workers)
-        r0 = proc_cpu(self.redis_pid)
+        r0 = proc_cpu(self.a.redis_pid)
         rc, secs, _, err, scpu, srss = timed(cmd, env=env)
         w1 = sum(proc_cpu(w.pid) for w in self.workers)
-        r1 = proc_cpu(self.redis_pid)
+        r1 = proc_cpu(self.a.redis_pid)
         m = re.search(r'haul: job \S+: .*?, ([0-9.]+) s, ([0-9]+) keys/s', err)
         problem = ''
         if rc != 0:
