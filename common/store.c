@@ -232,14 +232,25 @@ void haul_swift_cache_clear(void)
     ncache = 0;
 }
 
-int haul_swift_auth_header(const char *line, size_t len, haul_buf *token, haul_buf *url)
+int haul_header_split(const char *line, size_t len, size_t *nlen, const char **v, size_t *vlen)
 {
     const char *colon = memchr(line, ':', len);
     if (!colon) return 0;
-    size_t nlen = (size_t)(colon - line);
-    const char *v = colon + 1, *end = line + len;
-    while (v < end && (*v == ' ' || *v == '\t')) v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t')) end--;
+    const char *b = colon + 1, *end = line + len;
+    while (b < end && (*b == ' ' || *b == '\t')) b++;
+    while (end > b && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t')) end--;
+    *nlen = (size_t)(colon - line);
+    *v = b;
+    *vlen = (size_t)(end - b);
+    return 1;
+}
+
+int haul_swift_auth_header(const char *line, size_t len, haul_buf *token, haul_buf *url)
+{
+    size_t nlen, vlen;
+    const char *v;
+    if (!haul_header_split(line, len, &nlen, &v, &vlen)) return 0;
+    const char *end = v + vlen;
     haul_buf *dst = NULL;
     if (nlen == 12 && strncasecmp(line, "X-Auth-Token", 12) == 0) dst = token;
     else if (nlen == 13 && strncasecmp(line, "X-Storage-Url", 13) == 0) dst = url;

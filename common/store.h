@@ -64,6 +64,11 @@ int haul_swift_cached(const haul_conn *c, long long refresh_before, const char *
 int haul_swift_auth_request(const haul_conn *c, haul_req *out, char *err);
 /* CURLOPT_HEADERFUNCTION for an auth transfer; userdata a haul_swift_auth. */
 size_t haul_swift_auth_header_cb(char *line, size_t sz, size_t n, void *ud);
+
+/* A header line line[0..len) as curl hands it: its name line[0..*nlen) and
+ * its value (*v, *vlen) without the spaces, tabs and CR LF around it. 0 when
+ * the line has no ':' (a status line, the blank line). */
+int haul_header_split(const char *line, size_t len, size_t *nlen, const char **v, size_t *vlen);
 /* Wipe and free what a haul_swift_auth holds (it can be used again). */
 void haul_swift_auth_reset(haul_swift_auth *a);
 /* The outcome of an auth transfer (cc, and the status when cc is CURLE_OK):

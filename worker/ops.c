@@ -394,13 +394,9 @@ static size_t header_cb(char *line, size_t sz, size_t n, void *ud)
         u->parts_count = -1;
         return len;
     }
-    const char *colon = memchr(line, ':', len);
-    if (!colon) return len;
-    size_t nlen = (size_t)(colon - line);
-    const char *v = colon + 1, *end = line + len;
-    while (v < end && (*v == ' ' || *v == '\t')) v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
-    size_t vlen = (size_t)(end - v);
+    size_t nlen, vlen;
+    const char *v;
+    if (!haul_header_split(line, len, &nlen, &v, &vlen)) return len;
 #define IS(h) (nlen == sizeof(h) - 1 && strncasecmp(line, h, nlen) == 0)
     if (u->step == STEP_PARTPROBE) {
         /* Only what tells the part size: part 1's length, and the count. */

@@ -214,13 +214,9 @@ static size_t stream_header(char *line, size_t sz, size_t nm, void *ud)
         s->etag[0] = '\0';
         return len;
     }
-    const char *colon = memchr(line, ':', len);
-    if (!colon) return len;
-    size_t nlen = (size_t)(colon - line);
-    const char *v = colon + 1, *end = line + len;
-    while (v < end && (*v == ' ' || *v == '\t')) v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ')) end--;
-    size_t vlen = (size_t)(end - v);
+    size_t nlen, vlen;
+    const char *v;
+    if (!haul_header_split(line, len, &nlen, &v, &vlen)) return len;
     if (nlen == 13 && !strncasecmp(line, "Content-Range", 13)) {
         long long first, last, total;
         if (haul_content_range_parse(v, vlen, &first, &last, &total) == 0) {
