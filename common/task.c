@@ -47,6 +47,9 @@ static const char *const op_names[] = {
     [HAUL_OP_HEAD] = "head",
     [HAUL_OP_GET] = "get",
     [HAUL_OP_SIDECAR] = "sidecar",
+    [HAUL_OP_PUT] = "put",
+    [HAUL_OP_DELETE] = "delete",
+    [HAUL_OP_VERIFY] = "verify",
 };
 #define NOPS (sizeof op_names / sizeof op_names[0])
 
@@ -69,6 +72,11 @@ static int op_lookup(const char *s, size_t n, haul_op *op)
 int haul_op_parse(const char *s, haul_op *op)
 {
     return s ? op_lookup(s, strlen(s), op) : -1;
+}
+
+int haul_op_writes(haul_op op)
+{
+    return op == HAUL_OP_PUT || op == HAUL_OP_DELETE;
 }
 
 /* ---- the task --------------------------------------------------------- */
@@ -97,6 +105,11 @@ void haul_task_clear(haul_task *t)
     free_strv(t->suffixes, t->nsuffixes);
     free(t->sidecar_ext);
     free_strv(t->keys, t->nkeys);
+    free(t->src_dir);
+    free_strv(t->srcs, t->nsrcs);
+    free_strv(t->meta, t->nmeta);
+    free(t->sizes);
+    free_strv(t->md5s, t->nexpect);
     free(t->queue);
     haul_task_init(t);
 }
@@ -173,6 +186,99 @@ static int check_str(const char *name, long idx, const char *s, size_t limit,
         return -1;
     }
     return 0;
+}
+
+/* A metadata name goes into a header name (x-amz-meta-NAME, X-Object-Meta-NAME):
+ * letters, digits, '-' and '_' only, so no task can add a header of its own
+ * or end one early. A value: printable ASCII and UTF-8, no control byte (no
+ * CR or LF), no leading or trailing space (a server would trim it, and the
+ * MD5 of what is read back would not be what was asked). */
+static int check_meta(const char *const *meta, size_t n, char *err)
+{
+    if (n % 2) {
+        field_err(err, "args.meta", -1, "%zu entries: names and values come in pairs", n);
+        return -1;
+    }
+    if (n > 2 * HAUL_META_MAX) {
+        field_err(err, "args.meta", -1, "%zu pairs, limit %d", n / 2, HAUL_META_MAX);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i += 2) {
+        const char *name = meta[i], *v = meta[i + 1];
+        size_t nl = name ? strlen(name) : 0, vl = v ? strlen(v) : 0;
+        if (!name || !v) {
+            field_err(err, "args.meta", (long)i, "missing");
+            return -1;
+        }
+        if (nl == 0 || nl > HAUL_META_NAME_MAX ||
+            strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != nl) {
+            field_err(err, "args.meta", (long)i, "name of %zu bytes: a metadata name is 1 to %d "
+                      "letters, digits, '-' or '_'", nl, HAUL_META_NAME_MAX);
+            return -1;
+        }
+        if (vl > HAUL_META_VALUE_MAX) {
+            field_err(err, "args.meta", (long)i + 1, "%zu bytes, limit %d", vl, HAUL_META_VALUE_MAX);
+            return -1;
+        }
+        for (size_t j = 0; j < vl; j++) {
+            unsigned char c = (unsigned char)v[j];
+            if (c < 0x20 || c == 0x7f) {
+                field_err(err, "args.meta", (long)i + 1, "control byte 0x%02x at offset %zu "
+                          "(a metadata value is one header line)", c, j);
+                return -1;
+            }
+        }
+        if (vl && (v[0] == ' ' || v[vl - 1] == ' ')) {
+            field_err(err, "args.meta", (long)i + 1, "leading or trailing space (a store "
+                      "would trim it)");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* An expected MD5: 32 lowercase hex digits, or "" (none). */
+static int check_md5(const char *m, long idx, char *err)
+{
+    size_t n = strlen(m);
+    if (n && (n != 32 || strspn(m, "0123456789abcdef") != 32)) {
+        field_err(err, "args.md5s", idx, "not 32 lowercase hex digits");
+        return -1;
+    }
+    return 0;
+}
+
+/* What only the write ops carry must match the keys: srcs one per key (put),
+ * sizes and md5s one per key (verify), flags known. */
+static int check_write_args(const haul_task *t, char *err)
+{
+    if (t->flags & ~HAUL_TASK_FLAGS) {
+        field_err(err, "args.flags", -1, "unknown flags 0x%x (from a newer scheduler?)",
+                  t->flags & ~HAUL_TASK_FLAGS);
+        return -1;
+    }
+    if (t->op == HAUL_OP_PUT && t->nsrcs != t->nkeys) {
+        field_err(err, "args.srcs", -1, "%zu entries for %zu keys (put needs one file per key)",
+                  t->nsrcs, t->nkeys);
+        return -1;
+    }
+    if (t->op != HAUL_OP_PUT && (t->nsrcs || t->src_dir)) {
+        field_err(err, "args.srcs", -1, "given for op '%s' (only put reads files)",
+                  haul_op_str(t->op));
+        return -1;
+    }
+    if (t->nexpect && t->nexpect != t->nkeys) {
+        field_err(err, "args.sizes", -1, "%zu entries for %zu keys", t->nexpect, t->nkeys);
+        return -1;
+    }
+    for (size_t i = 0; i < t->nsrcs; i++)
+        if (!t->srcs[i] || !*t->srcs[i]) {
+            field_err(err, "args.srcs", (long)i, "empty");
+            return -1;
+        }
+    for (size_t i = 0; i < t->nexpect; i++)
+        if (check_md5(t->md5s[i], (long)i, err) < 0) return -1;
+    return check_meta((const char *const *)t->meta, t->nmeta, err);
 }
 
 /* args.max_attempts: the one limit with a floor as well as a ceiling. */
@@ -256,7 +362,15 @@ static int encode_check(const haul_task *t, char *err)
         }
         if (check_str("keys", (long)i, t->keys[i], HAUL_KEY_MAX, 0, err) < 0) return -1;
     }
-    return 0;
+    if (check_str("args.src_dir", -1, t->src_dir, HAUL_STR_MAX, 0, err) < 0) return -1;
+    for (size_t i = 0; i < t->nsrcs; i++)
+        if (check_str("args.srcs", (long)i, t->srcs[i], HAUL_STR_MAX, 1, err) < 0) return -1;
+    for (size_t i = 0; i < t->nexpect; i++)
+        if (!t->md5s[i]) {
+            field_err(err, "args.md5s", (long)i, "missing");
+            return -1;
+        }
+    return check_write_args(t, err);
 }
 
 static int buf_write(void *data, const char *p, size_t n)
@@ -355,6 +469,21 @@ static void task_aad(const haul_task *t, haul_buf *b)
     for (size_t i = 0; i < t->nkeys; i++) aad_item(b, t->keys[i]);
     aad_opt(b, t->queue);
     aad_num(b, t->expires_ms);
+    if (t->op < HAUL_OP_PUT) return; /* the read ops' data, as before they existed */
+    aad_item(b, "write-args");
+    aad_opt(b, t->src_dir);
+    aad_num(b, t->nsrcs);
+    for (size_t i = 0; i < t->nsrcs; i++) aad_item(b, t->srcs[i]);
+    aad_num(b, t->nmeta);
+    for (size_t i = 0; i < t->nmeta; i++) aad_item(b, t->meta[i]);
+    aad_num(b, t->segment_size);
+    aad_num(b, t->flags);
+    aad_num(b, t->nexpect);
+    for (size_t i = 0; i < t->nexpect; i++) {
+        haul_buf_printf(b, "%lld", t->sizes[i]);
+        haul_buf_addc(b, '\0');
+        aad_item(b, t->md5s[i]);
+    }
 }
 
 /* The value of "sealed": the conn map's msgpack, sealed with the task's
@@ -432,7 +561,41 @@ int haul_task_encode_key(const haul_task *t, const unsigned char *key, haul_buf 
     pack_str(&pk, "bucket");
     pack_str(&pk, t->bucket);
     pack_str(&pk, "args");
-    msgpack_pack_map(&pk, 5);
+    /* The write ops' arguments only where they are set: a read task's bytes
+     * stay as they were before these existed. */
+    int nargs = 5 + (t->src_dir != NULL) + (t->nsrcs > 0) + (t->nmeta > 0) +
+                (t->segment_size > 0) + (t->flags != 0) + 2 * (t->nexpect > 0);
+    msgpack_pack_map(&pk, (uint32_t)nargs);
+    if (t->src_dir) {
+        pack_str(&pk, "src_dir");
+        pack_str(&pk, t->src_dir);
+    }
+    if (t->nsrcs) {
+        pack_str(&pk, "srcs");
+        pack_strv(&pk, t->srcs, t->nsrcs);
+    }
+    if (t->nmeta) {
+        pack_str(&pk, "meta");
+        pack_strv(&pk, t->meta, t->nmeta);
+    }
+    if (t->segment_size) {
+        pack_str(&pk, "segment_size");
+        msgpack_pack_uint64(&pk, t->segment_size);
+    }
+    if (t->flags) {
+        pack_str(&pk, "flags");
+        msgpack_pack_uint32(&pk, t->flags);
+    }
+    if (t->nexpect) {
+        pack_str(&pk, "sizes");
+        msgpack_pack_array(&pk, t->nexpect);
+        for (size_t i = 0; i < t->nexpect; i++) {
+            if (t->sizes[i] < 0) msgpack_pack_nil(&pk);
+            else msgpack_pack_uint64(&pk, (uint64_t)t->sizes[i]);
+        }
+        pack_str(&pk, "md5s");
+        pack_strv(&pk, t->md5s, t->nexpect);
+    }
     pack_str(&pk, "max_inline");
     msgpack_pack_uint64(&pk, t->max_inline);
     pack_str(&pk, "out_dir");
@@ -855,14 +1018,36 @@ static int decode_conn(reader *r, haul_conn *c)
     return 0;
 }
 
-enum { A_MAX_INLINE, A_OUT_DIR, A_SUFFIXES, A_SIDECAR_EXT, A_MAX_ATTEMPTS, A_COUNT };
+enum { A_MAX_INLINE, A_OUT_DIR, A_SUFFIXES, A_SIDECAR_EXT, A_MAX_ATTEMPTS, A_SRC_DIR,
+       A_SRCS, A_META, A_SEGMENT_SIZE, A_FLAGS, A_SIZES, A_MD5S, A_COUNT };
 static const char *const args_names[A_COUNT] = {"max_inline", "out_dir", "suffixes",
-                                                "sidecar_ext", "max_attempts"};
+                                                "sidecar_ext", "max_attempts", "src_dir",
+                                                "srcs", "meta", "segment_size", "flags",
+                                                "sizes", "md5s"};
+
+/* args.sizes: an unsigned integer or nil (-1) per key. */
+static int read_sizes(reader *r, const char *name, long long **out, size_t *n)
+{
+    uint64_t count = 0;
+    if (read_array(r, name, HAUL_TASK_MAX_KEYS, &count) < 0) return -1;
+    *n = (size_t)count;
+    if (!count) return 0;
+    *out = haul_calloc((size_t)count, sizeof **out);
+    for (uint64_t i = 0; i < count; i++) {
+        mp_item it;
+        if (read_item(r, &it) < 0) return -1;
+        if (it.type == MP_NIL) (*out)[i] = -1;
+        else if (it.type == MP_UINT && it.u <= (uint64_t)INT64_MAX) (*out)[i] = (long long)it.u;
+        else return type_err(r, name, (long)i, &it, "an unsigned integer or nil");
+    }
+    return 0;
+}
 
 static int decode_args(reader *r, haul_task *t)
 {
     unsigned seen = 0;
     uint64_t count = 0;
+    size_t nsizes = 0;
     char fname[32];
 
     if (read_map(r, "args", &count) < 0) return -1;
@@ -893,8 +1078,33 @@ static int decode_args(reader *r, haul_task *t)
             if (rc == 0) t->max_attempts = (uint32_t)u;
             break;
         }
+        case A_SRC_DIR: rc = read_str(r, fname, -1, HAUL_STR_MAX, 1, &t->src_dir); break;
+        case A_SRCS:
+            rc = read_strv(r, fname, HAUL_TASK_MAX_KEYS, HAUL_STR_MAX, &t->srcs, &t->nsrcs);
+            break;
+        case A_META:
+            rc = read_strv(r, fname, 2 * HAUL_META_MAX + 1, HAUL_META_VALUE_MAX, &t->meta,
+                           &t->nmeta);
+            break;
+        case A_SEGMENT_SIZE: rc = read_uint(r, fname, UINT64_MAX, &t->segment_size); break;
+        case A_FLAGS: {
+            uint64_t u = 0;
+            rc = read_uint(r, fname, UINT32_MAX, &u);
+            t->flags = (uint32_t)u;
+            break;
+        }
+        case A_SIZES: rc = read_sizes(r, fname, &t->sizes, &nsizes); break;
+        case A_MD5S:
+            /* nexpect counts the strings read, so clearing frees them all */
+            rc = read_strv(r, fname, HAUL_TASK_MAX_KEYS, 32, &t->md5s, &t->nexpect);
+            break;
         }
         if (rc < 0) return -1;
+    }
+    if (nsizes != t->nexpect) {
+        field_err(r->err, "args.md5s", -1, "%zu entries for %zu in args.sizes (verify needs "
+                  "one size and one MD5 per key)", t->nexpect, nsizes);
+        return -1;
     }
     return 0;
 }
@@ -1114,6 +1324,7 @@ static int decode_fields(reader *r, const unsigned char *key, haul_task *t)
                  "(sealed by an older haul-scheduler?): refusing it; upgrade the scheduler");
         return -1;
     }
+    if (check_write_args(t, r->err) < 0) return -1;
     if (key && decode_sealed(r, key, sealed.data, (size_t)sealed.u, t) < 0) return -1;
     if (t->bucket && t->op != HAUL_OP_LIST_BUCKETS) {
         char berr[HAUL_ERR_LEN];

@@ -29,6 +29,9 @@
 #define HAUL_SEALED_MAX     (64u << 10) /* bytes in the "sealed" field */
 #define HAUL_TASK_DEFAULT_ATTEMPTS 4    /* args.max_attempts when absent */
 #define HAUL_TASK_MAX_ATTEMPTS     1000 /* args.max_attempts, at most */
+#define HAUL_META_MAX       64          /* put: user metadata pairs in one task */
+#define HAUL_META_NAME_MAX  128         /* put: bytes in a metadata name (Swift's limit) */
+#define HAUL_META_VALUE_MAX 1024        /* put: bytes in a metadata value */
 #define HAUL_MAX_INLINE     (64u << 20) /* args.max_inline, at most: a result value
                                            is one Redis bulk string and one row */
 
@@ -47,8 +50,16 @@ typedef enum haul_op {
     HAUL_OP_LIST = 2,         /* every key of the bucket under each prefix in keys[] */
     HAUL_OP_HEAD = 3,         /* size, etag, last-modified, content-type, metadata */
     HAUL_OP_GET = 4,          /* the body, inline or to a file under out_dir */
-    HAUL_OP_SIDECAR = 5       /* for key ending in a suffix: text of key + sidecar_ext */
+    HAUL_OP_SIDECAR = 5,      /* for key ending in a suffix: text of key + sidecar_ext */
+    HAUL_OP_PUT = 6,          /* upload the file srcs[i] (worker's host) as keys[i] */
+    HAUL_OP_DELETE = 7,       /* delete the key (a missing key is a row, not a failure) */
+    HAUL_OP_VERIFY = 8        /* HEAD the key and compare with sizes[i], md5s[i] */
 } haul_op;
+
+/* Whether an op changes the store (put, delete): such a task's write
+ * arguments are bound to its sealed connection state, and a worker started
+ * with --read-only refuses it. */
+int haul_op_writes(haul_op op);
 
 const char *haul_op_str(haul_op op);        /* "list-buckets", ..., "none" */
 int haul_op_parse(const char *s, haul_op *op); /* 0, or -1 when unknown */
@@ -66,6 +77,18 @@ typedef struct haul_task {
     char **suffixes;       /* sidecar: keys ending in one of these get their sidecar fetched */
     size_t nsuffixes;
     char *sidecar_ext;     /* sidecar: appended to the key, default ".metadata" */
+    /* put */
+    char *src_dir;         /* srcs[] relative to this directory (worker's host); NULL: as given */
+    char **srcs;           /* the file each key is read from: nkeys entries, or none */
+    size_t nsrcs;
+    char **meta;           /* user metadata: name, value, name, value, ... */
+    size_t nmeta;          /* entries: twice the pairs, at most 2 * HAUL_META_MAX */
+    uint64_t segment_size; /* files above are uploaded in segments / parts; 0: never */
+    /* verify: what each key should be, from the manifest (nkeys entries, or none) */
+    long long *sizes;      /* -1: not given */
+    char **md5s;           /* 32 hex digits, or "" when not given */
+    size_t nexpect;        /* entries of sizes[] and md5s[] */
+    uint32_t flags;        /* HAUL_TASK_* below */
     uint32_t max_attempts; /* tries per key of a transient failure, the first included:
                               1..HAUL_TASK_MAX_ATTEMPTS, HAUL_TASK_DEFAULT_ATTEMPTS by default */
     /* The batch. */
@@ -80,6 +103,12 @@ typedef struct haul_task {
     char *queue;           /* the queue it was put on; NULL: not said (clear tasks only) */
     uint64_t expires_ms;   /* unix time in ms after which no worker runs it; 0: never */
 } haul_task;
+
+/* args.flags */
+#define HAUL_TASK_SKIP_EXISTING 1u /* put: HEAD first; same size and MD5: row "skipped" */
+#define HAUL_TASK_DRY_RUN       2u /* put, delete: say what would be done, change nothing */
+#define HAUL_TASK_DEEP          4u /* verify: GET and hash the body, not only HEAD */
+#define HAUL_TASK_FLAGS         7u /* every flag this version knows */
 
 /* Zero *t (conn and max_attempts initialised to their defaults). */
 void haul_task_init(haul_task *t);

@@ -6,6 +6,7 @@
  * out, or add an entry. The template writes its fields in another order than
  * haul's encoder ("attempt" near the end, as a fixint), as another encoder
  * may. Sealed tasks are forged by splicing the bytes of real encodings. */
+#define _GNU_SOURCE
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,7 +303,16 @@ static const char *task_diff(const haul_task *a, const haul_task *b)
            num_differs("attempt", a->attempt, b->attempt) ||
            num_differs("created", a->created_ms, b->created_ms) ||
            str_differs("queue", a->queue, b->queue) ||
-           num_differs("expires", a->expires_ms, b->expires_ms));
+           num_differs("expires", a->expires_ms, b->expires_ms) ||
+           str_differs("src_dir", a->src_dir, b->src_dir) ||
+           strv_differs("srcs", a->srcs, a->nsrcs, b->srcs, b->nsrcs) ||
+           strv_differs("meta", a->meta, a->nmeta, b->meta, b->nmeta) ||
+           num_differs("segment_size", a->segment_size, b->segment_size) ||
+           num_differs("flags", a->flags, b->flags) ||
+           strv_differs("md5s", a->md5s, a->nexpect, b->md5s, b->nexpect));
+    for (size_t i = 0; !diff_[0] && i < a->nexpect && i < b->nexpect; i++)
+        if (a->sizes[i] != b->sizes[i])
+            snprintf(diff_, sizeof diff_, "sizes[%zu]: %lld != %lld", i, a->sizes[i], b->sizes[i]);
     return diff_;
 }
 
@@ -2208,6 +2218,181 @@ TEST(peek_and_index)
     haul_buf_free(&b);
 }
 
+/* ---- the write ops' arguments ------------------------------------------ */
+
+/* A put task: every write argument set. */
+static void full_put(haul_task *t)
+{
+    full_s3(t);
+    t->op = HAUL_OP_PUT;
+    free(t->out_dir);
+    t->out_dir = NULL;
+    t->src_dir = haul_strdup("/data/run 42");
+    t->srcs = strv((const char *const[]){"a/b c.fits", "dummy/1/1_1.f", "x"}, 3);
+    t->nsrcs = 3;
+    t->meta = strv((const char *const[]){"run", "42", "Observer_Name", "Vera C. Rubin"}, 4);
+    t->nmeta = 4;
+    t->segment_size = UINT64_C(1) << 30;
+    t->flags = HAUL_TASK_SKIP_EXISTING | HAUL_TASK_DRY_RUN;
+}
+
+static void full_verify(haul_task *t)
+{
+    full_swift(t);
+    t->op = HAUL_OP_VERIFY;
+    t->sizes = haul_calloc(3, sizeof *t->sizes);
+    t->sizes[0] = 0;
+    t->sizes[1] = -1;
+    t->sizes[2] = INT64_MAX;
+    t->md5s = strv((const char *const[]){"d41d8cd98f00b204e9800998ecf8427e", "",
+                                         "0123456789abcdef0123456789abcdef"}, 3);
+    t->nexpect = 3;
+    t->flags = HAUL_TASK_DEEP;
+}
+
+TEST(write_ops_round_trip)
+{
+    haul_task t;
+    full_put(&t);
+    ASSERT_STREQ(round_trip(&t), "");
+    ASSERT_STREQ(round_trip_key(&t, key1), "");
+    haul_task_clear(&t);
+    full_verify(&t);
+    ASSERT_STREQ(round_trip(&t), "");
+    ASSERT_STREQ(round_trip_key(&t, key1), "");
+    haul_task_clear(&t);
+    /* delete carries nothing new */
+    full_s3(&t);
+    t.op = HAUL_OP_DELETE;
+    free(t.out_dir);
+    t.out_dir = NULL;
+    ASSERT_STREQ(round_trip(&t), "");
+    ASSERT(haul_op_writes(t.op) && haul_op_writes(HAUL_OP_PUT));
+    ASSERT(!haul_op_writes(HAUL_OP_VERIFY) && !haul_op_writes(HAUL_OP_GET));
+    haul_task_clear(&t);
+}
+
+/* A read task's bytes do not change with the write ops' arguments: none of
+ * them is written when unset. */
+TEST(read_task_bytes_unchanged)
+{
+    haul_task t;
+    haul_buf b = HAUL_BUF_INIT;
+    char err[HAUL_ERR_LEN];
+    full_s3(&t);
+    ASSERT_EQ(haul_task_encode(&t, &b, err), 0);
+    /* the names as msgpack strings (".metadata" holds "meta") */
+    ASSERT(!memmem(b.p, b.len, "\xa4srcs", 5) && !memmem(b.p, b.len, "\xa5" "flags", 6) &&
+           !memmem(b.p, b.len, "\xa4meta", 5) && !memmem(b.p, b.len, "\xa4md5s", 5));
+    haul_buf_free(&b);
+    haul_task_clear(&t);
+}
+
+/* Encoded with one thing wrong: the encoder refuses it, naming the field. */
+static const char *put_refused(void (*change)(haul_task *), const char *want)
+{
+    static char msg[HAUL_ERR_LEN + 64];
+    haul_task t;
+    haul_buf b = HAUL_BUF_INIT;
+    char err[HAUL_ERR_LEN] = "";
+    full_put(&t);
+    change(&t);
+    int rc = haul_task_encode(&t, &b, err);
+    haul_buf_free(&b);
+    haul_task_clear(&t);
+    if (rc == 0) return "encoded";
+    if (!strstr(err, want)) {
+        snprintf(msg, sizeof msg, "'%s' lacks '%s'", err, want);
+        return msg;
+    }
+    return NULL;
+}
+
+static void meta_crlf(haul_task *t) { free(t->meta[1]); t->meta[1] = haul_strdup("4\r\nX-Auth-Token: x"); }
+static void meta_colon(haul_task *t) { free(t->meta[0]); t->meta[0] = haul_strdup("a:b"); }
+static void meta_space(haul_task *t) { free(t->meta[0]); t->meta[0] = haul_strdup("a b"); }
+static void meta_empty(haul_task *t) { free(t->meta[0]); t->meta[0] = haul_strdup(""); }
+static void meta_trail(haul_task *t) { free(t->meta[3]); t->meta[3] = haul_strdup("x "); }
+static void meta_odd(haul_task *t) { free(t->meta[3]); t->nmeta = 3; }
+static void srcs_short(haul_task *t) { free(t->srcs[2]); t->nsrcs = 2; }
+static void srcs_empty(haul_task *t) { free(t->srcs[1]); t->srcs[1] = haul_strdup(""); }
+static void srcs_on_get(haul_task *t) { t->op = HAUL_OP_GET; }
+static void bad_flags(haul_task *t) { t->flags = 8; }
+
+TEST(write_args_refused)
+{
+    const char *e;
+    if ((e = put_refused(meta_crlf, "args.meta'[1]: control byte 0x0d"))) FAIL_("crlf: %s", e);
+    if ((e = put_refused(meta_colon, "args.meta'[0]: name of 3 bytes"))) FAIL_("colon: %s", e);
+    if ((e = put_refused(meta_space, "letters, digits"))) FAIL_("space: %s", e);
+    if ((e = put_refused(meta_empty, "name of 0 bytes"))) FAIL_("empty: %s", e);
+    if ((e = put_refused(meta_trail, "trailing space"))) FAIL_("trail: %s", e);
+    if ((e = put_refused(meta_odd, "pairs"))) FAIL_("odd: %s", e);
+    if ((e = put_refused(srcs_short, "2 entries for 3 keys"))) FAIL_("short: %s", e);
+    if ((e = put_refused(srcs_empty, "args.srcs'[1]: empty"))) FAIL_("srcs empty: %s", e);
+    if ((e = put_refused(srcs_on_get, "only put reads files"))) FAIL_("get: %s", e);
+    if ((e = put_refused(bad_flags, "unknown flags 0x8"))) FAIL_("flags: %s", e);
+}
+
+/* The decoder refuses what the encoder would: a task written by hand (or
+ * altered in Redis) with a header-injecting metadata value, or md5s that do
+ * not match sizes. */
+TEST(write_args_refused_on_decode)
+{
+    haul_task t;
+    haul_buf b = HAUL_BUF_INIT;
+    char err[HAUL_ERR_LEN];
+    full_put(&t);
+    ASSERT_EQ(haul_task_encode(&t, &b, err), 0);
+    /* same length, so the msgpack stays well formed: "Vera C. Rubin" -> "Vera\r\n. Rubin" */
+    char *v = memmem(b.p, b.len, "Vera C. Rubin", 13);
+    ASSERT(v != NULL);
+    memcpy(v + 4, "\r\n", 2);
+    haul_task d;
+    const char *e = decode_raw(b.p, b.len, &d);
+    ASSERT(e && strstr(e, "args.meta'[3]: control byte 0x0d"));
+    haul_buf_free(&b);
+    haul_task_clear(&t);
+
+    full_verify(&t);
+    ASSERT_EQ(haul_task_encode(&t, &b, err), 0);
+    v = memmem(b.p, b.len, "0123456789abcdef0123456789abcdef", 32);
+    ASSERT(v != NULL);
+    v[0] = 'G';
+    e = decode_raw(b.p, b.len, &d);
+    ASSERT(e && strstr(e, "args.md5s'[2]: not 32 lowercase hex digits"));
+    haul_buf_free(&b);
+    haul_task_clear(&t);
+}
+
+/* A sealed put binds what it reads and what it writes: a task whose srcs,
+ * src_dir, meta or flags were changed in Redis is refused. */
+TEST(sealed_write_args_bound)
+{
+    haul_task t;
+    haul_buf a = HAUL_BUF_INIT, b = HAUL_BUF_INIT;
+#define FORGE(CHANGE) do {                                                \
+        full_put(&t);                                                    \
+        ASSERT_EQ(encode_sealed(&t, &a), 0);                             \
+        CHANGE;                                                          \
+        ASSERT_EQ(encode_sealed(&t, &b), 0);                             \
+        const char *e_ = splice_refused(&b, &a);                         \
+        if (e_) FAIL_("%s: %s", #CHANGE, e_);                            \
+        haul_task_clear(&t);                                             \
+    } while (0)
+#define SET(field, v) (free(field), (field) = haul_strdup(v))
+    FORGE(SET(t.srcs[0], "/etc/shadow"));
+    FORGE(SET(t.src_dir, "/"));
+    FORGE((free(t.src_dir), t.src_dir = NULL));
+    FORGE(SET(t.meta[1], "43"));
+    FORGE(t.flags = 0);
+    FORGE(t.segment_size = 1);
+#undef FORGE
+#undef SET
+    haul_buf_free(&a);
+    haul_buf_free(&b);
+}
+
 int main(void)
 {
     RUN(op_names);
@@ -2253,5 +2438,11 @@ int main(void)
     RUN(max_inline_limit);
     RUN(bucket_names);
     RUN(peek_and_index);
+    RUN(write_ops_round_trip);
+    RUN(read_task_bytes_unchanged);
+    RUN(write_args_refused);
+    RUN(write_args_refused_on_decode);
+    RUN(sealed_write_args_bound);
     TEST_DONE();
 }
+
