@@ -76,7 +76,8 @@ static int split_endpoint(const char *ep, haul_buf *scheme, haul_buf *auth, haul
 }
 
 static int s3_request(const haul_conn *c, const char *method, const char *bucket,
-                      const char *key, const haul_kv *q, size_t nq, haul_req *out, char *err)
+                      const char *key, const haul_kv *q, size_t nq, const haul_kv *extra,
+                      size_t nextra, haul_req *out, char *err)
 {
     const haul_s3_conn *s = &c->s3;
     haul_buf scheme = HAUL_BUF_INIT, host = HAUL_BUF_INIT, base = HAUL_BUF_INIT;
@@ -104,16 +105,25 @@ static int s3_request(const haul_conn *c, const char *method, const char *bucket
     if (key) haul_buf_adds(&path, key);
 
     haul_amz_date((long long)time(NULL), date);
-    haul_kv hdrs[4];
+    /* A body (PUT) is not hashed before it is sent: its Content-MD5, among
+     * the signed headers, is what the store checks it against. */
+    const char *payload = strcmp(method, "PUT") && strcmp(method, "POST") ? EMPTY_SHA256
+                                                                          : "UNSIGNED-PAYLOAD";
+    haul_kv hdrs[4 + HAUL_REQ_EXTRA_MAX];
     size_t nh = 0;
+    if (nextra > HAUL_REQ_EXTRA_MAX) {
+        snprintf(err, HAUL_ERR_LEN, "%zu extra headers, limit %d", nextra, HAUL_REQ_EXTRA_MAX);
+        goto out;
+    }
     hdrs[nh++] = (haul_kv){"host", host.p};
-    hdrs[nh++] = (haul_kv){"x-amz-content-sha256", EMPTY_SHA256};
+    hdrs[nh++] = (haul_kv){"x-amz-content-sha256", payload};
     hdrs[nh++] = (haul_kv){"x-amz-date", date};
     if (s->session_token && *s->session_token)
         hdrs[nh++] = (haul_kv){"x-amz-security-token", s->session_token};
+    for (size_t i = 0; i < nextra; i++) hdrs[nh++] = extra[i];
     haul_sigv4_req r = {
         .method = method, .path = path.p, .query = q, .nquery = nq,
-        .headers = hdrs, .nheaders = nh, .payload_hash = EMPTY_SHA256,
+        .headers = hdrs, .nheaders = nh, .payload_hash = payload,
         .amz_date = date, .region = s->region, .service = "s3",
         .access_key = s->access_key, .secret_key = s->secret_key,
         .flags = HAUL_SIGV4_S3,
@@ -124,7 +134,6 @@ static int s3_request(const haul_conn *c, const char *method, const char *bucket
     out->url = haul_buf_detach(&url);
     for (size_t i = 0; i < nh; i++) out->headers = add_header(out->headers, hdrs[i].k, hdrs[i].v);
     out->headers = add_header(out->headers, "Authorization", so.authorization);
-    out->head = strcmp(method, "HEAD") == 0;
     rc = 0;
 out:
     haul_sigv4_out_free(&so);
@@ -133,9 +142,9 @@ out:
     return rc;
 }
 
-static int swift_request(const char *token, const char *storage_url, const char *method,
+static int swift_request(const char *token, const char *storage_url,
                          const char *bucket, const char *key, const haul_kv *q, size_t nq,
-                         haul_req *out, char *err)
+                         const haul_kv *extra, size_t nextra, haul_req *out, char *err)
 {
     haul_buf url = HAUL_BUF_INIT;
     if (!token || !storage_url) {
@@ -160,19 +169,45 @@ static int swift_request(const char *token, const char *storage_url, const char 
     }
     out->url = haul_buf_detach(&url);
     out->headers = add_header(NULL, "X-Auth-Token", token);
-    out->head = strcmp(method, "HEAD") == 0;
+    for (size_t i = 0; i < nextra; i++) out->headers = add_header(out->headers, extra[i].k, extra[i].v);
     return 0;
+}
+
+int haul_store_request_hdrs(const haul_conn *c, const char *token, const char *storage_url,
+                            const char *method, const char *bucket, const char *key,
+                            const haul_kv *q, size_t nq, const haul_kv *extra, size_t nextra,
+                            haul_req *out, char *err)
+{
+    static const char *const methods[] = {"GET", "HEAD", "PUT", "DELETE", "POST"};
+    int rc = -1;
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (!strcmp(method, methods[i])) out->method = methods[i];
+    if (!out->method) {
+        snprintf(err, HAUL_ERR_LEN, "HTTP method '%s' not supported", method);
+        return -1;
+    }
+    for (size_t i = 0; i < nextra; i++)
+        if (strpbrk(extra[i].k, "\r\n:") || strpbrk(extra[i].v, "\r\n")) {
+            snprintf(err, HAUL_ERR_LEN, "header '%.64s' holds CR, LF or ':' (internal error)", extra[i].k);
+            return -1;
+        }
+    if (c->kind == HAUL_STORE_S3)
+        rc = s3_request(c, out->method, bucket, key, q, nq, extra, nextra, out, err);
+    else if (c->kind == HAUL_STORE_SWIFT)
+        rc = swift_request(token, storage_url, bucket, key, q, nq, extra, nextra, out, err);
+    else
+        snprintf(err, HAUL_ERR_LEN, "no store kind set (use --s3 ENDPOINT or --swift)");
+    if (rc == 0) out->head = out->method == methods[1];
+    return rc;
 }
 
 int haul_store_request(const haul_conn *c, const char *token, const char *storage_url,
                        const char *method, const char *bucket, const char *key,
                        const haul_kv *q, size_t nq, haul_req *out, char *err)
 {
-    memset(out, 0, sizeof *out);
-    if (c->kind == HAUL_STORE_S3) return s3_request(c, method, bucket, key, q, nq, out, err);
-    if (c->kind == HAUL_STORE_SWIFT) return swift_request(token, storage_url, method, bucket, key, q, nq, out, err);
-    snprintf(err, HAUL_ERR_LEN, "no store kind set (use --s3 ENDPOINT or --swift)");
-    return -1;
+    return haul_store_request_hdrs(c, token, storage_url, method, bucket, key, q, nq, NULL, 0,
+                                   out, err);
 }
 
 void haul_store_setup(CURL *e, const haul_conn *c, const haul_req *r)
@@ -189,7 +224,15 @@ void haul_store_setup(CURL *e, const haul_conn *c, const haul_req *r)
     curl_easy_setopt(e, CURLOPT_URL, r->url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
     curl_easy_setopt(e, CURLOPT_NOBODY, r->head ? 1L : 0L);
-    if (!r->head) curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    if (r->method && !strcmp(r->method, "PUT")) {
+        curl_easy_setopt(e, CURLOPT_UPLOAD, 1L); /* the caller sets the body's reader and size */
+    } else if (r->method && !strcmp(r->method, "POST")) {
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+    } else if (!r->head) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        if (r->method && !strcmp(r->method, "DELETE"))
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
+    }
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     /* No overall timeout (bodies may be large); a transfer slower than

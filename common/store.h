@@ -20,7 +20,9 @@ typedef struct haul_req {
     char *url;                  /* owned */
     struct curl_slist *headers; /* owned; signed headers included */
     int head;                   /* 1: HEAD (no body) */
+    const char *method;         /* "GET", "HEAD", "PUT", "DELETE" or "POST" (static) */
 } haul_req;
+#define HAUL_REQ_EXTRA_MAX (2 * 64 + 8) /* extra headers of one request */
 
 void haul_req_free(haul_req *r); /* NULL ok; zeroes */
 
@@ -30,6 +32,16 @@ void haul_req_free(haul_req *r); /* NULL ok; zeroes */
 int haul_store_request(const haul_conn *c, const char *token, const char *storage_url,
                        const char *method, const char *bucket, const char *key,
                        const haul_kv *q, size_t nq, haul_req *out, char *err);
+
+/* The same with extra headers (name, value; no CR, LF or ':' in a name, no
+ * CR or LF in a value), signed for S3 with the rest. A PUT or POST is
+ * signed with an unsigned payload (x-amz-content-sha256: UNSIGNED-PAYLOAD):
+ * give its Content-MD5 among the extra headers, so the store checks the
+ * body. */
+int haul_store_request_hdrs(const haul_conn *c, const char *token, const char *storage_url,
+                            const char *method, const char *bucket, const char *key,
+                            const haul_kv *q, size_t nq, const haul_kv *extra, size_t nextra,
+                            haul_req *out, char *err);
 
 /* Apply URL, headers, method, TLS settings and timeouts to an easy handle.
  * The handle keeps pointers into r and c: both must outlive the transfer. */

@@ -173,6 +173,7 @@ void haul_wtask_free(wtask *wt)
         free(wt->res[i].path);
         free(wt->res[i].error);
         free(wt->res[i].resume);
+        free(wt->res[i].etag);
     }
     free(wt->res);
     haul_wipe(wt->raw, wt->rawlen); /* in the clear, a task holds the store's credentials */
@@ -634,8 +635,8 @@ void broker_stop_taking(broker *b)
 /* An entry's arguments: at most 36 (XADD, the stream, NOMKSTREAM, *, and 16
  * fields with their values), 8 of them numbers made here (7, and the MAC). */
 typedef struct argv_b {
-    const char *v[40];
-    size_t n[40];
+    const char *v[44];
+    size_t n[44];
     int c;
     char nums[10][33];
     int nn;
@@ -660,10 +661,13 @@ static void result_argv(broker *b, argv_b *a, const char *stream, wtask *wt, siz
     args(a, "XADD"); args(a, stream); args(a, "NOMKSTREAM"); args(a, "*");
     args(a, "key"); args(a, t->keys[i]);
     args(a, "i"); argnum(a, (long long)(t->first + i));
-    args(a, "status"); args(a, r->ok ? "ok" : "error");
+    args(a, "status"); args(a, r->status ? r->status : r->ok ? "ok" : "error");
     args(a, "http"); argnum(a, r->http);
     if (r->path) { args(a, "path"); args(a, r->path); }
-    else if (r->ok && t->op != HAUL_OP_LIST && t->op != HAUL_OP_LIST_BUCKETS) {
+    else if (t->op >= HAUL_OP_PUT) {
+        if (r->md5[0]) { args(a, "md5"); args(a, r->md5); }
+        if (r->etag) { args(a, "etag"); args(a, r->etag); }
+    } else if (r->ok && t->op != HAUL_OP_LIST && t->op != HAUL_OP_LIST_BUCKETS) {
         args(a, "value"); arg(a, haul_buf_str(&r->value), r->value.len);
     }
     args(a, "bytes"); argnum(a, r->bytes);

@@ -59,17 +59,17 @@ static void dir_drop(struct wdir *d)
     d->refs = 0;
 }
 
-wfiles *wfiles_open(const char *root, int fsync_files, char *err)
+static wfiles *root_open(const char *opt, const char *root, int fsync_files, char *err)
 {
     char real[PATH_MAX];
     if (!root || !*root) root = ".";
     if (!realpath(root, real)) {
-        snprintf(err, HAUL_ERR_LEN, "--out-root %s: %s", root, strerror(errno));
+        snprintf(err, HAUL_ERR_LEN, "%s %s: %s", opt, root, strerror(errno));
         return NULL;
     }
     int fd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(err, HAUL_ERR_LEN, "--out-root %s: %s", real, strerror(errno));
+        snprintf(err, HAUL_ERR_LEN, "%s %s: %s", opt, real, strerror(errno));
         return NULL;
     }
     wfiles *fs = haul_calloc(1, sizeof *fs);
@@ -79,6 +79,16 @@ wfiles *wfiles_open(const char *root, int fsync_files, char *err)
     fs->pid = (int)getpid();
     for (int i = 0; i < DIR_CACHE; i++) fs->dirs[i].fd = -1;
     return fs;
+}
+
+wfiles *wfiles_open(const char *root, int fsync_files, char *err)
+{
+    return root_open("--out-root", root, fsync_files, err);
+}
+
+wfiles *rfiles_open(const char *root, char *err)
+{
+    return root_open("--in-root", root, 0, err);
 }
 
 void wfiles_close(wfiles *fs)
@@ -332,4 +342,135 @@ void wfile_abort(wfile *f)
     free(f->name);
     free(f->path);
     *f = (wfile)WFILE_INIT;
+}
+
+/* ---- files read (put) ------------------------------------------------ */
+
+/* Open rel (relative to the root, no "." or ".." segment) for reading, never
+ * following a symbolic link on the way or at the end: openat2 beneath the
+ * root, else one segment at a time with O_NOFOLLOW. Nothing is made. */
+static int open_beneath(wfiles *fs, const char *rel)
+{
+    int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+    if (!fs->no_openat2) {
+        struct open_how how;
+        memset(&how, 0, sizeof how);
+        how.flags = (unsigned long long)flags;
+        how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+        long fd = syscall(SYS_openat2, fs->rootfd, rel, &how, sizeof how);
+        if (fd >= 0 || (errno != ENOSYS && errno != EPERM)) return (int)fd;
+        fs->no_openat2 = 1;
+    }
+    int cur = dup(fs->rootfd);
+    if (cur < 0) return -1;
+    char *copy = haul_strdup(rel), *save = NULL;
+    char *seg = strtok_r(copy, "/", &save);
+    while (seg) {
+        char *next_seg = strtok_r(NULL, "/", &save);
+        int next = openat(cur, seg, next_seg ? O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+                                             : flags);
+        int e = errno;
+        close(cur);
+        if (next < 0) {
+            free(copy);
+            errno = e;
+            return -1;
+        }
+        cur = next;
+        seg = next_seg;
+    }
+    free(copy);
+    return cur;
+}
+
+int rfile_open(wfiles *fs, const char *src_dir, const char *src, rfile *f, char *err)
+{
+    haul_buf rel = HAUL_BUF_INIT;
+    int rc = -1;
+
+    *f = (rfile)RFILE_INIT;
+    const char *dir = src_dir ? src_dir : "", *name = src;
+    if (!src_dir && src[0] == '/') { /* an absolute file: its own directory */
+        dir = src;
+        name = "";
+    }
+    const char *rest = dir;
+    if (dir[0] == '/') {
+        size_t rn = strlen(fs->root);
+        if (!strcmp(fs->root, "/")) rest = dir + 1;
+        else if (!strncmp(dir, fs->root, rn) && (dir[rn] == '\0' || dir[rn] == '/'))
+            rest = dir + rn;
+        else {
+            snprintf(err, HAUL_ERR_LEN, "%s is outside this worker's --in-root %s: refusing "
+                     "to read it", dir, fs->root);
+            return -1;
+        }
+    }
+    if (add_segments(&rel, rest, 1) < 0 || (*name && (name[0] == '/' ||
+                                                      add_segments(&rel, name, 0) < 0))) {
+        snprintf(err, HAUL_ERR_LEN, "file '%s%s%s' has an empty, '.' or '..' segment (or is "
+                 "absolute under a source directory): refusing it", src_dir ? src_dir : "",
+                 src_dir ? "/" : "", src);
+        goto out;
+    }
+    haul_buf p = HAUL_BUF_INIT;
+    haul_buf_printf(&p, "%s%s%s", fs->root, strcmp(fs->root, "/") ? "/" : "", haul_buf_str(&rel));
+    f->path = haul_buf_detach(&p);
+    if (!rel.len) {
+        snprintf(err, HAUL_ERR_LEN, "%s is a directory, not a file", f->path);
+        goto out;
+    }
+    f->fd = open_beneath(fs, rel.p);
+    if (f->fd < 0) {
+        int e = errno;
+        int link = e == ELOOP || e == EXDEV || e == ENOTDIR;
+        snprintf(err, HAUL_ERR_LEN, "cannot read %s: %s%s", f->path,
+                 link ? "a path segment is a symbolic link or not a directory" : strerror(e),
+                 link ? " (links are not followed; upload the target)" : "");
+        goto out;
+    }
+    struct stat st;
+    if (fstat(f->fd, &st) < 0) {
+        snprintf(err, HAUL_ERR_LEN, "cannot stat %s: %s", f->path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, HAUL_ERR_LEN, "%s is not a regular file (%s): refusing to upload it", f->path,
+                 S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" :
+                 S_ISSOCK(st.st_mode) ? "a socket" : S_ISCHR(st.st_mode) ? "a character device" :
+                 S_ISBLK(st.st_mode) ? "a block device" : "not a file");
+        goto out;
+    }
+    /* Reads block from here on (a regular file never would anyway). */
+    fcntl(f->fd, F_SETFL, fcntl(f->fd, F_GETFL) & ~O_NONBLOCK);
+    f->size = (long long)st.st_size;
+    f->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    rc = 0;
+out:
+    if (rc < 0) rfile_close(f);
+    haul_buf_free(&rel);
+    return rc;
+}
+
+int rfile_changed(const rfile *f, char *err)
+{
+    struct stat st;
+    if (fstat(f->fd, &st) < 0) {
+        snprintf(err, HAUL_ERR_LEN, "cannot stat %s: %s", f->path, strerror(errno));
+        return -1;
+    }
+    long long m = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    if ((long long)st.st_size != f->size || m != f->mtime_ns) {
+        snprintf(err, HAUL_ERR_LEN, "%s changed while it was read (size %lld, now %lld): "
+                 "upload it again once it is written", f->path, f->size, (long long)st.st_size);
+        return 1;
+    }
+    return 0;
+}
+
+void rfile_close(rfile *f)
+{
+    if (f->fd >= 0) close(f->fd);
+    free(f->path);
+    *f = (rfile)RFILE_INIT;
 }

@@ -54,4 +54,30 @@ int wfile_commit(wfiles *fs, wfile *f, char *err);
 /* Close and remove the temporary file, if any; free the names. */
 void wfile_abort(wfile *f);
 
+/* ---- files read (put) --------------------------------------------------
+ * The same rules beneath the worker's --in-root: a task's src_dir (absolute
+ * and lexically beneath the root, or relative to it) and each src (relative
+ * to src_dir; or, without one, absolute beneath the root or relative to it)
+ * are resolved from the root's descriptor without following any symbolic
+ * link, with no "", "." or ".." segment, and only a regular file is opened.
+ * Nothing is made and nothing is written. */
+typedef struct rfile {
+    int fd;             /* open for reading; -1 when closed */
+    long long size;     /* at opening */
+    long long mtime_ns; /* at opening */
+    char *path;         /* root/..., for rows and messages (owned) */
+} rfile;
+#define RFILE_INIT {-1, 0, 0, NULL}
+
+/* The read root (a wfiles whose messages name --in-root). */
+wfiles *rfiles_open(const char *root, char *err);
+/* Open the file of one key. -1 with a sentence (naming the file and what is
+ * wrong: missing, a link, not a regular file, outside the root, no
+ * permission) and nothing left open. */
+int rfile_open(wfiles *fs, const char *src_dir, const char *src, rfile *f, char *err);
+/* 1 with a sentence when the file's size or modification time differ from
+ * those at opening (it was written meanwhile), 0 when not, -1 on error. */
+int rfile_changed(const rfile *f, char *err);
+void rfile_close(rfile *f);
+
 #endif

@@ -30,7 +30,8 @@
  * transfers continue and results wait until it is back.
  *
  * What a task may make the worker do is confined (docs/security.md): files
- * only beneath --out-root (files.h), requests only over HTTP(S) and, with
+ * only beneath --out-root and files read (put) only beneath --in-root
+ * (files.h), requests only over HTTP(S) and, with
  * --allow-endpoint, only to the hosts listed (ops.c); with a key, tasks are
  * authenticated and every result row carries a MAC (rowmac.h).
  *
@@ -77,9 +78,10 @@ typedef struct loop {
 } loop;
 
 static struct {
-    char *redis_url, *queue, *name, *log_level, *key_file, *out_root, *allow;
+    char *redis_url, *queue, *name, *log_level, *key_file, *out_root, *in_root, *allow;
     long long concurrency, max_deliveries, lease_s, shutdown_s, part_size, part_streams;
     int fsync_files;
+    int read_only;
 } opt;
 
 static haul_opt opts[] = {
@@ -99,6 +101,11 @@ static haul_opt opts[] = {
     {"out-root", HAUL_OPT_STR, &opt.out_root, NULL, 0, 0, NULL, "DIR",
      "every file this worker writes lies beneath DIR; a task's --out-dir outside it is refused "
      "(default: the working directory it was started in)", 0},
+    {"in-root", HAUL_OPT_STR, &opt.in_root, NULL, 0, 0, "HAUL_IN_ROOT", "DIR",
+     "put reads files beneath DIR only (no links followed); without it, this worker uploads "
+     "nothing", 0},
+    {"read-only", HAUL_OPT_BOOL, &opt.read_only, "0", 0, 0, NULL, NULL,
+     "refuse the ops that change the store (put, delete): each key gets an error row", 0},
     {"part-size", HAUL_OPT_INT, &opt.part_size, "32M", 0, 1LL << 40, "HAUL_PART_SIZE", "BYTES",
      "get to a file: a body larger than this is fetched as several ranged GETs at once, in parts "
      "of this size (0: always one stream)", 0},
@@ -469,6 +476,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "haul-worker: %s\n", err);
         return 2;
     }
+    if (opt.in_root && !(w->in = rfiles_open(opt.in_root, err))) {
+        fprintf(stderr, "haul-worker: %s\n", err);
+        return 2;
+    }
+    w->read_only = opt.read_only;
     w->allow = opt.allow;
     w->part_size = opt.part_size;
     w->part_streams = (int)opt.part_streams;
@@ -557,6 +569,7 @@ int main(int argc, char **argv)
     }
     haul_worker_cleanup(w);
     wfiles_close(w->files);
+    wfiles_close(w->in);
     while (L.tasks) { wtask *wt = L.tasks; L.tasks = wt->link; haul_wtask_free(wt); }
     haul_retryq_free(&L.retries);
     free(L.units);

@@ -32,6 +32,7 @@
 
 #include "queue.h"
 #include "ranged.h"
+#include "upload.h"
 
 #define ERROR_BODY_MAX (64u << 10)   /* bytes of an error response kept for its message */
 #define LIST_BODY_MAX  (64u << 20)   /* one listing page, or a manifest */
@@ -41,12 +42,14 @@
 const char *unit_step_str(unit_step s)
 {
     static const char *const names[] = {"request", "auth", "manifest", "segments",
-                                        "part probe", "listing check"};
+                                        "part probe", "listing check",
+                                        "existing object"};
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
 }
 
 void haul_result_set(wresult *r, int ok, long http, const char *error)
 {
+    r->status = NULL;
     r->done = 1;
     r->transient = 0;
     r->ok = ok;
@@ -211,6 +214,9 @@ void haul_unit_reset(worker *w, unit *u)
     haul_req_free(&u->req);
     forget_body(u);
     forget_segments(u);
+    rfile_close(&u->src);
+    free(u->up);
+    u->up = NULL;
     recycle(&u->body);
     recycle(&u->side);
     recycle(&u->etag);
@@ -384,7 +390,7 @@ static size_t header_cb(char *line, size_t sz, size_t n, void *ud)
     size_t len = sz * n;
     if (u->step == STEP_AUTH) return haul_swift_auth_header_cb(line, sz, n, &u->auth);
     if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) { /* a new response: forget the last one's */
-        if (u->step == STEP_REQUEST) {
+        if (u->step == STEP_REQUEST || u->step == STEP_PROBE) {
             haul_buf_reset(&u->etag); haul_buf_reset(&u->ctype);
             haul_buf_reset(&u->lastmod); haul_buf_reset(&u->meta);
             haul_buf_reset(&u->manifest_hdr);
@@ -404,7 +410,7 @@ static size_t header_cb(char *line, size_t sz, size_t n, void *ud)
         else if (IS("x-amz-mp-parts-count")) u->parts_count = strtoll(v, NULL, 10);
         return len;
     }
-    if (u->step != STEP_REQUEST) return len;
+    if (u->step != STEP_REQUEST && u->step != STEP_PROBE) return len;
     if (IS("ETag")) {
         haul_buf_reset(&u->etag);
         if (vlen >= 2 && v[0] == '"' && v[vlen - 1] == '"') haul_buf_add(&u->etag, v + 1, vlen - 2);
@@ -506,7 +512,35 @@ static void setup_easy(worker *w, unit *u)
     curl_easy_setopt(u->e, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(u->e, CURLOPT_HEADERDATA, u);
     curl_easy_setopt(u->e, CURLOPT_PRIVATE, u);
+    if (t->op == HAUL_OP_PUT && u->step == STEP_REQUEST && u->up) {
+        u->up->off = 0;
+        u->up->err[0] = '\0';
+        curl_easy_setopt(u->e, CURLOPT_READFUNCTION, upload_read);
+        curl_easy_setopt(u->e, CURLOPT_READDATA, u->up);
+        curl_easy_setopt(u->e, CURLOPT_SEEKFUNCTION, upload_seek);
+        curl_easy_setopt(u->e, CURLOPT_SEEKDATA, u->up);
+        curl_easy_setopt(u->e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)u->src.size);
+    }
     (void)w;
+}
+
+/* The PUT of u's key: the file's checksum and the task's metadata as
+ * headers, and no "Expect: 100-continue" (a round trip per file). */
+static int build_put(unit *u, const char *token, const char *surl, char *err)
+{
+    const haul_task *t = &u->wt->t;
+    haul_kv hdrs[HAUL_REQ_EXTRA_MAX];
+    upload_hdrs store;
+    size_t n = upload_headers(t->conn.kind, u->wt->res[u->idx].md5, t->meta, t->nmeta, hdrs, &store);
+    int rc = haul_store_request_hdrs(&t->conn, token, surl, "PUT", t->bucket, t->keys[u->idx],
+                                     NULL, 0, hdrs, n, &u->req, err);
+    upload_headers_free(&store);
+    if (rc == 0) {
+        struct curl_slist *l = curl_slist_append(u->req.headers, "Expect:");
+        if (!l) haul_oom();
+        u->req.headers = l;
+    }
+    return rc;
 }
 
 /* "container/prefix" of X-Object-Manifest, percent-decoded. */
@@ -564,6 +598,8 @@ static int build(unit *u, const char *token, const char *surl, char *err)
     }
     case STEP_LISTCHECK:
         return haul_store_list_request(&t->conn, token, surl, t->bucket, key, NULL, 1, &u->req, err);
+    case STEP_PROBE:
+        return haul_store_request(&t->conn, token, surl, "HEAD", t->bucket, key, NULL, 0, &u->req, err);
     case STEP_AUTH:
         return haul_swift_auth_request(&t->conn, &u->req, err);
     case STEP_REQUEST:
@@ -587,6 +623,13 @@ static int build(unit *u, const char *token, const char *surl, char *err)
         return haul_store_request(&t->conn, token, surl, "HEAD", t->bucket, key, NULL, 0, &u->req, err);
     case HAUL_OP_GET:
         return haul_store_request(&t->conn, token, surl, "GET", t->bucket, key, NULL, 0, &u->req, err);
+    case HAUL_OP_PUT:
+        return build_put(u, token, surl, err);
+    case HAUL_OP_DELETE: /* --dry-run: what is there to delete */
+        return haul_store_request(&t->conn, token, surl, t->flags & HAUL_TASK_DRY_RUN ? "HEAD" : "DELETE",
+                                  t->bucket, key, NULL, 0, &u->req, err);
+    case HAUL_OP_VERIFY:
+        return haul_store_request(&t->conn, token, surl, "HEAD", t->bucket, key, NULL, 0, &u->req, err);
     default:
         snprintf(err, HAUL_ERR_LEN, "operation %s is not supported", haul_op_str(t->op));
         return -1;
@@ -605,7 +648,15 @@ static void describe(const unit *u, haul_buf *what)
     case HAUL_OP_SIDECAR:
         haul_buf_printf(what, "GET %s/%s%s", t->bucket, key, t->sidecar_ext ? t->sidecar_ext : ".metadata"); break;
     case HAUL_OP_HEAD:
+    case HAUL_OP_VERIFY:
         haul_buf_printf(what, "HEAD %s/%s", t->bucket, key); break;
+    case HAUL_OP_PUT:
+        haul_buf_printf(what, "%s %s/%s", u->step == STEP_PROBE ? "HEAD" : "PUT", t->bucket, key);
+        break;
+    case HAUL_OP_DELETE:
+        haul_buf_printf(what, "%s %s/%s", t->flags & HAUL_TASK_DRY_RUN ? "HEAD" : "DELETE",
+                        t->bucket, key);
+        break;
     default:
         haul_buf_printf(what, "GET %s/%s", t->bucket, key); break;
     }
@@ -743,6 +794,48 @@ static int ends_with(const char *s, const char *suf)
     return b <= a && memcmp(s + a - b, suf, b) == 0;
 }
 
+/* put: open the file, hash it, and say what to do first: HEAD the key
+ * (--skip-existing) or PUT it. With --dry-run and nothing to look up, the
+ * result is set here. -1 with the key's result set. */
+static int put_prepare(worker *w, unit *u, unit_step *first)
+{
+    const haul_task *t = &u->wt->t;
+    wresult *r = &u->wt->res[u->idx];
+    char err[HAUL_ERR_LEN];
+
+    if (!w->in) {
+        haul_result_fail(r, 0, "this worker reads no files (start it with --in-root DIR to "
+                         "upload files beneath DIR)", 0);
+        return -1;
+    }
+    if (rfile_open(w->in, t->src_dir, t->srcs[u->idx], &u->src, err) < 0 ||
+        upload_md5(&u->src, r->md5, err) < 0) {
+        haul_result_fail(r, 0, err, 0);
+        return -1;
+    }
+    r->bytes = u->src.size;
+    if (rfile_changed(&u->src, err)) {
+        haul_result_fail(r, 0, err, 1);
+        return -1;
+    }
+    if (t->segment_size && (uint64_t)u->src.size > t->segment_size) {
+        snprintf(err, sizeof err, "%s is %lld bytes, above --segment-size %llu: segmented "
+                 "uploads (S3 multipart, Swift SLO) are not implemented yet", u->src.path,
+                 u->src.size, (unsigned long long)t->segment_size);
+        haul_result_fail(r, 0, err, 0);
+        return -1;
+    }
+    u->up = haul_calloc(1, sizeof *u->up);
+    u->up->f = &u->src;
+    *first = t->flags & HAUL_TASK_SKIP_EXISTING ? STEP_PROBE : STEP_REQUEST;
+    if ((t->flags & HAUL_TASK_DRY_RUN) && *first == STEP_REQUEST) {
+        haul_result_set(r, 1, 0, NULL);
+        r->status = "would-upload";
+        r->ms = haul_mono_ms() - u->t0;
+    }
+    return 0;
+}
+
 int haul_unit_start(worker *w, unit *u)
 {
     haul_task *t = &u->wt->t;
@@ -778,6 +871,28 @@ int haul_unit_start(worker *w, unit *u)
     r->bytes = -1;
     r->count = -1;
     r->verified = HAUL_VERIFIED_NONE;
+    r->status = NULL;
+    r->md5[0] = '\0';
+    free(r->etag);
+    r->etag = NULL;
+    if (haul_op_writes(t->op) && w->read_only) {
+        haul_result_fail(r, 0, "this worker is --read-only: it does not put or delete", 0);
+        r->ms = 0;
+        return UNIT_FINISHED;
+    }
+    if (t->op == HAUL_OP_PUT) {
+        unit_step first;
+        if (put_prepare(w, u, &first) < 0) {
+            r->ms = haul_mono_ms() - u->t0;
+            return UNIT_FINISHED;
+        }
+        if (r->done) return UNIT_FINISHED; /* --dry-run without --skip-existing */
+        if (start_step(w, u, first) < 0) {
+            r->ms = haul_mono_ms() - u->t0;
+            return UNIT_FINISHED;
+        }
+        return UNIT_RUNNING;
+    }
     if (!request) { /* no sidecar: an empty value, no request */
         haul_result_set(r, 1, 0, NULL);
         r->ms = 0;
@@ -1049,6 +1164,55 @@ int haul_transfer_done(worker *w, CURL *e, CURLcode cc, unit **out)
     return transfer_over(w, u, cc, http);
 }
 
+/* put: the PUT was answered 2xx. The store checked the body against the
+ * checksum sent; its ETag equal to the MD5 says it stored those bytes. A
+ * file written to while it was sent is uploaded again. */
+static void put_done(unit *u, wresult *r, long http)
+{
+    char err[HAUL_ERR_LEN];
+    free(r->etag);
+    r->etag = haul_strndup(haul_buf_str(&u->etag), u->etag.len);
+    if (rfile_changed(&u->src, err)) {
+        fail_key(u, http, err, 1);
+        return;
+    }
+    haul_result_set(r, 1, http, NULL);
+    r->verified = upload_same(u->src.size, r->md5, u->src.size, r->etag, u->etag.len)
+                      ? HAUL_VERIFIED_MD5 : HAUL_VERIFIED_NONE;
+}
+
+/* put --skip-existing: what HEAD said of the key. The same size and MD5:
+ * skipped; missing or different: PUT it (or, --dry-run, say it would). */
+static int probe_done(worker *w, unit *u, long http)
+{
+    const haul_task *t = &u->wt->t;
+    wresult *r = &u->wt->res[u->idx];
+    char err[HAUL_ERR_LEN];
+
+    if (http != 404 && (http < 200 || http > 299)) {
+        haul_buf what = HAUL_BUF_INIT;
+        describe(u, &what);
+        haul_store_error(&t->conn, what.p, http, NULL, 0, err);
+        haul_buf_free(&what);
+        haul_result_fail(r, http, err, haul_store_transient(http) ||
+                         (http == 401 && t->conn.kind == HAUL_STORE_SWIFT));
+        return UNIT_FINISHED;
+    }
+    if (http != 404 && upload_same(u->src.size, r->md5, u->clen, haul_buf_str(&u->etag), u->etag.len)) {
+        haul_result_set(r, 1, http, NULL);
+        r->status = "skipped";
+        r->etag = haul_strndup(haul_buf_str(&u->etag), u->etag.len);
+        r->verified = HAUL_VERIFIED_MD5;
+        return UNIT_FINISHED;
+    }
+    if (t->flags & HAUL_TASK_DRY_RUN) {
+        haul_result_set(r, 1, http, NULL);
+        r->status = "would-upload";
+        return UNIT_FINISHED;
+    }
+    return start_step(w, u, STEP_REQUEST) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
+}
+
 static int transfer_over(worker *w, unit *u, CURLcode cc, long http)
 {
     haul_task *t = &u->wt->t;
@@ -1073,12 +1237,16 @@ static int transfer_over(worker *w, unit *u, CURLcode cc, long http)
         fail_key(u, http, u->werr, u->corrupt); /* a full disk will not be better soon */
         goto out;
     }
+    if (cc != CURLE_OK && u->up && u->up->err[0]) {
+        fail_key(u, http, u->up->err, 1); /* the file shrank while it was sent */
+        goto out;
+    }
     if (cc != CURLE_OK) {
         const char *url = NULL;
         curl_easy_getinfo(u->e, CURLINFO_EFFECTIVE_URL, &url);
         snprintf(err, sizeof err, "%s (%.*s)", curl_easy_strerror(cc),
                  url ? (int)strcspn(url, "?") : 0, url ? url : "");
-        if (u->step != STEP_REQUEST && !curl_transient(cc)) {
+        if (u->step != STEP_REQUEST && u->step != STEP_PROBE && !curl_transient(cc)) {
             rc = side_failed(w, u, err); /* a side request that cannot be made */
             goto out;
         }
@@ -1090,6 +1258,21 @@ static int transfer_over(worker *w, unit *u, CURLcode cc, long http)
         u->auth_retried = 1;
         haul_buf_reset(&u->body);
         rc = start_step(w, u, u->step) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
+        goto out;
+    }
+    if (u->step == STEP_PROBE) {
+        rc = probe_done(w, u, http);
+        goto out;
+    }
+    if (http == 404 && (t->op == HAUL_OP_DELETE || t->op == HAUL_OP_VERIFY)) {
+        /* Nothing there: for delete, nothing to do (not a failure of the
+         * job); for verify, what the manifest names is missing. */
+        haul_buf what = HAUL_BUF_INIT;
+        describe(u, &what);
+        haul_store_error(&t->conn, what.p, http, u->body.p, u->body.len, err);
+        haul_buf_free(&what);
+        haul_result_set(r, t->op == HAUL_OP_DELETE, http, err);
+        r->status = "missing";
         goto out;
     }
     if (u->step != STEP_REQUEST) {
@@ -1158,6 +1341,33 @@ static int transfer_over(worker *w, unit *u, CURLcode cc, long http)
         head_value(u, r);
         haul_result_set(r, 1, http, NULL);
         goto out;
+    case HAUL_OP_PUT:
+        put_done(u, r, http);
+        goto out;
+    case HAUL_OP_DELETE:
+        haul_result_set(r, 1, http, NULL);
+        if (t->flags & HAUL_TASK_DRY_RUN) {
+            r->status = "would-delete";
+            r->bytes = u->clen;
+            r->etag = haul_strndup(haul_buf_str(&u->etag), u->etag.len);
+        }
+        goto out;
+    case HAUL_OP_VERIFY: {
+        int checked = 0;
+        char why[HAUL_ERR_LEN];
+        r->bytes = u->clen;
+        r->etag = haul_strndup(haul_buf_str(&u->etag), u->etag.len);
+        if (t->nexpect && upload_compare(t->sizes[u->idx], t->md5s[u->idx], u->clen,
+                                         haul_buf_str(&u->etag), u->etag.len, &checked, why,
+                                         sizeof why) < 0) {
+            haul_result_set(r, 0, http, why);
+            r->status = "mismatch";
+            goto out;
+        }
+        haul_result_set(r, 1, http, NULL);
+        r->verified = checked ? HAUL_VERIFIED_MD5 : HAUL_VERIFIED_NONE;
+        goto out;
+    }
     case HAUL_OP_LIST:
     case HAUL_OP_LIST_BUCKETS:
         haul_list_page_free(&u->page);

@@ -31,6 +31,10 @@ typedef struct wresult {
     int tries;           /* attempts made for this key */
     int transient;       /* the failure is worth another attempt */
     haul_verified verified; /* get: what the body was checked against */
+    const char *status;  /* a status other than ok / error ("skipped", "missing", ...;
+                            static); NULL: ok or error as `ok` says */
+    char md5[33];        /* put: the file's MD5; "" none */
+    char *etag;          /* put: the ETag the store returned; verify: the object's */
     /* list: the checkpoint this key's rows are committed up to (broker.c reads
      * it from Redis before every attempt and after every commit). */
     char *resume;        /* the next page's marker; NULL: from the start */
@@ -59,6 +63,7 @@ typedef enum unit_step {
     STEP_SEGMENTS,       /* get, Swift DLO: listing the segments (one page) */
     STEP_PARTPROBE,      /* get, S3 multipart: HEAD ?partNumber=1 for the part size */
     STEP_LISTCHECK,      /* get over S3: is this 32-hex ETag a Swift DLO's? (listing) */
+    STEP_PROBE,          /* put --skip-existing: HEAD the key first */
 } unit_step;
 const char *unit_step_str(unit_step s);
 
@@ -106,6 +111,8 @@ typedef struct unit {
     int listchecked;     /* get over S3: STEP_LISTCHECK was done */
     int range_checked;   /* get: whether to fetch in parts was decided */
     struct wrange *range; /* get: fetched in parts (ranged.h); NULL: one stream */
+    rfile src;           /* put: the file sent */
+    struct upload_src *up; /* put: curl's reader of it (upload.h) */
     haul_segment *segs;  /* get: the segments learned (SLO manifest, DLO listing) */
     size_t nsegs;
     char *segs_etag;     /* the object ETag they were learned for */
@@ -129,6 +136,8 @@ typedef struct worker {
     CURLM *multi;
     int running;         /* transfers in flight */
     wfiles *files;       /* every file this worker writes lies beneath its --out-root */
+    wfiles *in;          /* every file put reads lies beneath its --in-root; NULL: reads none */
+    int read_only;       /* --read-only: put and delete are refused */
     const char *allow;   /* --allow-endpoint patterns; NULL: any */
     unit *auths;         /* units leading a Swift auth (STEP_AUTH) */
     unit *finished;      /* keys finished outside haul_transfer_done's own return */

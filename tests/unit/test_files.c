@@ -233,6 +233,85 @@ TEST(root_checked)
     wfiles_close(NULL);
 }
 
+/* ---- files read (put) --------------------------------------------------- */
+
+/* Open src (under dir) beneath root/ for reading: NULL and its content in
+ * *got, or the sentence. */
+static const char *get(wfiles *fs, const char *dir, const char *src, char **got)
+{
+    static char err[HAUL_ERR_LEN];
+    rfile f;
+    *got = NULL;
+    if (rfile_open(fs, dir, src, &f, err) < 0) return err;
+    static char b[256];
+    ssize_t n = pread(f.fd, b, sizeof b - 1, 0);
+    b[n < 0 ? 0 : n] = '\0';
+    *got = b;
+    int same = f.size == (long long)n;
+    if (!same) snprintf(err, sizeof err, "size %lld, read %zd", f.size, n);
+    rfile_close(&f);
+    return same ? NULL : err;
+}
+
+static wfiles *fresh_in(void)
+{
+    char root[300], err[HAUL_ERR_LEN];
+    sh("rm -rf %s && mkdir -p %s/root/d/e %s/outside && echo in > %s/root/d/e/f && "
+       "echo out > %s/outside/secret && echo top > '%s/root/a b+c%.txt'", top);
+    snprintf(root, sizeof root, "%s/root", top);
+    wfiles *fs = rfiles_open(root, err);
+    if (!fs) printf("  rfiles_open: %s\n", err);
+    else if (walk) wfiles_force_walk(fs);
+    return fs;
+}
+
+TEST(reads_beneath_the_in_root)
+{
+    char *got, abs[600];
+    wfiles *fs = fresh_in();
+    ASSERT(fs);
+    ASSERT(get(fs, "d", "e/f", &got) == NULL);
+    ASSERT_STREQ(got, "in\n");
+    ASSERT(get(fs, NULL, "d/e/f", &got) == NULL);                /* relative to the root */
+    snprintf(abs, sizeof abs, "%s/d/e/f", wfiles_root(fs));
+    ASSERT(get(fs, NULL, abs, &got) == NULL);                    /* absolute, beneath it */
+    ASSERT(get(fs, wfiles_root(fs), "a b+c%.txt", &got) == NULL);
+    ASSERT_STREQ(got, "top\n");
+    /* Outside, up, links, and what is not a regular file: refused. */
+    snprintf(abs, sizeof abs, "%s/outside", top);
+    ASSERT_HAS(get(fs, abs, "secret", &got), "is outside this worker's --in-root");
+    ASSERT_HAS(get(fs, NULL, "/etc/passwd", &got), "outside this worker's --in-root");
+    ASSERT_HAS(get(fs, "d", "../../outside/secret", &got), "'.' or '..' segment");
+    ASSERT_HAS(get(fs, "d", "/etc/passwd", &got), "absolute under a source directory");
+    ASSERT_HAS(get(fs, "d", "e//f", &got), "empty");
+    sh("ln -s %s/outside/secret %s/root/link && ln -s %s/outside %s/root/dlink", top);
+    ASSERT_HAS(get(fs, NULL, "link", &got), "symbolic link");
+    ASSERT_HAS(get(fs, "dlink", "secret", &got), "symbolic link");
+    ASSERT_HAS(get(fs, NULL, "dlink/secret", &got), "symbolic link");
+    ASSERT_HAS(get(fs, NULL, "d", &got), "is not a regular file (a directory)");
+    sh("mkfifo %s/root/fifo", top);
+    ASSERT_HAS(get(fs, NULL, "fifo", &got), "is not a regular file (a FIFO)");
+    ASSERT_HAS(get(fs, NULL, "nothere", &got), "No such file or directory");
+    sh("echo x > %s/root/noperm && chmod 000 %s/root/noperm", top);
+    if (geteuid() != 0) ASSERT_HAS(get(fs, NULL, "noperm", &got), "Permission denied");
+    wfiles_close(fs);
+}
+
+TEST(changed_while_read)
+{
+    char err[HAUL_ERR_LEN];
+    rfile f;
+    wfiles *fs = fresh_in();
+    ASSERT(fs);
+    ASSERT_EQ(rfile_open(fs, NULL, "d/e/f", &f, err), 0);
+    ASSERT_EQ(rfile_changed(&f, err), 0);
+    sh("echo more >> %s/root/d/e/f", top);
+    ASSERT_EQ(rfile_changed(&f, err), 1);
+    ASSERT_HAS(err, "changed while it was read (size 3, now 8)");
+    rfile_close(&f);
+    wfiles_close(fs);
+}
+
 int main(void)
 {
     snprintf(top, sizeof top, "/tmp/haul-test-files.%d", (int)getpid());
@@ -243,6 +322,8 @@ int main(void)
         RUN(symlinks_not_followed);
         RUN(temporary_files_are_unique);
         RUN(cached_directories_are_resolved_again);
+        RUN(reads_beneath_the_in_root);
+        RUN(changed_while_read);
     }
     RUN(root_checked);
     sh("rm -rf %s", top);
