@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# The write side (put, verify, delete) against real Swift (tempauth + s3api)
+# and a real redis-server, over both of Swift's APIs. A tree with awkward
+# names (spaces, '+', '%', unicode, deep paths, an empty file, a link, a
+# FIFO) is uploaded with metadata; every object is read back with boto3 or
+# Swift's API and compared byte for byte with its file; --skip-existing
+# makes no PUT on the second run (the objects' timestamps stay), uploads
+# what changed, and --dry-run changes nothing; verify finds an object
+# changed behind haul's back and one deleted; delete --dry-run deletes
+# nothing, more than 1000 keys need --yes, a missing key is a row; and a
+# worker reads nothing outside its --in-root.
+set -u
+cd "$(dirname "$0")/../.."
+TOP=$PWD
+. tests/lib/servers.sh
+. tests/lib/testlib.sh
+PY=/usr/bin/python3
+SCHED=$TOP/bin/haul-scheduler WORKER=$TOP/bin/haul-worker
+T=$(mktemp -d /tmp/haul-put.XXXXXX)
+WPIDS=()
+cleanup() {
+    [ "$BASHPID" = "$$" ] || return 0
+    [ ${#WPIDS[@]} -gt 0 ] && kill "${WPIDS[@]}" 2>/dev/null
+    haul_servers_stop
+    if [ "$failed" -eq 0 ] && [ -z "${HAUL_KEEP:-}" ]; then rm -rf "$T"; else echo "  (test files kept in $T)"; fi
+}
+trap cleanup EXIT
+haul_servers_start "$T/srv" || { echo "FAIL servers did not start"; echo "0 passed, 1 failed"; exit 1; }
+export HAUL_REDIS_URL=$HAUL_TEST_REDIS_URL
+s3env()    { env -u ST_AUTH AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing "$@"; }
+swiftenv() { env ST_AUTH="$HAUL_TEST_ST_AUTH" ST_USER=test:tester ST_KEY=testing "$@"; }
+
+# The tree: beneath the workers' --in-root ($T/in), with one link out of it.
+IN=$T/in TREE=$T/in/run42
+mkdir -p "$TREE/d1/d2/d3/d4" "$TREE/unicodé" "$T/outside"
+printf 'hello\n' >"$TREE/a b.txt"
+printf 'plus' >"$TREE/plus+sign.bin"
+printf 'percent' >"$TREE/pct%41.dat"
+printf 'ñandú\n' >"$TREE/unicodé/ñ.txt"
+printf 'deep' >"$TREE/d1/d2/d3/d4/deep.txt"
+: >"$TREE/empty"
+head -c $((3 * 1048576 + 5)) /dev/urandom >"$TREE/big.bin"
+echo secret >"$T/outside/secret"
+ln -s "$T/outside/secret" "$TREE/link"
+mkfifo "$TREE/fifo"
+NFILES=7 NENTRIES=9
+
+"$WORKER" --concurrency 8 --in-root "$IN" --out-root "$T" >>"$T/worker.log" 2>&1 &
+WPIDS+=($!)
+
+# rows_check CSV FIELD=VALUE...: the CSV's rows as "key status" lines, sorted.
+rows() { $PY -c '
+import csv, sys
+for r in sorted(csv.DictReader(open(sys.argv[1])), key=lambda r: r["key"]):
+    print(r["key"], r["status"], *[r.get(c, "") for c in sys.argv[2:]])' "$@"; }
+
+# readback API CONTAINER CSV: every ok row's object equals its file (bytes,
+# and the size and MD5 in the row), with the metadata run=42.
+readback() {
+    $PY - "$@" "$TREE" "$HAUL_TEST_S3" "$HAUL_TEST_ST_AUTH" <<'PYEOF'
+import csv, hashlib, sys
+api, bucket, log, tree, s3url, stauth = sys.argv[1:7]
+if api == "s3":
+    import boto3
+    c = boto3.client("s3", endpoint_url=s3url, aws_access_key_id="test:tester",
+                     aws_secret_access_key="testing", region_name="us-east-1")
+    def get(k):
+        o = c.get_object(Bucket=bucket, Key=k)
+        return o["Body"].read(), o["Metadata"]
+else:
+    import swiftclient
+    c = swiftclient.Connection(authurl=stauth, user="test:tester", key="testing")
+    def get(k):
+        h, body = c.get_object(bucket, k)
+        return body, {n[len("x-object-meta-"):]: v for n, v in h.items() if n.startswith("x-object-meta-")}
+bad = n = 0
+for r in csv.DictReader(open(log)):
+    if r["status"] != "ok":
+        continue
+    n += 1
+    rel = r["key"][len("run42/"):]
+    want = open(tree + "/" + rel, "rb").read()
+    body, meta = get(r["key"])
+    md5 = hashlib.md5(want).hexdigest()
+    good = body == want and r["md5"] == md5 and r["size"] == str(len(want)) and \
+        r["etag"] == md5 and r["verified"] == "md5" and meta.get("run") == "42"
+    if not good:
+        bad += 1
+        print("  | %s: %d bytes read back, %d in the file, row md5 %s etag %s size %s verified %s meta %s"
+              % (r["key"], len(body), len(want), r["md5"], r["etag"], r["size"], r["verified"], meta))
+print(n, bad)
+PYEOF
+}
+
+# 1. put over Swift and over S3: one row per entry, files ok, the link and
+#    the FIFO refused, every object the file's bytes with its metadata.
+haul_swift_mkcontainer backup || fail "making container backup"
+swiftenv "$SCHED" run --swift --container backup --op put --from-dir "$TREE" --prefix run42/ \
+    --meta run=42 --out "$T/put1.csv" >"$T/put1.out" 2>&1
+rc=$?
+check "put over Swift: exit 1 (two entries are not files)" 1 "$rc"
+check "put over Swift: one row per entry" $NENTRIES "$(($(wc -l <"$T/put1.csv") - 1))"
+check "put over Swift: rows" "run42/a b.txt ok
+run42/big.bin ok
+run42/d1/d2/d3/d4/deep.txt ok
+run42/empty ok
+run42/fifo error
+run42/link error
+run42/pct%41.dat ok
+run42/plus+sign.bin ok
+run42/unicodé/ñ.txt ok" "$(rows "$T/put1.csv")"
+grep -q 'symbolic link' "$T/put1.csv" && grep -q 'not a regular file (a FIFO)' "$T/put1.csv" &&
+    ok "put: the link and the FIFO are refused with a sentence" || fail "put: link/FIFO sentences" "$T/put1.csv"
+check "put over Swift: read back with swiftclient ($NFILES files, 0 differ)" "$NFILES 0" "$(readback swift backup "$T/put1.csv")"
+
+haul_swift_mkcontainer backups3 || fail "making container backups3"
+s3env "$SCHED" run --s3 "$HAUL_TEST_S3" --bucket backups3 --op put --from-dir "$TREE" --prefix run42/ \
+    --meta run=42 --out "$T/puts3.csv" >"$T/puts3.out" 2>&1
+check "put over S3: read back with boto3 ($NFILES files, 0 differ)" "$NFILES 0" "$(readback s3 backups3 "$T/puts3.csv")"
+
+# 2. --skip-existing: nothing PUT again (the objects' timestamps stay);
+#    a changed file is uploaded; --dry-run says so and changes nothing.
+ts() { swiftenv $PY -c '
+import os, sys, swiftclient
+c = swiftclient.Connection(authurl=os.environ["ST_AUTH"], user=os.environ["ST_USER"], key=os.environ["ST_KEY"])
+print(" ".join(c.head_object("backup", k)["x-timestamp"] for k in sys.argv[1:]))' "$@"; }
+before=$(ts "run42/a b.txt" "run42/big.bin")
+swiftenv "$SCHED" run --swift --container backup --op put --from-dir "$TREE" --prefix run42/ \
+    --meta run=42 --skip-existing --out "$T/put2.csv" >"$T/put2.out" 2>&1
+check "skip-existing: every file skipped" "$NFILES" "$(grep -c ',skipped,' "$T/put2.csv")"
+check "skip-existing: no object written again" "$before" "$(ts "run42/a b.txt" "run42/big.bin")"
+printf 'hello again\n' >"$TREE/a b.txt"
+swiftenv "$SCHED" run --swift --container backup --op put --from-dir "$TREE" --prefix run42/ \
+    --meta run=42 --skip-existing --dry-run --out "$T/put3.csv" >"$T/put3.out" 2>&1
+check "dry-run: the changed file would be uploaded, the rest skipped" \
+    "run42/a b.txt would-upload|$((NFILES - 1))" \
+    "$(grep -c ',skipped,' "$T/put3.csv" | sed "s/^/$(rows "$T/put3.csv" | grep would-upload)|/")"
+check "dry-run: nothing written" "$before" "$(ts "run42/a b.txt" "run42/big.bin")"
+swiftenv "$SCHED" run --swift --container backup --op put --from-dir "$TREE" --prefix run42/ \
+    --meta run=42 --skip-existing --out "$T/put4.csv" >"$T/put4.out" 2>&1
+check "skip-existing: the changed file uploaded, the rest skipped" "run42/a b.txt ok|$((NFILES - 1))" \
+    "$(rows "$T/put4.csv" | grep ' ok$')|$(grep -c ',skipped,' "$T/put4.csv")"
+check "skip-existing: the changed file reads back" "hello again" \
+    "$(swiftenv $PY -c 'import os, swiftclient; c = swiftclient.Connection(authurl=os.environ["ST_AUTH"], user=os.environ["ST_USER"], key=os.environ["ST_KEY"]); print(c.get_object("backup", "run42/a b.txt")[1].decode().strip())')"
+
+# 3. verify against the first put log: one object changed behind haul's
+#    back, one deleted.
+printf 'tampered' >"$T/tampered"
+haul_swift_put backup "run42/plus+sign.bin" "$T/tampered" || fail "tampering"
+swiftenv $PY -c 'import os, swiftclient; c = swiftclient.Connection(authurl=os.environ["ST_AUTH"], user=os.environ["ST_USER"], key=os.environ["ST_KEY"]); c.delete_object("backup", "run42/empty")'
+grep -v 'a b.txt' "$T/put1.csv" >"$T/manifest.csv"   # that one changed on purpose in step 2
+swiftenv "$SCHED" run --swift --container backup --op verify --manifest "$T/manifest.csv" \
+    --out "$T/verify.csv" >"$T/verify.out" 2>&1
+rc=$?
+check "verify: exit 1 (a mismatch and a missing object)" 1 "$rc"
+check "verify: rows" "run42/big.bin ok md5
+run42/d1/d2/d3/d4/deep.txt ok md5
+run42/empty missing 
+run42/fifo error 
+run42/link error 
+run42/pct%41.dat ok md5
+run42/plus+sign.bin mismatch 
+run42/unicodé/ñ.txt ok md5" "$(rows "$T/verify.csv" verified)"
+grep -q 'size 8 != manifest 4' "$T/verify.csv" && ok "verify: the mismatch names the field" || fail "verify: mismatch sentence" "$T/verify.csv"
+
+# 4. delete: --dry-run deletes nothing; more than 1000 keys need --yes; a
+#    missing key is a row http 404, not a failure of the job.
+printf 'run42/big.bin\nrun42/empty\nrun42/d1/d2/d3/d4/deep.txt\n' >"$T/old.txt"
+swiftenv "$SCHED" run --swift --container backup --op delete --keys "$T/old.txt" --dry-run \
+    --out "$T/del1.csv" >"$T/del1.out" 2>&1
+check "delete --dry-run: rows" "run42/big.bin would-delete
+run42/d1/d2/d3/d4/deep.txt would-delete
+run42/empty missing" "$(rows "$T/del1.csv")"
+check "delete --dry-run: nothing deleted" "$before" "$(ts "run42/a b.txt" "run42/big.bin" | sed "s/^[^ ]* /$(echo "$before" | cut -d' ' -f1) /")"
+seq -f 'k%g' 1 1001 >"$T/many.txt"
+swiftenv "$SCHED" run --swift --container backup --op delete --keys "$T/many.txt" --out "$T/many.csv" \
+    >"$T/many.out" 2>&1
+rc=$?
+[ "$rc" -ne 0 ] && grep -q -- '--yes' "$T/many.out" && [ "$(redis-cli -u "$HAUL_REDIS_URL" llen haul:q:default)" = 0 ] &&
+    ok "delete of 1001 keys without --yes: refused, nothing queued" || fail "delete without --yes (exit $rc)" "$T/many.out"
+swiftenv "$SCHED" run --swift --container backup --op delete --keys "$T/old.txt" --yes \
+    --out "$T/del2.csv" >"$T/del2.out" 2>&1
+rc=$?
+check "delete: exit 0, the missing key a 404 row" "0|run42/big.bin ok 204
+run42/d1/d2/d3/d4/deep.txt ok 204
+run42/empty missing 404" "$rc|$(rows "$T/del2.csv" http)"
+check "delete: the objects are gone" "404 404" "$(swiftenv $PY -c '
+import os, swiftclient
+c = swiftclient.Connection(authurl=os.environ["ST_AUTH"], user=os.environ["ST_USER"], key=os.environ["ST_KEY"])
+out = []
+for k in ("run42/big.bin", "run42/d1/d2/d3/d4/deep.txt"):
+    try: c.head_object("backup", k); out.append("200")
+    except swiftclient.ClientException as e: out.append(str(e.http_status))
+print(" ".join(out))')"
+
+# 5. Confinement: a source outside the worker's --in-root, and a worker
+#    without one.
+swiftenv "$SCHED" run --swift --container backup --op put --from-dir "$T/outside" --prefix x/ \
+    --out "$T/out1.csv" >"$T/out1.out" 2>&1
+grep -q "outside this worker's --in-root" "$T/out1.csv" && ! grep -q ',ok,' "$T/out1.csv" &&
+    ok "put: a directory outside --in-root is refused" || fail "put outside --in-root" "$T/out1.csv"
+kill "${WPIDS[@]}"; wait "${WPIDS[@]}" 2>/dev/null; WPIDS=()
+"$WORKER" --concurrency 4 --out-root "$T" >>"$T/worker2.log" 2>&1 &
+WPIDS+=($!)
+swiftenv "$SCHED" run --swift --container backup --op put --from-dir "$TREE" --prefix y/ \
+    --out "$T/noin.csv" >"$T/noin.out" 2>&1
+check "put: a worker without --in-root reads nothing" "$NENTRIES" "$(grep -c 'reads no files' "$T/noin.csv")"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
