@@ -217,6 +217,8 @@ void haul_unit_reset(worker *w, unit *u)
     rfile_close(&u->src);
     free(u->up);
     u->up = NULL;
+    upload_hash_free(u->deep);
+    u->deep = NULL;
     recycle(&u->body);
     recycle(&u->side);
     recycle(&u->etag);
@@ -313,6 +315,15 @@ static size_t write_cb(char *p, size_t sz, size_t n, void *ud)
     }
     if (http < 200 || http > 299) { /* an error document: keep its start for the message */
         if (u->body.len < ERROR_BODY_MAX) haul_buf_add(&u->body, p, len);
+        return len;
+    }
+    if (t->op == HAUL_OP_VERIFY) { /* --deep: hashed, not kept */
+        if (!u->deep && !(u->deep = upload_hash_new())) {
+            snprintf(u->werr, sizeof u->werr, "this OpenSSL offers no MD5");
+            goto fail;
+        }
+        upload_hash_update(u->deep, p, len);
+        u->nbytes += (long long)len;
         return len;
     }
     if (!u->planned && (t->op == HAUL_OP_GET || t->op == HAUL_OP_SIDECAR) && plan(w, u)) {
@@ -628,8 +639,9 @@ static int build(unit *u, const char *token, const char *surl, char *err)
     case HAUL_OP_DELETE: /* --dry-run: what is there to delete */
         return haul_store_request(&t->conn, token, surl, t->flags & HAUL_TASK_DRY_RUN ? "HEAD" : "DELETE",
                                   t->bucket, key, NULL, 0, &u->req, err);
-    case HAUL_OP_VERIFY:
-        return haul_store_request(&t->conn, token, surl, "HEAD", t->bucket, key, NULL, 0, &u->req, err);
+    case HAUL_OP_VERIFY: /* --deep: the body, hashed as it comes */
+        return haul_store_request(&t->conn, token, surl, t->flags & HAUL_TASK_DEEP ? "GET" : "HEAD",
+                                  t->bucket, key, NULL, 0, &u->req, err);
     default:
         snprintf(err, HAUL_ERR_LEN, "operation %s is not supported", haul_op_str(t->op));
         return -1;
@@ -648,8 +660,10 @@ static void describe(const unit *u, haul_buf *what)
     case HAUL_OP_SIDECAR:
         haul_buf_printf(what, "GET %s/%s%s", t->bucket, key, t->sidecar_ext ? t->sidecar_ext : ".metadata"); break;
     case HAUL_OP_HEAD:
-    case HAUL_OP_VERIFY:
         haul_buf_printf(what, "HEAD %s/%s", t->bucket, key); break;
+    case HAUL_OP_VERIFY:
+        haul_buf_printf(what, "%s %s/%s", t->flags & HAUL_TASK_DEEP ? "GET" : "HEAD", t->bucket, key);
+        break;
     case HAUL_OP_PUT:
         haul_buf_printf(what, "%s %s/%s", u->step == STEP_PROBE ? "HEAD" : "PUT", t->bucket, key);
         break;
@@ -1355,11 +1369,23 @@ static int transfer_over(worker *w, unit *u, CURLcode cc, long http)
     case HAUL_OP_VERIFY: {
         int checked = 0;
         char why[HAUL_ERR_LEN];
+        const char *etag = haul_buf_str(&u->etag);
+        size_t etaglen = u->etag.len;
         r->bytes = u->clen;
-        r->etag = haul_strndup(haul_buf_str(&u->etag), u->etag.len);
-        if (t->nexpect && upload_compare(t->sizes[u->idx], t->md5s[u->idx], u->clen,
-                                         haul_buf_str(&u->etag), u->etag.len, &checked, why,
-                                         sizeof why) < 0) {
+        r->etag = haul_strndup(etag, etaglen);
+        if (t->flags & HAUL_TASK_DEEP) {
+            /* The bytes themselves: their size and MD5 stand for the ETag. */
+            if (!u->deep) u->deep = upload_hash_new();
+            if (!u->deep || upload_hash_final(u->deep, r->md5) < 0) {
+                haul_result_fail(r, http, "cannot hash the body (OpenSSL offers no MD5)", 0);
+                goto out;
+            }
+            r->bytes = u->nbytes;
+            etag = r->md5;
+            etaglen = 32;
+        }
+        if (t->nexpect && upload_compare(t->sizes[u->idx], t->md5s[u->idx], r->bytes,
+                                         etag, etaglen, &checked, why, sizeof why) < 0) {
             haul_result_set(r, 0, http, why);
             r->status = "mismatch";
             goto out;

@@ -153,3 +153,42 @@ int upload_compare(long long want_size, const char *want_md5, long long clen, co
     }
     return 0;
 }
+
+struct upload_hash {
+    EVP_MD *md;
+    EVP_MD_CTX *ctx;
+};
+
+upload_hash *upload_hash_new(void)
+{
+    upload_hash *h = haul_calloc(1, sizeof *h);
+    h->md = EVP_MD_fetch(NULL, "MD5", NULL);
+    h->ctx = EVP_MD_CTX_new();
+    if (!h->md || !h->ctx || EVP_DigestInit_ex(h->ctx, h->md, NULL) != 1) {
+        upload_hash_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void upload_hash_update(upload_hash *h, const void *p, size_t n)
+{
+    EVP_DigestUpdate(h->ctx, p, n);
+}
+
+int upload_hash_final(upload_hash *h, char hex[33])
+{
+    unsigned char d[16];
+    unsigned dl = 0;
+    if (EVP_DigestFinal_ex(h->ctx, d, &dl) != 1 || dl != 16) return -1;
+    hex16(d, hex);
+    return 0;
+}
+
+void upload_hash_free(upload_hash *h)
+{
+    if (!h) return;
+    EVP_MD_CTX_free(h->ctx);
+    EVP_MD_free(h->md);
+    free(h);
+}

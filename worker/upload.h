@@ -42,6 +42,14 @@ size_t upload_headers(haul_store_kind kind, const char *md5hex, char *const *met
                       size_t nmeta, haul_kv *hdrs, upload_hdrs *store);
 void upload_headers_free(upload_hdrs *store);
 
+/* An MD5 computed piece by piece (verify --deep). new: NULL when OpenSSL
+ * offers no MD5. final: the hex digest into hex[33]; 0, or -1. */
+typedef struct upload_hash upload_hash;
+upload_hash *upload_hash_new(void);
+void upload_hash_update(upload_hash *h, const void *p, size_t n);
+int upload_hash_final(upload_hash *h, char hex[33]);
+void upload_hash_free(upload_hash *h); /* NULL ok */
+
 /* Whether an object (its size clen, -1 unknown, and its ETag, quotes
  * removed) is a file of `size` bytes with MD5 md5hex: 1 the same, 0 not (or
  * not known: a segmented object's ETag is not its MD5). */

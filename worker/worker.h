@@ -113,6 +113,7 @@ typedef struct unit {
     struct wrange *range; /* get: fetched in parts (ranged.h); NULL: one stream */
     rfile src;           /* put: the file sent */
     struct upload_src *up; /* put: curl's reader of it (upload.h) */
+    struct upload_hash *deep; /* verify --deep: the body's MD5 so far */
     haul_segment *segs;  /* get: the segments learned (SLO manifest, DLO listing) */
     size_t nsegs;
     char *segs_etag;     /* the object ETag they were learned for */

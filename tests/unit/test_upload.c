@@ -126,6 +126,19 @@ TEST(same_and_compare)
     ASSERT_EQ(checked, 0);
 }
 
+TEST(hash_in_pieces)
+{
+    char hex[33];
+    upload_hash *h = upload_hash_new();
+    ASSERT(h);
+    upload_hash_update(h, "a", 1);
+    upload_hash_update(h, "bc", 2);
+    ASSERT_EQ(upload_hash_final(h, hex), 0);
+    ASSERT_STREQ(hex, "900150983cd24fb0d6963f7d28e17f72");
+    upload_hash_free(h);
+    upload_hash_free(NULL);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/haul-test-upload.%d", (int)getpid());
@@ -136,6 +149,7 @@ int main(void)
     RUN(reader_sends_what_was_there);
     RUN(put_headers);
     RUN(same_and_compare);
+    RUN(hash_in_pieces);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;
     TEST_DONE();
