@@ -162,9 +162,8 @@ run42/pct%41.dat ok md5
 run42/plus+sign.bin mismatch 
 run42/unicodé/ñ.txt ok md5" "$(rows "$T/verify.csv" verified)"
 grep -q 'size 8 != manifest 4' "$T/verify.csv" && ok "verify: the mismatch names the field" || fail "verify: mismatch sentence" "$T/verify.csv"
-# --deep: the bodies hashed. An object rewritten with the same size and
-# other bytes passes HEAD's size check only where the ETag is not compared;
-# --deep finds it by its bytes.
+# --deep: every body fetched and hashed; the row's md5 is the body's own.
+# An object rewritten with the same size and other bytes is found by them.
 printf 'PERCENT' >"$T/same-size"
 haul_swift_put backup "run42/pct%41.dat" "$T/same-size" || fail "rewriting pct%41.dat"
 swiftenv "$SCHED" run --swift --container backup --op verify --deep --manifest "$T/manifest.csv" \
