@@ -37,11 +37,12 @@ static int set_value(haul_opt *o, const char *v, const char *src, char *err)
     switch (o->type) {
     case HAUL_OPT_STR:
     case HAUL_OPT_LIST:
+    case HAUL_OPT_LINES:
     case HAUL_OPT_SECRET: {
         char **p = o->ptr;
-        if (o->type == HAUL_OPT_LIST && o->seen == 1 && *p) { /* a flag again: add to it */
-            haul_buf b = HAUL_BUF_INIT;
-            haul_buf_printf(&b, "%s,%s", *p, v);
+        if ((o->type == HAUL_OPT_LIST || o->type == HAUL_OPT_LINES) && o->seen == 1 && *p) {
+            haul_buf b = HAUL_BUF_INIT; /* a flag again: add to it */
+            haul_buf_printf(&b, "%s%c%s", *p, o->type == HAUL_OPT_LINES ? '\n' : ',', v);
             free(*p);
             *p = haul_buf_detach(&b);
             return 0;
@@ -193,7 +194,7 @@ void haul_opts_usage(FILE *f, const haul_opt *opts)
     char env[96], left[64];
     for (const haul_opt *o = opts; o->name; o++) {
         if (o->type == HAUL_OPT_STR || o->type == HAUL_OPT_SECRET || o->type == HAUL_OPT_INT ||
-            o->type == HAUL_OPT_LIST)
+            o->type == HAUL_OPT_LIST || o->type == HAUL_OPT_LINES)
             snprintf(left, sizeof left, "--%s %s", o->name, o->metavar ? o->metavar : "VALUE");
         else if (o->type == HAUL_OPT_BOOL)
             snprintf(left, sizeof left, "--[no-]%s", o->name);
@@ -218,7 +219,8 @@ void haul_opts_usage(FILE *f, const haul_opt *opts)
 void haul_opts_free(haul_opt *opts)
 {
     for (haul_opt *o = opts; o->name; o++) {
-        if (o->type == HAUL_OPT_STR || o->type == HAUL_OPT_SECRET || o->type == HAUL_OPT_LIST) {
+        if (o->type == HAUL_OPT_STR || o->type == HAUL_OPT_SECRET || o->type == HAUL_OPT_LIST ||
+            o->type == HAUL_OPT_LINES) {
             char **p = o->ptr;
             if (o->type == HAUL_OPT_SECRET) haul_free_secret(*p);
             else free(*p);

@@ -18,8 +18,10 @@ typedef enum haul_opt_type {
     HAUL_OPT_INT,     /* long long *: checked against min..max */
     HAUL_OPT_BOOL,    /* int *: --name sets 1, --no-name sets 0; env 1/0/true/false/yes/no */
     HAUL_OPT_SET,     /* int *: --name sets *ptr = (int)max; takes no value, no env */
-    HAUL_OPT_LIST     /* char **: like STR, but repeated flags add to it: "a,b" (the
+    HAUL_OPT_LIST,    /* char **: like STR, but repeated flags add to it: "a,b" (the
                          variable holds the comma-separated list) */
+    HAUL_OPT_LINES    /* char **: like LIST, joined with '\n' instead, for values that
+                         may hold commas (the variable holds one per line) */
 } haul_opt_type;
 
 typedef struct haul_opt {

@@ -237,6 +237,11 @@ static int check_meta(const char *const *meta, size_t n, char *err)
     return 0;
 }
 
+int haul_task_check_meta(const char *const *meta, size_t n, char *err)
+{
+    return check_meta(meta, n, err);
+}
+
 /* An expected MD5: 32 lowercase hex digits, or "" (none). */
 static int check_md5(const char *m, long idx, char *err)
 {

@@ -110,6 +110,13 @@ typedef struct haul_task {
 #define HAUL_TASK_DEEP          4u /* verify: GET and hash the body, not only HEAD */
 #define HAUL_TASK_FLAGS         7u /* every flag this version knows */
 
+/* The encoder's rule for args.meta (n entries: name, value, ...), for a
+ * scheduler to apply to its options before it makes a job: names of 1 to
+ * HAUL_META_NAME_MAX letters, digits, '-' or '_'; values of at most
+ * HAUL_META_VALUE_MAX bytes, no control byte, no space at either end; at most
+ * HAUL_META_MAX pairs. 0, or -1 with the sentence the encoder would give. */
+int haul_task_check_meta(const char *const *meta, size_t n, char *err);
+
 /* Zero *t (conn and max_attempts initialised to their defaults). */
 void haul_task_init(haul_task *t);
 /* Free everything *t owns and re-initialise it. */

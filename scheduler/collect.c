@@ -81,6 +81,8 @@ typedef struct collector {
     haul_buf jkey, skey, dkey, line;
     FILE *out;
     haul_fmt fmt;
+    haul_op op;               /* the job's, from its hash */
+    haul_cols cols;           /* the output's columns: the read ops' or the write ops' */
     char *queue;
     long long batch, created, xcount;
     int listing;
@@ -122,10 +124,12 @@ typedef struct collector {
 static void write_row(collector *c, const haul_row *r)
 {
     haul_buf_reset(&c->line);
-    haul_out_row(&c->line, c->fmt, r);
+    haul_out_row_cols(&c->line, c->fmt, c->cols, r);
     if (fwrite(c->line.p, 1, c->line.len, c->out) != c->line.len) c->write_failed = 1;
     c->rows_out++;
-    if (r->status && !strcmp(r->status, "ok")) c->ok++; else c->errors++;
+    /* A success by the op's rule (a delete's `missing` is one, a verify's is
+     * not); the job hash's ok and errors, and the exit status, follow it. */
+    if (haul_status_ok(c->op, r->status)) c->ok++; else c->errors++;
 }
 
 static void emit(void *ud, const haul_row *r)
@@ -366,6 +370,7 @@ static int take_entry(collector *c, redisReply *kv, char *err)
         .task = field(kv, "task", NULL), .ms = ms ? strtoll(ms, NULL, 10) : -1,
         .tries = tries ? strtoll(tries, NULL, 10) : 0,
         .verified = verified_name(field(kv, "verified", NULL)),
+        .md5 = field(kv, "md5", NULL), .etag = field(kv, "etag", NULL),
     };
     r.value = field(kv, "value", &vlen);
     r.value_len = vlen;
@@ -742,6 +747,8 @@ static int attach(collector *c, char *err)
         rc = EXIT_USAGE;
     }
     c->listing = op && (!strcmp(op, "list") || !strcmp(op, "list-buckets"));
+    if (haul_op_parse(op, &c->op) < 0) c->op = HAUL_OP_NONE;
+    c->cols = haul_out_cols(c->op);
     c->queue = haul_strdup(q ? q : c->cfg->queue);
     c->batch = b ? strtoll(b, NULL, 10) : c->cfg->batch;
     if (c->batch < 1) c->batch = 1;
@@ -815,7 +822,7 @@ int haul_collect(const sched_cfg *cfg, haul_redis *rc, const char *job, long lon
         goto out;
     }
     haul_buf_reset(&c.line);
-    haul_out_header(&c.line, c.fmt);
+    haul_out_header_cols(&c.line, c.fmt, c.cols);
     if (c.line.len && fwrite(c.line.p, 1, c.line.len, c.out) != c.line.len) c.write_failed = 1;
     c.last_progress = c.last_trim = last_ttl = haul_mono_ms();
 

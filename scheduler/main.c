@@ -52,11 +52,19 @@ static haul_opt opts[] = {
     {"ca-file", HAUL_OPT_STR, &cfg.ca_file, NULL, 0, 0, NULL, "FILE", "CA bundle to verify the store with (a path on the workers' hosts)", 0},
     {"bucket", HAUL_OPT_STR, &cfg.bucket, NULL, 0, 0, NULL, "NAME", "S3 bucket or Swift container", 0},
     {"container", HAUL_OPT_STR, &cfg.bucket, NULL, 0, 0, NULL, "NAME", "same as --bucket (the later flag wins; a flag beats any variable)", 0},
-    {"prefix", HAUL_OPT_STR, &cfg.prefix, NULL, 0, 0, NULL, "PREFIX", "only keys under this prefix (listing, and --op list)", 0},
-    {"keys", HAUL_OPT_STR, &cfg.keys, NULL, 0, 0, NULL, "FILE", "keys from a file, one per line (- for stdin), instead of a listing", 0},
+    {"prefix", HAUL_OPT_STR, &cfg.prefix, NULL, 0, 0, NULL, "PREFIX", "only keys under this prefix (listing, and --op list); put --from-dir: put before every key", 0},
+    {"keys", HAUL_OPT_STR, &cfg.keys, NULL, 0, 0, NULL, "FILE", "keys from a file, one per line (- for stdin), instead of a listing; put: lines PATH<TAB>KEY", 0},
     {"limit", HAUL_OPT_INT, &cfg.limit, "0", 0, 1LL << 50, NULL, "N", "at most N keys from the listing (0: all)", 0},
     {"repeat", HAUL_OPT_INT, &cfg.repeat, "1", 1, 1000000, NULL, "N", "submit the keys N times over (the notebook's 10x listing)", 0},
-    {"op", HAUL_OPT_STR, &cfg.op, "sidecar", 0, 0, NULL, "OP", "list-buckets, list, head, get or sidecar", 0},
+    {"op", HAUL_OPT_STR, &cfg.op, "sidecar", 0, 0, NULL, "OP", "list-buckets, list, head, get, sidecar; put, delete, verify", 0},
+    {"from-dir", HAUL_OPT_STR, &cfg.from_dir, NULL, 0, 0, NULL, "DIR", "put: every file under DIR, walked here and read by the workers at the same path; key: --prefix + the path below DIR", 0},
+    {"meta", HAUL_OPT_LINES, &cfg.meta, NULL, 0, 0, NULL, "NAME=VALUE", "put: user metadata on every object (repeatable; NAME letters, digits, - and _)", 0},
+    {"segment-size", HAUL_OPT_INT, &cfg.segment_size, "0", 0, 5LL << 30, NULL, "BYTES", "put: files larger than this go up in segments (Swift) or parts (S3) of this size (0: the worker's choice)", 0},
+    {"skip-existing", HAUL_OPT_BOOL, &cfg.skip_existing, "0", 0, 0, NULL, NULL, "put: leave a key whose object has the file's size and MD5 (row: skipped)", 0},
+    {"dry-run", HAUL_OPT_BOOL, &cfg.dry_run, "0", 0, 0, NULL, NULL, "put, delete: change nothing; each row says what would be done (would-upload, would-delete)", 0},
+    {"yes", HAUL_OPT_SET, &cfg.yes, NULL, 0, 1, NULL, NULL, "delete: more than 1000 keys (refused without it)", 0},
+    {"manifest", HAUL_OPT_STR, &cfg.manifest, NULL, 0, 0, NULL, "FILE", "verify: a CSV with a header naming key, size (or bytes), md5 -- a put's --out is one", 0},
+    {"deep", HAUL_OPT_BOOL, &cfg.deep, "0", 0, 0, NULL, NULL, "verify: GET and hash every body, not only HEAD", 0},
     {"coalesce", HAUL_OPT_BOOL, &cfg.coalesce, "1", 0, 0, NULL, NULL, "fetch a key that occurs several times in a job once, and answer every occurrence", 0},
     {"batch", HAUL_OPT_INT, &cfg.batch, "16", 1, HAUL_TASK_MAX_KEYS, NULL, "N", "keys per task", 0},
     {"max-inline", HAUL_OPT_INT, &cfg.max_inline, "1M", 0, HAUL_MAX_INLINE, NULL, "BYTES", "get: bodies up to this size go in the result (one Redis value and one row: at most 64M); larger to --out-dir", 0},
@@ -96,7 +104,10 @@ static void usage(FILE *f)
         "  export ST_AUTH=http://store:8080/auth/v1.0 ST_USER=test:tester ST_KEY=testing\n"
         "  haul-scheduler run --swift --container LSST-IR-FUSION-testfromopenstack --op sidecar --out metadata.csv\n"
         "  export AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing\n"
-        "  haul-scheduler run --s3 http://store:8080 --bucket B --keys keys.txt --op get --out-dir /data\n\n"
+        "  haul-scheduler run --s3 http://store:8080 --bucket B --keys keys.txt --op get --out-dir /data\n"
+        "  haul-scheduler run --swift --container backup --op put --from-dir /data/run42 --prefix run42/ --out put-log.csv\n"
+        "  haul-scheduler run --swift --container backup --op verify --manifest put-log.csv --out check.csv\n"
+        "  haul-scheduler run --swift --container backup --op delete --keys old.txt --dry-run\n\n"
         "options (flags win over HAUL_... variables, which win over the conventional ones):\n");
     haul_opts_usage(f, opts);
 }
@@ -331,6 +342,20 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "keygen")) {
         rc_ = keygen(pos[0]);
         goto out;
+    }
+    if (!strcmp(cmd, "run") || !strcmp(cmd, "submit")) {
+        /* Options that do not go together: said before Redis is asked anything. */
+        haul_op op;
+        char **meta = NULL;
+        size_t nmeta = 0;
+        int bad = haul_op_parse(cfg.op, &op) == 0 &&
+                  (haul_submit_check_opts(&cfg, op, err) < 0 || haul_submit_meta(cfg.meta, &meta, &nmeta, err) < 0);
+        for (size_t i = 0; i < nmeta; i++) free(meta[i]);
+        free(meta);
+        if (bad) {
+            fprintf(stderr, "haul-scheduler: %s\n", err);
+            goto out;
+        }
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     hr.url = cfg.redis;

@@ -53,26 +53,28 @@ static void prow_free(prow *p)
 /* Copy a row's strings into one allocation. */
 static prow *prow_new(long long slot, const haul_row *r)
 {
-    const char *s[6] = {r->key, r->value, r->path, r->error, r->worker, r->task};
-    size_t n[6] = {r->key_len, r->value_len, r->path ? strlen(r->path) : 0,
+    const char *s[8] = {r->key, r->value, r->path, r->error, r->worker, r->task, r->md5, r->etag};
+    size_t n[8] = {r->key_len, r->value_len, r->path ? strlen(r->path) : 0,
                    r->error ? strlen(r->error) : 0, r->worker ? strlen(r->worker) : 0,
-                   r->task ? strlen(r->task) : 0};
+                   r->task ? strlen(r->task) : 0, r->md5 ? strlen(r->md5) : 0,
+                   r->etag ? strlen(r->etag) : 0};
     size_t total = 0;
-    for (int k = 0; k < 6; k++) total += n[k] + 1;
+    for (int k = 0; k < 8; k++) total += n[k] + 1;
     prow *p = haul_calloc(1, sizeof *p);
     p->slot = slot;
     p->row = *r;
     p->mem = haul_malloc(total);
     char *m = p->mem;
-    const char **dst[6] = {&p->row.key, &p->row.value, &p->row.path, &p->row.error, &p->row.worker, &p->row.task};
-    for (int k = 0; k < 6; k++) {
+    const char **dst[8] = {&p->row.key, &p->row.value, &p->row.path, &p->row.error, &p->row.worker,
+                           &p->row.task, &p->row.md5, &p->row.etag};
+    for (int k = 0; k < 8; k++) {
         if (!s[k]) { *dst[k] = NULL; continue; }
         memcpy(m, s[k], n[k]);
         m[n[k]] = '\0';
         *dst[k] = m;
         m += n[k] + 1;
     }
-    p->row.status = r->status && !strcmp(r->status, "ok") ? "ok" : "error";
+    p->row.status = haul_status_name(r->status);
     return p;
 }
 

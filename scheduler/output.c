@@ -6,10 +6,40 @@
 #define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD in UTF-8 */
 
 static const char csv_header[] = "key,status,http,value,bytes,error,verified\n";
+static const char csv_header_write[] = "key,status,http,size,md5,etag,error,verified\n";
+
+haul_cols haul_out_cols(haul_op op)
+{
+    return op == HAUL_OP_PUT || op == HAUL_OP_DELETE || op == HAUL_OP_VERIFY ? HAUL_COLS_WRITE
+                                                                            : HAUL_COLS_READ;
+}
 
 void haul_out_header(haul_buf *b, haul_fmt f)
 {
     if (f == HAUL_FMT_CSV) haul_buf_add(b, csv_header, sizeof csv_header - 1);
+}
+
+void haul_out_header_cols(haul_buf *b, haul_fmt f, haul_cols cols)
+{
+    if (cols == HAUL_COLS_READ) haul_out_header(b, f);
+    else if (f == HAUL_FMT_CSV) haul_buf_add(b, csv_header_write, sizeof csv_header_write - 1);
+}
+
+static const char *const statuses[] = {"ok", "error", "skipped", "would-upload", "would-delete",
+                                       "missing", "mismatch"};
+
+const char *haul_status_name(const char *status)
+{
+    for (size_t i = 0; status && i < sizeof statuses / sizeof statuses[0]; i++)
+        if (!strcmp(status, statuses[i])) return statuses[i];
+    return "error";
+}
+
+int haul_status_ok(haul_op op, const char *status)
+{
+    const char *s = haul_status_name(status);
+    if (!strcmp(s, "missing")) return op == HAUL_OP_DELETE;
+    return strcmp(s, "error") && strcmp(s, "mismatch");
 }
 
 void haul_csv_field(haul_buf *b, const char *s, size_t n)
@@ -185,4 +215,61 @@ void haul_out_row(haul_buf *b, haul_fmt f, const haul_row *r)
 {
     if (f == HAUL_FMT_JSONL) jsonl_row(b, r);
     else csv_row(b, r);
+}
+
+/* key,status,http,size,md5,etag,error,verified */
+static void csv_row_write(haul_buf *b, const haul_row *r)
+{
+    haul_csv_field(b, r->key, r->key_len);
+    haul_buf_addc(b, ',');
+    csv_str(b, r->status);
+    haul_buf_addc(b, ',');
+    if (r->http > 0) haul_buf_printf(b, "%ld", r->http);
+    haul_buf_addc(b, ',');
+    if (r->bytes >= 0) haul_buf_printf(b, "%lld", r->bytes);
+    haul_buf_addc(b, ',');
+    csv_str(b, r->md5);
+    haul_buf_addc(b, ',');
+    csv_str(b, r->etag);
+    haul_buf_addc(b, ',');
+    csv_str(b, r->error);
+    haul_buf_addc(b, ',');
+    csv_str(b, r->verified);
+    haul_buf_addc(b, '\n');
+}
+
+static void jsonl_row_write(haul_buf *b, const haul_row *r)
+{
+    haul_buf_adds(b, "{\"key\":");
+    haul_json_string(b, r->key, r->key_len);
+    haul_buf_adds(b, ",\"status\":");
+    json_str(b, r->status);
+    haul_buf_adds(b, ",\"http\":");
+    json_num(b, r->http, r->http > 0);
+    haul_buf_adds(b, ",\"size\":");
+    json_num(b, r->bytes, r->bytes >= 0);
+    haul_buf_adds(b, ",\"md5\":");
+    json_str(b, r->md5);
+    haul_buf_adds(b, ",\"etag\":");
+    json_str(b, r->etag);
+    haul_buf_adds(b, ",\"error\":");
+    json_str(b, r->error);
+    haul_buf_adds(b, ",\"verified\":");
+    json_str(b, r->verified);
+    haul_buf_adds(b, ",\"ms\":");
+    json_num(b, r->ms, r->ms >= 0);
+    haul_buf_adds(b, ",\"worker\":");
+    json_str(b, r->worker);
+    haul_buf_adds(b, ",\"task\":");
+    json_str(b, r->task);
+    haul_buf_adds(b, ",\"tries\":");
+    json_num(b, r->tries, r->tries > 0);
+    haul_buf_adds(b, "}\n");
+}
+
+void haul_out_row_cols(haul_buf *b, haul_fmt f, haul_cols cols, const haul_row *r)
+{
+    if (cols == HAUL_COLS_READ) haul_out_row(b, f, r);
+    else if (f == HAUL_FMT_JSONL) jsonl_row_write(b, r);
+    else csv_row_write(b, r);
 }

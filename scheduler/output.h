@@ -19,13 +19,22 @@
  *   every member. When value is NULL and path is set, the fourth member is
  *   "path" instead of "value"; when both are set, value wins.
  *   Strings are escaped by haul_json_string() below, so a line is always valid
- *   UTF-8 and never holds a raw newline, whatever bytes the value held. */
+ *   UTF-8 and never holds a raw newline, whatever bytes the value held.
+ *
+ * The write ops (put, delete, verify) have columns of their own, so that a
+ * put's log is itself a manifest for --op verify --manifest:
+ *   CSV:   key,status,http,size,md5,etag,error,verified
+ *   JSONL: key, status, http, size, md5, etag, error, verified, ms, worker, task, tries
+ *   size is the entry's `bytes` (empty / null when -1); md5 and etag are
+ *   absent (empty / null) when the worker did not say. The same rules for
+ *   quoting, escaping and absent values apply. */
 #ifndef HAUL_OUTPUT_H
 #define HAUL_OUTPUT_H
 
 #include <stddef.h>
 
 #include "buf.h"
+#include "task.h"
 
 typedef enum { HAUL_FMT_CSV = 0, HAUL_FMT_JSONL = 1 } haul_fmt;
 
@@ -44,13 +53,37 @@ typedef struct haul_row {
     long long tries;                     /* JSONL only: attempts made, 0 unknown */
     const char *verified;                /* get: "md5", "segments", "parts" or "none"; NULL
                                             (empty / null) when the worker did not say */
+    /* The write ops' columns (last, so a read row's initialisers stay as they were). */
+    const char *md5;                     /* put: the file's MD5; verify --deep: the body's */
+    const char *etag;                    /* put: the ETag the store returned; verify: the object's */
 } haul_row;
 
-/* CSV: appends "key,status,http,value,bytes,error\n". JSONL: appends nothing. */
+/* Which columns: those of the read ops, or those of put, delete and verify. */
+typedef enum { HAUL_COLS_READ = 0, HAUL_COLS_WRITE = 1 } haul_cols;
+
+/* The columns an op's rows have. */
+haul_cols haul_out_cols(haul_op op);
+
+/* CSV: appends "key,status,http,value,bytes,error,verified\n". JSONL: appends nothing. */
 void haul_out_header(haul_buf *b, haul_fmt f);
+/* The same for the given columns (HAUL_COLS_READ: haul_out_header). */
+void haul_out_header_cols(haul_buf *b, haul_fmt f, haul_cols cols);
 
 /* Appends one line, '\n' included. */
 void haul_out_row(haul_buf *b, haul_fmt f, const haul_row *r);
+/* The same for the given columns (HAUL_COLS_READ: haul_out_row). */
+void haul_out_row_cols(haul_buf *b, haul_fmt f, haul_cols cols, const haul_row *r);
+
+/* The statuses a row may have, as static strings (rows held for later keep
+ * these, not the entry's bytes): "ok", "error", "skipped", "would-upload",
+ * "would-delete", "missing", "mismatch". Anything else is "error". */
+const char *haul_status_name(const char *status);
+
+/* Whether a row of op with this status counts as a success (the job's `ok`)
+ * or a failure (`errors`, exit 1). ok, skipped, would-upload and would-delete
+ * succeed; missing succeeds for delete (the key is gone, as asked) and fails
+ * for verify; mismatch and error fail. */
+int haul_status_ok(haul_op op, const char *status);
 
 /* Appends s[0..n) as one CSV field (see above); NULL appends nothing. */
 void haul_csv_field(haul_buf *b, const char *s, size_t n);

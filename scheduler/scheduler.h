@@ -22,7 +22,23 @@ typedef struct sched_cfg {
     long long max_queued, job_ttl;
     int keep_results;
     char *key_file;
+    /* the write ops (put, delete, verify) */
+    char *from_dir, *meta, *manifest; /* meta: NAME=VALUE lines */
+    long long segment_size;
+    int skip_existing, dry_run, deep, yes;
 } sched_cfg;
+
+/* Delete jobs of more keys than this need --yes (or --dry-run). */
+#define HAUL_DELETE_UNASKED 1000
+
+/* submit.c: whether the options make sense together for op (--from-dir only
+ * with put, put from a directory or a keys file, ...). No I/O. 0, or -1 with
+ * one sentence naming the options. */
+int haul_submit_check_opts(const sched_cfg *c, haul_op op, char *err);
+/* submit.c: --meta's NAME=VALUE lines (NULL: none) into the task's meta
+ * array (name, value, ...; appended, the caller frees), checked by the
+ * encoder's rule. 0, or -1 with a sentence naming the option. */
+int haul_submit_meta(const char *lines, char ***meta, size_t *n, char *err);
 
 /* submit.c: the connection state from the configuration (flags, then
  * environment); -1 with a sentence naming what is missing. */

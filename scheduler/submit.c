@@ -53,6 +53,7 @@
 #include "queue.h"
 #include "scheduler.h"
 #include "seal.h"
+#include "sources.h"
 #include "store.h"
 
 #define GROUP_MAX 64          /* tasks per RPUSH */
@@ -100,6 +101,14 @@ struct haul_submission {
     /* the source */
     FILE *keys_f;
     char *line; size_t linecap;
+    long long lineno;         /* of the keys file */
+    haul_walk *walk;          /* put --from-dir */
+    haul_manifest *man;       /* verify --manifest */
+    haul_buf putkey;          /* put --from-dir: the key made from the path */
+    const char *src;          /* put: the file of the key source_next gave */
+    long long esize;          /* verify --manifest: its expected size (-1) ... */
+    const char *emd5;         /* ... and MD5 ("") */
+    char **pre; size_t npre, pre_i; /* delete: the keys read ahead (to count them) */
     int single_given;         /* list, list-buckets: the one key was given */
     CURL *curl;
     haul_list_page page;      /* the listing's current page */
@@ -283,6 +292,10 @@ static int seal_task(haul_submission *s, char *err)
     s->t.first += s->t.nkeys;
     for (size_t i = 0; i < s->t.nkeys; i++) free(s->t.keys[i]);
     s->t.nkeys = 0;
+    for (size_t i = 0; i < s->t.nsrcs; i++) free(s->t.srcs[i]);
+    s->t.nsrcs = 0;
+    for (size_t i = 0; i < s->t.nexpect; i++) free(s->t.md5s[i]);
+    s->t.nexpect = 0;
     return 0;
 }
 
@@ -386,6 +399,24 @@ static int add_key(haul_submission *s, const char *key, size_t len, char *err)
     if (s->t.nkeys == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 16;
         s->t.keys = haul_realloc(s->t.keys, s->cap * sizeof *s->t.keys);
+        if (s->op == HAUL_OP_PUT) s->t.srcs = haul_realloc(s->t.srcs, s->cap * sizeof *s->t.srcs);
+        if (s->man) {
+            s->t.sizes = haul_realloc(s->t.sizes, s->cap * sizeof *s->t.sizes);
+            s->t.md5s = haul_realloc(s->t.md5s, s->cap * sizeof *s->t.md5s);
+        }
+    }
+    /* A put's file and a verify's expectations go with the key, one per key. */
+    if (s->op == HAUL_OP_PUT) {
+        if (strlen(s->src) > HAUL_STR_MAX) {
+            snprintf(err, HAUL_ERR_LEN, "key %lld: its file's path is %zu bytes long; the limit is %d",
+                     s->nkeys + 1, strlen(s->src), HAUL_STR_MAX);
+            return -1;
+        }
+        s->t.srcs[s->t.nsrcs++] = haul_strdup(s->src);
+    }
+    if (s->man) {
+        s->t.sizes[s->t.nexpect] = s->esize;
+        s->t.md5s[s->t.nexpect++] = haul_strdup(s->emd5);
     }
     s->t.keys[s->t.nkeys++] = haul_strndup(key, len);
     s->nkeys++;
@@ -462,11 +493,43 @@ static int source_next(haul_submission *s, const char **k, size_t *n, char *err)
         *n = strlen(*k);
         return 1;
     }
-    if (s->keys_f) { /* keys, or for --op list the prefixes */
+    if (s->pre_i < s->npre) { /* delete: the keys read ahead */
+        *k = s->pre[s->pre_i++];
+        *n = strlen(*k);
+        return 1;
+    }
+    if (s->walk) { /* put --from-dir */
+        const char *rel;
+        int rc = haul_walk_next(s->walk, &rel, err);
+        if (rc <= 0) return rc;
+        if (haul_put_key(s->cfg->prefix, rel, &s->putkey, err) < 0) {
+            char e2[HAUL_ERR_LEN];
+            snprintf(e2, sizeof e2, "--from-dir %s: %s", s->cfg->from_dir, err);
+            snprintf(err, HAUL_ERR_LEN, "%s", e2);
+            return -1;
+        }
+        s->src = rel;
+        *k = s->putkey.p;
+        *n = s->putkey.len;
+        return 1;
+    }
+    if (s->man) { /* verify --manifest */
+        const char *md5;
+        int rc = haul_manifest_next(s->man, k, n, &s->esize, &md5, err);
+        s->emd5 = md5;
+        return rc;
+    }
+    if (s->keys_f) { /* keys, or for --op list the prefixes; put: PATH<TAB>KEY */
         ssize_t got;
         while ((got = getline(&s->line, &s->linecap, s->keys_f)) >= 0) {
+            s->lineno++;
             while (got > 0 && (s->line[got - 1] == '\n' || s->line[got - 1] == '\r')) s->line[--got] = '\0';
             if (got == 0) continue;
+            if (s->op == HAUL_OP_PUT) {
+                if (haul_pair_parse(s->line, s->cfg->keys, s->lineno, &s->src, k, err) < 0) return -1;
+                *n = strlen(*k);
+                return 1;
+            }
             *k = s->line;
             *n = (size_t)got;
             return 1;
@@ -730,6 +793,111 @@ static int create_job(haul_submission *s, char *err)
     return 0;
 }
 
+int haul_submit_check_opts(const sched_cfg *c, haul_op op, char *err)
+{
+    const char *name = haul_op_str(op);
+    /* Options that belong to one op (or two). */
+    static const struct { const char *opt; unsigned ops; } own[] = {
+        {"--from-dir", 1u << HAUL_OP_PUT}, {"--meta", 1u << HAUL_OP_PUT},
+        {"--segment-size", 1u << HAUL_OP_PUT}, {"--skip-existing", 1u << HAUL_OP_PUT},
+        {"--dry-run", 1u << HAUL_OP_PUT | 1u << HAUL_OP_DELETE}, {"--yes", 1u << HAUL_OP_DELETE},
+        {"--manifest", 1u << HAUL_OP_VERIFY}, {"--deep", 1u << HAUL_OP_VERIFY},
+    };
+    int given[] = {c->from_dir != NULL, c->meta != NULL, c->segment_size > 0, c->skip_existing,
+                   c->dry_run, c->yes, c->manifest != NULL, c->deep};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        if (!given[i] || (own[i].ops & (1u << op))) continue;
+        snprintf(err, HAUL_ERR_LEN, "%s is for --op %s%s, not --op %s", own[i].opt,
+                 own[i].ops & (1u << HAUL_OP_PUT) ? "put" : own[i].ops & (1u << HAUL_OP_DELETE) ? "delete" : "verify",
+                 own[i].ops == (1u << HAUL_OP_PUT | 1u << HAUL_OP_DELETE) ? " and --op delete" : "", name);
+        return -1;
+    }
+    if (op < HAUL_OP_PUT) return 0;
+    if (c->repeat > 1) {
+        snprintf(err, HAUL_ERR_LEN, "--repeat is for the read ops; --op %s does each key once", name);
+        return -1;
+    }
+    if (op == HAUL_OP_PUT) {
+        if (!c->from_dir == !c->keys) {
+            snprintf(err, HAUL_ERR_LEN, c->from_dir ? "--op put takes --from-dir or --keys, not both"
+                     : "--op put needs --from-dir DIR (every file under it) or --keys FILE (lines PATH<TAB>KEY)");
+            return -1;
+        }
+        if (c->keys && c->prefix) {
+            snprintf(err, HAUL_ERR_LEN, "--prefix with --op put goes before the keys of --from-dir; a "
+                     "--keys file names each key in full");
+            return -1;
+        }
+        if (c->from_dir && !*c->from_dir) {
+            snprintf(err, HAUL_ERR_LEN, "--from-dir: an empty path");
+            return -1;
+        }
+    } else if (op == HAUL_OP_DELETE) {
+        if (!c->keys) {
+            snprintf(err, HAUL_ERR_LEN, "--op delete needs --keys FILE: haul deletes the keys it is "
+                     "given, never a listing");
+            return -1;
+        }
+    } else if (!c->manifest == !c->keys) {
+        snprintf(err, HAUL_ERR_LEN, c->manifest ? "--op verify takes --manifest or --keys, not both"
+                 : "--op verify needs --manifest FILE (a CSV naming key, size, md5; a put's --out is "
+                   "one) or --keys FILE (then it checks only that each key exists)");
+        return -1;
+    }
+    return 0;
+}
+
+int haul_submit_meta(const char *lines, char ***meta, size_t *n, char *err)
+{
+    const char *p = lines;
+    size_t first = *n;
+    while (p && *p) {
+        const char *nl = strchr(p, '\n'), *end = nl ? nl : p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        if (!eq) {
+            snprintf(err, HAUL_ERR_LEN, "--meta '%.*s': not NAME=VALUE", (int)(end - p > 200 ? 200 : end - p), p);
+            return -1;
+        }
+        *meta = haul_realloc(*meta, (*n + 2) * sizeof **meta);
+        (*meta)[(*n)++] = haul_strndup(p, (size_t)(eq - p));
+        (*meta)[(*n)++] = haul_strndup(eq + 1, (size_t)(end - eq - 1));
+        p = nl ? nl + 1 : end;
+    }
+    char e2[HAUL_ERR_LEN];
+    if (haul_task_check_meta((const char *const *)*meta + first, *n - first, e2) < 0) {
+        snprintf(err, HAUL_ERR_LEN, "--meta: %s", e2);
+        return -1;
+    }
+    return 0;
+}
+
+/* delete: read up to HAUL_DELETE_UNASKED + 1 keys before anything is queued,
+ * so a job of more keys than that without --yes is refused whole. */
+static int read_ahead(haul_submission *s, char *err)
+{
+    size_t cap = 0;
+    const char *k;
+    size_t n;
+    int rc;
+    while (s->npre <= HAUL_DELETE_UNASKED && (rc = source_next(s, &k, &n, err)) != 0) {
+        if (rc < 0) return -1;
+        if (s->npre == cap) {
+            cap = cap ? cap * 2 : 64;
+            s->pre = haul_realloc(s->pre, cap * sizeof *s->pre);
+        }
+        s->pre[s->npre] = haul_strndup(k, n);
+        s->pre_i = ++s->npre; /* source_next reads the file, not these, meanwhile */
+    }
+    s->pre_i = 0;
+    if (s->npre > HAUL_DELETE_UNASKED && !s->cfg->yes && !s->cfg->dry_run) {
+        snprintf(err, HAUL_ERR_LEN, "--op delete: more than %d keys in --keys %s; add --yes to delete "
+                 "them (or --dry-run to see what would go); nothing was queued", HAUL_DELETE_UNASKED,
+                 s->cfg->keys);
+        return -1;
+    }
+    return 0;
+}
+
 haul_submission *haul_submit_start(const sched_cfg *cfg, haul_redis *r, char *err)
 {
     haul_submission *s = haul_calloc(1, sizeof *s);
@@ -746,9 +914,18 @@ haul_submission *haul_submit_start(const sched_cfg *cfg, haul_redis *r, char *er
     host[sizeof host - 1] = '\0';
     snprintf(s->who, sizeof s->who, "%s:%d", host, (int)getpid());
     if (haul_op_parse(cfg->op, &s->op) < 0) {
-        snprintf(err, HAUL_ERR_LEN, "--op: '%s' is not one of list-buckets, list, head, get, sidecar", cfg->op);
+        snprintf(err, HAUL_ERR_LEN, "--op: '%s' is not one of list-buckets, list, head, get, sidecar, put, "
+                 "delete, verify", cfg->op);
         goto fail;
     }
+    if (haul_submit_check_opts(cfg, s->op, err) < 0) goto fail;
+    if (s->op == HAUL_OP_PUT) {
+        if (haul_submit_meta(cfg->meta, &s->t.meta, &s->t.nmeta, err) < 0) goto fail;
+        s->t.segment_size = (uint64_t)cfg->segment_size;
+        s->t.src_dir = haul_strdup(cfg->from_dir); /* exactly as given: the workers read it */
+    }
+    s->t.flags = (cfg->skip_existing ? HAUL_TASK_SKIP_EXISTING : 0) | (cfg->dry_run ? HAUL_TASK_DRY_RUN : 0) |
+                 (cfg->deep ? HAUL_TASK_DEEP : 0);
     if (haul_conn_from_cfg(cfg, &s->t.conn, err) < 0) goto fail;
     if (s->op != HAUL_OP_LIST_BUCKETS) {
         char e2[HAUL_ERR_LEN];
@@ -776,11 +953,21 @@ haul_submission *haul_submit_start(const sched_cfg *cfg, haul_redis *r, char *er
             goto fail;
         }
     }
+    if (cfg->manifest) {
+        s->keys_f = strcmp(cfg->manifest, "-") ? fopen(cfg->manifest, "r") : stdin;
+        if (!s->keys_f) {
+            snprintf(err, HAUL_ERR_LEN, "--manifest: cannot open %s: %s", cfg->manifest, strerror(errno));
+            goto fail;
+        }
+        if (!(s->man = haul_manifest_new(s->keys_f, cfg->manifest, err))) goto fail;
+    }
+    if (cfg->from_dir && s->op == HAUL_OP_PUT && !(s->walk = haul_walk_new(cfg->from_dir, err))) goto fail;
+    if (s->op == HAUL_OP_DELETE && read_ahead(s, err) < 0) goto fail;
 
     /* Check the credentials and the bucket before queueing anything: a wrong
      * secret is one clear message here, not thousands of error rows. A
      * bucket listing checks them with its first page. */
-    if (!cfg->keys && s->op != HAUL_OP_LIST && s->op != HAUL_OP_LIST_BUCKETS) {
+    if (!cfg->keys && s->op != HAUL_OP_LIST && s->op != HAUL_OP_LIST_BUCKETS && s->op < HAUL_OP_PUT) {
         if (list_page(s, NULL, err) < 0) goto fail;
     } else if (cfg->check && haul_store_list(&s->t.conn, s->t.bucket, NULL, 1, list_cb_noop, NULL, err) < 0) {
         goto fail;
@@ -809,7 +996,10 @@ haul_submission *haul_submit_start(const sched_cfg *cfg, haul_redis *r, char *er
     haul_key_dups(&s->dkey, s->t.job);
     haul_key_results(&s->skey, s->t.job);
     /* A listing of prefixes has nothing to coalesce; its rows come as listed. */
-    s->coalesce = cfg->coalesce && s->op != HAUL_OP_LIST && s->op != HAUL_OP_LIST_BUCKETS;
+    /* Nor have the write ops and verify: each row of theirs is one request
+     * (a put's file, a verify's own expectations), answered once. */
+    s->coalesce = cfg->coalesce && s->op != HAUL_OP_LIST && s->op != HAUL_OP_LIST_BUCKETS &&
+                  s->op < HAUL_OP_PUT;
     s->hold_first_pass = s->coalesce && cfg->repeat > 1;
 
     {   /* Jobs that have expired leave their ids behind: drop a few. */
@@ -914,6 +1104,10 @@ static int finish(haul_submission *s, char *err)
     if (rc != 0) return rc;
     s->finished = 1;
     if (s->nkeys == 0) log_warn("job %s has no keys (empty listing or keys file)", s->t.job);
+    if (s->man && haul_manifest_skipped(s->man))
+        log_warn("job %s: %lld rows of --manifest %s skipped: their status is not ok or skipped (a failed "
+                 "or dry-run upload says nothing of the store)", s->t.job, haul_manifest_skipped(s->man),
+                 s->cfg->manifest);
     if (s->ndups)
         log_info("job %s: %lld keys (%lld distinct: %lld repeats coalesced) in %lld tasks queued on '%s'",
                  s->t.job, s->nkeys, s->nslots, s->ndups, s->ntasks, s->cfg->queue);
@@ -1000,6 +1194,11 @@ void haul_submit_free(haul_submission *s)
     free(s->rr);
     haul_buf_free(&s->rbuf);
     haul_dedupe_free(&s->seen);
+    haul_manifest_free(s->man);
+    haul_walk_free(s->walk);
+    haul_buf_free(&s->putkey);
+    for (size_t i = 0; i < s->npre; i++) free(s->pre[i]);
+    free(s->pre);
     if (s->keys_f && s->keys_f != stdin) fclose(s->keys_f);
     free(s->line);
     if (s->curl) curl_easy_cleanup(s->curl);

@@ -126,7 +126,7 @@ TEST(csv_row_ok_value)
 {
     haul_buf b = HAUL_BUF_INIT;
     haul_row r = {L("dummy/a.zip.metadata"), "ok", 200, L("{\"a\": 1, \"b\": \"x\"}"),
-                  NULL, 18, NULL, "w1", "t1", 12, 0, "md5"};
+                  NULL, 18, NULL, "w1", "t1", 12, 0, "md5", NULL, NULL};
     haul_out_row(&b, HAUL_FMT_CSV, &r);
     ASSERT_BUF(b, "dummy/a.zip.metadata,ok,200,\"{\"\"a\"\": 1, \"\"b\"\": \"\"x\"\"}\",18,,md5\n");
     haul_buf_free(&b);
@@ -136,13 +136,13 @@ TEST(csv_row_path_and_unknowns)
 {
     haul_buf b = HAUL_BUF_INIT;
     haul_row r = {"big/file.bin", 12, "ok", 200, NULL, 0, "/data/out/big/file.bin", -1,
-                  NULL, NULL, NULL, -1, 0, NULL};
+                  NULL, NULL, NULL, -1, 0, NULL, NULL, NULL};
     haul_out_row(&b, HAUL_FMT_CSV, &r);
     ASSERT_BUF(b, "big/file.bin,ok,200,/data/out/big/file.bin,,,\n");
     haul_buf_free(&b);
 
     /* value set: the path does not replace it, even an empty value. */
-    haul_row r2 = {"k", 1, "ok", 200, "", 0, "/p", 0, NULL, NULL, NULL, -1, 0, "none"};
+    haul_row r2 = {"k", 1, "ok", 200, "", 0, "/p", 0, NULL, NULL, NULL, -1, 0, "none", NULL, NULL};
     haul_out_row(&b, HAUL_FMT_CSV, &r2);
     ASSERT_BUF(b, "k,ok,200,\"\",0,,none\n");
     haul_buf_free(&b);
@@ -153,19 +153,19 @@ TEST(csv_row_error)
     haul_buf b = HAUL_BUF_INIT;
     haul_row r = {L("dummy/b, \"c\".zip"), "error", 403, NULL, 0, NULL, -1,
                   "S3 GET dummy/b: 403 SignatureDoesNotMatch (check the \"secret\" key, and region)",
-                  "w2", "t2", 5, 0, NULL};
+                  "w2", "t2", 5, 0, NULL, NULL, NULL};
     haul_out_row(&b, HAUL_FMT_CSV, &r);
     ASSERT_BUF(b, "\"dummy/b, \"\"c\"\".zip\",error,403,,,\"S3 GET dummy/b: 403 SignatureDoesNotMatch "
                   "(check the \"\"secret\"\" key, and region)\",\n");
     haul_buf_free(&b);
 
     haul_row r2 = {"k", 1, "error", 0, NULL, 0, NULL, -1, "connect: Connection refused",
-                   NULL, NULL, -1, 0, NULL};
+                   NULL, NULL, -1, 0, NULL, NULL, NULL};
     haul_out_row(&b, HAUL_FMT_CSV, &r2);
     ASSERT_BUF(b, "k,error,,,,connect: Connection refused,\n");
     haul_buf_free(&b);
 
-    haul_row r3 = {NULL, 0, NULL, 0, NULL, 0, NULL, -1, NULL, NULL, NULL, -1, 0, NULL};
+    haul_row r3 = {NULL, 0, NULL, 0, NULL, 0, NULL, -1, NULL, NULL, NULL, -1, 0, NULL, NULL, NULL};
     haul_out_row(&b, HAUL_FMT_CSV, &r3);
     ASSERT_BUF(b, ",,,,,,\n");
     haul_buf_free(&b);
@@ -188,7 +188,7 @@ TEST(csv_rows_read_back)
     for (size_t i = 0; i < nrows; i++) {
         haul_row r = {rows[i].key, rows[i].klen, rows[i].error ? "error" : "ok", 200,
                       rows[i].val, rows[i].vlen, NULL, (long long)rows[i].vlen, rows[i].error,
-                      NULL, NULL, -1, 0, NULL};
+                      NULL, NULL, -1, 0, NULL, NULL, NULL};
         haul_out_row(&b, HAUL_FMT_CSV, &r);
     }
     const char *p = b.p, *end = b.p + b.len;
@@ -324,7 +324,7 @@ TEST(jsonl_row_full)
 {
     haul_buf b = HAUL_BUF_INIT;
     haul_row r = {"dummy/a.zip.metadata", 20, "ok", 200, "{\"size\": 3}\n", 12, NULL, 12,
-                  NULL, "worker-1:4242", "7f3a", 35, 2, "segments"};
+                  NULL, "worker-1:4242", "7f3a", 35, 2, "segments", NULL, NULL};
     haul_out_row(&b, HAUL_FMT_JSONL, &r);
     ASSERT_BUF(b, "{\"key\":\"dummy/a.zip.metadata\",\"status\":\"ok\",\"http\":200,"
                   "\"value\":\"{\\\"size\\\": 3}\\n\",\"bytes\":12,\"error\":null,\"verified\":\"segments\",\"ms\":35,"
@@ -336,19 +336,19 @@ TEST(jsonl_row_path_and_nulls)
 {
     haul_buf b = HAUL_BUF_INIT;
     haul_row r = {"big.bin", 7, "ok", 200, NULL, 0, "/out/big.bin", 1073741824LL,
-                  NULL, NULL, NULL, -1, 0, NULL};
+                  NULL, NULL, NULL, -1, 0, NULL, NULL, NULL};
     haul_out_row(&b, HAUL_FMT_JSONL, &r);
     ASSERT_BUF(b, "{\"key\":\"big.bin\",\"status\":\"ok\",\"http\":200,\"path\":\"/out/big.bin\","
                   "\"bytes\":1073741824,\"error\":null,\"verified\":null,\"ms\":null,\"worker\":null,\"task\":null,\"tries\":null}\n");
     haul_buf_free(&b);
 
-    haul_row r2 = {NULL, 0, NULL, 0, NULL, 0, NULL, -1, NULL, NULL, NULL, -1, 0, NULL};
+    haul_row r2 = {NULL, 0, NULL, 0, NULL, 0, NULL, -1, NULL, NULL, NULL, -1, 0, NULL, NULL, NULL};
     haul_out_row(&b, HAUL_FMT_JSONL, &r2);
     ASSERT_BUF(b, "{\"key\":null,\"status\":null,\"http\":null,\"value\":null,\"bytes\":null,"
                   "\"error\":null,\"verified\":null,\"ms\":null,\"worker\":null,\"task\":null,\"tries\":null}\n");
     haul_buf_free(&b);
 
-    haul_row r3 = {"e", 1, "ok", 204, "", 0, "/ignored", 0, NULL, "w", "t", 0, 0, "none"};
+    haul_row r3 = {"e", 1, "ok", 204, "", 0, "/ignored", 0, NULL, "w", "t", 0, 0, "none", NULL, NULL};
     haul_out_row(&b, HAUL_FMT_JSONL, &r3);
     ASSERT_BUF(b, "{\"key\":\"e\",\"status\":\"ok\",\"http\":204,\"value\":\"\",\"bytes\":0,"
                   "\"error\":null,\"verified\":\"none\",\"ms\":0,\"worker\":\"w\",\"task\":\"t\",\"tries\":null}\n");
@@ -359,7 +359,7 @@ TEST(jsonl_row_error_and_binary)
 {
     haul_buf b = HAUL_BUF_INIT;
     haul_row r = {"k\"ey\n", 5, "error", 503, "\0\xFF" "ok", 4, NULL, -1,
-                  "Swift GET c/k: 503 \"Service Unavailable\"\n(retry later)", "w", "t\\1", 1500, 0, NULL};
+                  "Swift GET c/k: 503 \"Service Unavailable\"\n(retry later)", "w", "t\\1", 1500, 0, NULL, NULL, NULL};
     haul_out_row(&b, HAUL_FMT_JSONL, &r);
     ASSERT_BUF(b, "{\"key\":\"k\\\"ey\\n\",\"status\":\"error\",\"http\":503,"
                   "\"value\":\"\\u0000" FFFD "ok\",\"bytes\":null,"
@@ -384,7 +384,7 @@ TEST(jsonl_row_error_and_binary)
 TEST(rows_accumulate)
 {
     haul_buf b = HAUL_BUF_INIT;
-    haul_row r = {"a", 1, "ok", 200, "1", 1, NULL, 1, NULL, NULL, NULL, -1, 0, NULL};
+    haul_row r = {"a", 1, "ok", 200, "1", 1, NULL, 1, NULL, NULL, NULL, -1, 0, NULL, NULL, NULL};
     haul_out_header(&b, HAUL_FMT_CSV);
     haul_out_row(&b, HAUL_FMT_CSV, &r);
     r.key = "b";
@@ -401,6 +401,98 @@ TEST(rows_accumulate)
     haul_buf_free(&b);
     ASSERT_EQ(lines, 2);
     ASSERT(second);
+}
+
+/* ---- the write ops' columns ------------------------------------------------ */
+
+TEST(write_header_lines)
+{
+    haul_buf b = HAUL_BUF_INIT;
+    haul_out_header_cols(&b, HAUL_FMT_CSV, haul_out_cols(HAUL_OP_PUT));
+    ASSERT_BUF(b, "key,status,http,size,md5,etag,error,verified\n");
+    haul_buf_reset(&b);
+    haul_out_header_cols(&b, HAUL_FMT_CSV, haul_out_cols(HAUL_OP_GET));
+    ASSERT_BUF(b, "key,status,http,value,bytes,error,verified\n");
+    haul_buf_reset(&b);
+    haul_out_header_cols(&b, HAUL_FMT_JSONL, HAUL_COLS_WRITE);
+    ASSERT_EQ(b.len, 0);
+    haul_buf_free(&b);
+    ASSERT_EQ(haul_out_cols(HAUL_OP_DELETE), HAUL_COLS_WRITE);
+    ASSERT_EQ(haul_out_cols(HAUL_OP_VERIFY), HAUL_COLS_WRITE);
+    ASSERT_EQ(haul_out_cols(HAUL_OP_SIDECAR), HAUL_COLS_READ);
+}
+
+TEST(write_rows_csv)
+{
+    haul_buf b = HAUL_BUF_INIT;
+    haul_row r = {L("run42/a b+c%.dat"), "ok", 201, NULL, 0, NULL, 1048576, NULL, "w1", "j:0", 12, 1,
+                  NULL, "0cc175b9c0f1b6a831c399e269772661", "\"0cc175b9c0f1b6a831c399e269772661\""};
+    haul_out_row_cols(&b, HAUL_FMT_CSV, HAUL_COLS_WRITE, &r);
+    ASSERT_BUF(b, "run42/a b+c%.dat,ok,201,1048576,0cc175b9c0f1b6a831c399e269772661,"
+                  "\"\"\"0cc175b9c0f1b6a831c399e269772661\"\"\",,\n");
+    haul_buf_reset(&b);
+    /* A mismatch: size unknown, error quoted, verified given; value and path never shown. */
+    haul_row m = {L("x,y"), "mismatch", 200, L("ignored"), "/ignored", -1,
+                  "size: 10 expected, 12 found", NULL, NULL, -1, 0, "md5", NULL, "abc"};
+    haul_out_row_cols(&b, HAUL_FMT_CSV, HAUL_COLS_WRITE, &m);
+    ASSERT_BUF(b, "\"x,y\",mismatch,200,,,abc,\"size: 10 expected, 12 found\",md5\n");
+    haul_buf_reset(&b);
+    /* The same row with the read columns is byte for byte what it always was. */
+    haul_out_row_cols(&b, HAUL_FMT_CSV, HAUL_COLS_READ, &m);
+    ASSERT_BUF(b, "\"x,y\",mismatch,200,ignored,,\"size: 10 expected, 12 found\",md5\n");
+    haul_buf_free(&b);
+}
+
+TEST(write_rows_jsonl)
+{
+    haul_buf b = HAUL_BUF_INIT;
+    haul_row r = {L("k\n"), "would-delete", 0, NULL, 0, NULL, -1, NULL, "w", "t", 3, 1,
+                  NULL, NULL, "e\"t"};
+    haul_out_row_cols(&b, HAUL_FMT_JSONL, HAUL_COLS_WRITE, &r);
+    ASSERT_BUF(b, "{\"key\":\"k\\n\",\"status\":\"would-delete\",\"http\":null,\"size\":null,"
+                  "\"md5\":null,\"etag\":\"e\\\"t\",\"error\":null,\"verified\":null,\"ms\":3,"
+                  "\"worker\":\"w\",\"task\":\"t\",\"tries\":1}\n");
+    haul_buf_free(&b);
+}
+
+/* A put log read back as CSV gives the columns a verify manifest needs. */
+TEST(write_rows_read_back)
+{
+    haul_buf b = HAUL_BUF_INIT, f[10] = {HAUL_BUF_INIT};
+    haul_row r = {L("d/\"q\",r"), "skipped", 200, NULL, 0, NULL, 0, NULL, NULL, NULL, -1, 0,
+                  NULL, "d41d8cd98f00b204e9800998ecf8427e", "\"d41d8cd98f00b204e9800998ecf8427e\""};
+    haul_out_header_cols(&b, HAUL_FMT_CSV, HAUL_COLS_WRITE);
+    haul_out_row_cols(&b, HAUL_FMT_CSV, HAUL_COLS_WRITE, &r);
+    const char *p = b.p, *end = b.p + b.len;
+    int n = csv_read(&p, end, f, 10);
+    ASSERT_EQ(n, 8);
+    ASSERT_STREQ(haul_buf_str(&f[3]), "size");
+    free_fields(f, n);
+    memset(f, 0, sizeof f);
+    n = csv_read(&p, end, f, 10);
+    int ok = n == 8 && !strcmp(haul_buf_str(&f[0]), "d/\"q\",r") && !strcmp(haul_buf_str(&f[1]), "skipped") &&
+             !strcmp(haul_buf_str(&f[3]), "0") &&
+             !strcmp(haul_buf_str(&f[4]), "d41d8cd98f00b204e9800998ecf8427e") && p == end;
+    free_fields(f, n > 0 ? n : 0);
+    haul_buf_free(&b);
+    ASSERT(ok);
+}
+
+TEST(status_rules)
+{
+    ASSERT_STREQ(haul_status_name("would-upload"), "would-upload");
+    ASSERT_STREQ(haul_status_name("bogus"), "error");
+    ASSERT_STREQ(haul_status_name(NULL), "error");
+    ASSERT_EQ(haul_status_ok(HAUL_OP_PUT, "ok"), 1);
+    ASSERT_EQ(haul_status_ok(HAUL_OP_PUT, "skipped"), 1);
+    ASSERT_EQ(haul_status_ok(HAUL_OP_PUT, "would-upload"), 1);
+    ASSERT_EQ(haul_status_ok(HAUL_OP_DELETE, "would-delete"), 1);
+    ASSERT_EQ(haul_status_ok(HAUL_OP_DELETE, "missing"), 1);
+    ASSERT_EQ(haul_status_ok(HAUL_OP_VERIFY, "missing"), 0);
+    ASSERT_EQ(haul_status_ok(HAUL_OP_VERIFY, "mismatch"), 0);
+    ASSERT_EQ(haul_status_ok(HAUL_OP_PUT, "error"), 0);
+    ASSERT_EQ(haul_status_ok(HAUL_OP_GET, "ok"), 1);
+    ASSERT_EQ(haul_status_ok(HAUL_OP_GET, "weird"), 0);
 }
 
 int main(void)
@@ -420,5 +512,10 @@ int main(void)
     RUN(jsonl_row_path_and_nulls);
     RUN(jsonl_row_error_and_binary);
     RUN(rows_accumulate);
+    RUN(write_header_lines);
+    RUN(write_rows_csv);
+    RUN(write_rows_jsonl);
+    RUN(write_rows_read_back);
+    RUN(status_rules);
     TEST_DONE();
 }
