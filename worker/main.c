@@ -543,6 +543,7 @@ int main(int argc, char **argv)
         u->w = w;
         u->clen = u->parts_count = u->part_size = -1;
         u->file = (wfile)WFILE_INIT;
+        u->src = (rfile)RFILE_INIT;
         u->link = L.free_units;
         L.free_units = u;
     }
