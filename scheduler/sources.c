@@ -87,7 +87,7 @@ static int push(haul_walk *w, int fd, size_t rel_len, char *err)
         errno = e ? e : EMFILE;
         return push(w, -1, rel_len, err);
     }
-    qsort(l.names, l.n, sizeof *l.names, cmp_names);
+    if (l.n) qsort(l.names, l.n, sizeof *l.names, cmp_names); /* an empty directory has no array */
     if (w->depth == w->cap) {
         w->cap = w->cap ? w->cap * 2 : 8;
         w->lv = haul_realloc(w->lv, w->cap * sizeof *w->lv);

@@ -14,6 +14,7 @@
 
 static char dir[128];
 
+/* Write dir/name; the read root dir, opened (the caller closes it), or NULL. */
 static wfiles *root_with(const char *name, const char *content)
 {
     char path[300], err[HAUL_ERR_LEN];
@@ -23,6 +24,11 @@ static wfiles *root_with(const char *name, const char *content)
     fputs(content, f);
     fclose(f);
     return rfiles_open(dir, err);
+}
+
+static void add_file(const char *name, const char *content)
+{
+    wfiles_close(root_with(name, content));
 }
 
 TEST(md5_of_a_file)
@@ -35,13 +41,13 @@ TEST(md5_of_a_file)
     ASSERT_EQ(upload_md5(&f, hex, err), 0);
     ASSERT_STREQ(hex, "900150983cd24fb0d6963f7d28e17f72");
     rfile_close(&f);
-    root_with("empty", "");
+    add_file("empty", "");
     ASSERT_EQ(rfile_open(fs, NULL, "empty", &f, err), 0);
     ASSERT_EQ(upload_md5(&f, hex, err), 0);
     ASSERT_STREQ(hex, "d41d8cd98f00b204e9800998ecf8427e");
     rfile_close(&f);
     /* Shorter than when opened: an error, not the MD5 of fewer bytes. */
-    root_with("shrinks", "0123456789");
+    add_file("shrinks", "0123456789");
     ASSERT_EQ(rfile_open(fs, NULL, "shrinks", &f, err), 0);
     ASSERT_EQ(truncate(f.path, 4), 0);
     ASSERT_EQ(upload_md5(&f, hex, err), -1);
