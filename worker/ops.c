@@ -32,6 +32,7 @@
 
 #include "queue.h"
 #include "ranged.h"
+#include "segput.h"
 #include "upload.h"
 
 #define ERROR_BODY_MAX (64u << 10)   /* bytes of an error response kept for its message */
@@ -43,7 +44,9 @@ const char *unit_step_str(unit_step s)
 {
     static const char *const names[] = {"request", "auth", "manifest", "segments",
                                         "part probe", "listing check",
-                                        "existing object"};
+                                        "existing object", "unfinished uploads",
+                                        "abort an unfinished upload", "begin the parts",
+                                        "end the parts", "abort the parts"};
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
 }
 
@@ -219,6 +222,9 @@ void haul_unit_reset(worker *w, unit *u)
     u->up = NULL;
     upload_hash_free(u->deep);
     u->deep = NULL;
+    segput_free(w, u);
+    u->seg_arg = NULL;
+    recycle(&u->reqbody);
     recycle(&u->body);
     recycle(&u->side);
     recycle(&u->etag);
@@ -250,6 +256,7 @@ void haul_unit_free(worker *w, unit *u)
     haul_buf_free(&u->lastmod);
     haul_buf_free(&u->meta);
     haul_buf_free(&u->manifest_hdr);
+    haul_buf_free(&u->reqbody);
     curl_easy_cleanup(u->e);
     u->e = NULL;
 }
@@ -401,7 +408,7 @@ static size_t header_cb(char *line, size_t sz, size_t n, void *ud)
     size_t len = sz * n;
     if (u->step == STEP_AUTH) return haul_swift_auth_header_cb(line, sz, n, &u->auth);
     if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) { /* a new response: forget the last one's */
-        if (u->step == STEP_REQUEST || u->step == STEP_PROBE) {
+        if (u->step == STEP_REQUEST || u->step == STEP_PROBE || u->step == STEP_SEG_END) {
             haul_buf_reset(&u->etag); haul_buf_reset(&u->ctype);
             haul_buf_reset(&u->lastmod); haul_buf_reset(&u->meta);
             haul_buf_reset(&u->manifest_hdr);
@@ -421,7 +428,7 @@ static size_t header_cb(char *line, size_t sz, size_t n, void *ud)
         else if (IS("x-amz-mp-parts-count")) u->parts_count = strtoll(v, NULL, 10);
         return len;
     }
-    if (u->step != STEP_REQUEST && u->step != STEP_PROBE) return len;
+    if (u->step != STEP_REQUEST && u->step != STEP_PROBE && u->step != STEP_SEG_END) return len;
     if (IS("ETag")) {
         haul_buf_reset(&u->etag);
         if (vlen >= 2 && v[0] == '"' && v[vlen - 1] == '"') haul_buf_add(&u->etag, v + 1, vlen - 2);
@@ -532,7 +539,82 @@ static void setup_easy(worker *w, unit *u)
         curl_easy_setopt(u->e, CURLOPT_SEEKDATA, u->up);
         curl_easy_setopt(u->e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)u->src.size);
     }
+    if (u->step == STEP_SEG_BEGIN || u->step == STEP_SEG_END) {
+        /* A body from memory (maybe empty), sent with the request's own
+         * method: POST for S3, PUT for Swift. */
+        curl_easy_setopt(u->e, CURLOPT_UPLOAD, 0L);
+        curl_easy_setopt(u->e, CURLOPT_POST, 1L);
+        curl_easy_setopt(u->e, CURLOPT_CUSTOMREQUEST, u->req.method);
+        curl_easy_setopt(u->e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)u->reqbody.len);
+        curl_easy_setopt(u->e, CURLOPT_POSTFIELDS, u->reqbody.len ? u->reqbody.p : "");
+    }
     (void)w;
+}
+
+/* The control requests of a put in parts (segput.h). */
+static int build_seg(unit *u, const char *token, const char *surl, char *err)
+{
+    const haul_task *t = &u->wt->t;
+    const char *key = t->keys[u->idx];
+    int s3 = t->conn.kind == HAUL_STORE_S3, rc = -1;
+    haul_kv hdrs[HAUL_REQ_EXTRA_MAX];
+    upload_hdrs store = {{0}, 0};
+    size_t n = 0;
+
+    haul_buf_reset(&u->reqbody);
+    switch (u->step) {
+    case STEP_SEG_STALE: {
+        haul_kv q[2] = {{"uploads", ""}, {"prefix", key}};
+        return haul_store_request(&t->conn, token, surl, "GET", t->bucket, NULL, q, 2, &u->req, err);
+    }
+    case STEP_SEG_DROP: {
+        haul_kv q[1] = {{"uploadId", u->seg_arg}};
+        return haul_store_request(&t->conn, token, surl, "DELETE", t->bucket, key, q, 1, &u->req, err);
+    }
+    case STEP_SEG_BEGIN:
+        if (!s3)
+            return haul_store_request(&t->conn, token, surl, "PUT", segput_seg_container(u), NULL,
+                                      NULL, 0, &u->req, err) < 0 ? -1 : 0;
+        {
+            /* The object's metadata is given when the upload begins. */
+            haul_kv q[1] = {{"uploads", ""}};
+            n = upload_headers(t->conn.kind, NULL, t->meta, t->nmeta, hdrs, &store);
+            rc = haul_store_request_hdrs(&t->conn, token, surl, "POST", t->bucket, key, q, 1, hdrs,
+                                         n, &u->req, err);
+        }
+        break;
+    case STEP_SEG_END:
+        segput_end_body(u, &u->reqbody);
+        if (s3) {
+            haul_kv q[1] = {{"uploadId", segput_upload_id(u)}};
+            rc = haul_store_request(&t->conn, token, surl, "POST", t->bucket, key, q, 1, &u->req, err);
+        } else {
+            haul_kv q[1] = {{"multipart-manifest", "put"}};
+            n = upload_headers(t->conn.kind, NULL, t->meta, t->nmeta, hdrs, &store);
+            rc = haul_store_request_hdrs(&t->conn, token, surl, "PUT", t->bucket, key, q, 1, hdrs, n,
+                                         &u->req, err);
+        }
+        break;
+    case STEP_SEG_ABORT:
+        if (s3) {
+            haul_kv q[1] = {{"uploadId", segput_upload_id(u)}};
+            return haul_store_request(&t->conn, token, surl, "DELETE", t->bucket, key, q, 1, &u->req, err);
+        }
+        return haul_store_request(&t->conn, token, surl, "DELETE", segput_seg_container(u), u->seg_arg,
+                                  NULL, 0, &u->req, err);
+    default:
+        snprintf(err, HAUL_ERR_LEN, "internal error: step %s is not a put in parts", unit_step_str(u->step));
+        return -1;
+    }
+    upload_headers_free(&store);
+    if (rc == 0) {
+        /* No form content type (curl's default for a body from memory): the
+         * object's type is the store's guess, as for a single PUT. */
+        struct curl_slist *l = curl_slist_append(u->req.headers, "Content-Type:");
+        if (!l) haul_oom();
+        u->req.headers = l;
+    }
+    return rc;
 }
 
 /* The PUT of u's key: the file's checksum and the task's metadata as
@@ -611,6 +693,8 @@ static int build(unit *u, const char *token, const char *surl, char *err)
         return haul_store_list_request(&t->conn, token, surl, t->bucket, key, NULL, 1, &u->req, err);
     case STEP_PROBE:
         return haul_store_request(&t->conn, token, surl, "HEAD", t->bucket, key, NULL, 0, &u->req, err);
+    case STEP_SEG_STALE: case STEP_SEG_DROP: case STEP_SEG_BEGIN: case STEP_SEG_END: case STEP_SEG_ABORT:
+        return build_seg(u, token, surl, err);
     case STEP_AUTH:
         return haul_swift_auth_request(&t->conn, &u->req, err);
     case STEP_REQUEST:
@@ -808,6 +892,19 @@ static int ends_with(const char *s, const char *suf)
     return b <= a && memcmp(s + a - b, suf, b) == 0;
 }
 
+/* The first request of a put after any HEAD: the PUT, or for a file in
+ * parts the beginning of the upload -- over S3, when the key was tried
+ * before (a retry, or a task delivered again), a look for its unfinished
+ * uploads first, so one cut short by a kill is aborted, not left. */
+static unit_step put_first(const unit *u)
+{
+    const haul_task *t = &u->wt->t;
+    if (!u->seg) return STEP_REQUEST;
+    if (t->conn.kind == HAUL_STORE_S3 && (u->wt->res[u->idx].tries > 1 || t->attempt > 0))
+        return STEP_SEG_STALE;
+    return STEP_SEG_BEGIN;
+}
+
 /* put: open the file, hash it, and say what to do first: HEAD the key
  * (--skip-existing) or PUT it. With --dry-run and nothing to look up, the
  * result is set here. -1 with the key's result set. */
@@ -823,7 +920,7 @@ static int put_prepare(worker *w, unit *u, unit_step *first)
         return -1;
     }
     if (rfile_open(w->in, t->src_dir, t->srcs[u->idx], &u->src, err) < 0 ||
-        upload_md5(&u->src, r->md5, err) < 0) {
+        (segput_wanted(u) ? segput_prepare(w, u, err) : upload_md5(&u->src, r->md5, err)) < 0) {
         haul_result_fail(r, 0, err, 0);
         return -1;
     }
@@ -832,17 +929,10 @@ static int put_prepare(worker *w, unit *u, unit_step *first)
         haul_result_fail(r, 0, err, 1);
         return -1;
     }
-    if (t->segment_size && (uint64_t)u->src.size > t->segment_size) {
-        snprintf(err, sizeof err, "%s is %lld bytes, above --segment-size %llu: segmented "
-                 "uploads (S3 multipart, Swift SLO) are not implemented yet", u->src.path,
-                 u->src.size, (unsigned long long)t->segment_size);
-        haul_result_fail(r, 0, err, 0);
-        return -1;
-    }
     u->up = haul_calloc(1, sizeof *u->up);
     u->up->f = &u->src;
-    *first = t->flags & HAUL_TASK_SKIP_EXISTING ? STEP_PROBE : STEP_REQUEST;
-    if ((t->flags & HAUL_TASK_DRY_RUN) && *first == STEP_REQUEST) {
+    *first = t->flags & HAUL_TASK_SKIP_EXISTING ? STEP_PROBE : put_first(u);
+    if ((t->flags & HAUL_TASK_DRY_RUN) && *first != STEP_PROBE) {
         haul_result_set(r, 1, 0, NULL);
         r->status = "would-upload";
         r->ms = haul_mono_ms() - u->t0;
@@ -1125,6 +1215,7 @@ static int side_failed(worker *w, unit *u, const char *why)
 }
 
 static int transfer_over(worker *w, unit *u, CURLcode cc, long http);
+static int seg_parts_over(worker *w, unit *u);
 
 /* A ranged download is over: failed, or every byte in (then on as one
  * whole 200 answer: verified, committed). */
@@ -1158,7 +1249,10 @@ int haul_transfer_pump(worker *w, unit **out)
 {
     unit *lead = wrange_pump(w);
     *out = lead;
-    return lead ? range_over(w, lead) : UNIT_RUNNING;
+    if (lead) return range_over(w, lead);
+    unit *su = segput_pump(w);
+    *out = su;
+    return su ? seg_parts_over(w, su) : UNIT_RUNNING;
 }
 
 int haul_transfer_done(worker *w, CURL *e, CURLcode cc, unit **out)
@@ -1169,6 +1263,11 @@ int haul_transfer_done(worker *w, CURL *e, CURLcode cc, unit **out)
         unit *lead = wrange_stream_done(w, priv, cc);
         *out = lead;
         return lead ? range_over(w, lead) : UNIT_RUNNING;
+    }
+    if (segput_is_stream(priv)) {
+        unit *su = segput_stream_done(w, priv, cc);
+        *out = su;
+        return su ? seg_parts_over(w, su) : UNIT_RUNNING;
     }
     unit *u = priv;
     *out = u;
@@ -1212,11 +1311,16 @@ static int probe_done(worker *w, unit *u, long http)
                          (http == 401 && t->conn.kind == HAUL_STORE_SWIFT));
         return UNIT_FINISHED;
     }
-    if (http != 404 && upload_same(u->src.size, r->md5, u->clen, haul_buf_str(&u->etag), u->etag.len)) {
+    int same = u->seg ? http != 404 && u->clen == u->src.size &&
+                        !strcasecmp(haul_buf_str(&u->etag), segput_etag(u))
+                      : http != 404 && upload_same(u->src.size, r->md5, u->clen, haul_buf_str(&u->etag),
+                                                   u->etag.len);
+    if (same) {
         haul_result_set(r, 1, http, NULL);
         r->status = "skipped";
         r->etag = haul_strndup(haul_buf_str(&u->etag), u->etag.len);
-        r->verified = HAUL_VERIFIED_MD5;
+        r->verified = !u->seg ? HAUL_VERIFIED_MD5 : t->conn.kind == HAUL_STORE_S3 ? HAUL_VERIFIED_PARTS
+                                                                               : HAUL_VERIFIED_SEGMENTS;
         return UNIT_FINISHED;
     }
     if (t->flags & HAUL_TASK_DRY_RUN) {
@@ -1224,7 +1328,119 @@ static int probe_done(worker *w, unit *u, long http)
         r->status = "would-upload";
         return UNIT_FINISHED;
     }
-    return start_step(w, u, STEP_REQUEST) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
+    return start_step(w, u, put_first(u)) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
+}
+
+/* ---- a put in parts: its control requests (segput.h) ---- */
+
+/* Report the failure kept in u (u->werr, seg_http, seg_transient). */
+static int seg_finish_failed(unit *u)
+{
+    wresult *r = &u->wt->res[u->idx];
+    char err[HAUL_ERR_LEN];
+    snprintf(err, sizeof err, "%s PUT %s/%s (in parts): %s", store_name(&u->wt->t), u->wt->t.bucket,
+             u->wt->t.keys[u->idx], u->werr);
+    haul_result_fail(r, u->seg_http, err, u->seg_transient);
+    r->ms = haul_mono_ms() - u->t0;
+    return UNIT_FINISHED;
+}
+
+/* The upload began and then failed: keep why, and abort it (S3) or delete
+ * the segments sent (Swift) before saying so. */
+static int seg_abort(worker *w, unit *u, long http, int transient, const char *why)
+{
+    snprintf(u->werr, sizeof u->werr, "%s", why);
+    u->seg_http = http;
+    u->seg_transient = transient;
+    if (u->wt->t.conn.kind == HAUL_STORE_SWIFT && !(u->seg_arg = segput_next_uploaded(u)))
+        return seg_finish_failed(u);
+    return start_step(w, u, STEP_SEG_ABORT) == 0 ? UNIT_RUNNING : seg_finish_failed(u);
+}
+
+/* Every part is over. */
+static int seg_parts_over(worker *w, unit *u)
+{
+    long http = 0;
+    int transient = 0;
+    char err[HAUL_ERR_LEN];
+    if (!segput_parts_ok(u, &http, &transient, err)) return seg_abort(w, u, http, transient, err);
+    if (start_step(w, u, STEP_SEG_END) < 0) {
+        wresult *r = &u->wt->res[u->idx];
+        return seg_abort(w, u, 0, 0, r->error ? r->error : "cannot end the upload");
+    }
+    return UNIT_RUNNING;
+}
+
+/* A control request of a put in parts ended (cc, http). */
+static int seg_done(worker *w, unit *u, CURLcode cc, long http)
+{
+    const haul_task *t = &u->wt->t;
+    wresult *r = &u->wt->res[u->idx];
+    int ok = cc == CURLE_OK && http >= 200 && http <= 299;
+    char err[HAUL_ERR_LEN], why[HAUL_ERR_LEN], etag[80];
+    haul_buf what = HAUL_BUF_INIT;
+
+    if (cc != CURLE_OK) snprintf(why, sizeof why, "%s", curl_easy_strerror(cc));
+    else if (!ok) {
+        describe(u, &what);
+        haul_store_error(&t->conn, what.p, http, u->side.p, u->side.len, why);
+        haul_buf_free(&what);
+    }
+    switch (u->step) {
+    case STEP_SEG_STALE:
+        if (ok) segput_find_stale(u, haul_buf_str(&u->side), u->side.len);
+        else log_info("task %s key %zu: cannot list the key's unfinished uploads (%s)", t->id, u->idx, why);
+        /* abort the first, or begin */
+        __attribute__((fallthrough));
+    case STEP_SEG_DROP:
+        if (u->step == STEP_SEG_DROP && ok)
+            log_info("task %s key %zu: aborted an unfinished multipart upload of %s (an earlier attempt's)",
+                     t->id, u->idx, t->keys[u->idx]);
+        if ((u->seg_arg = segput_next_stale(u)))
+            return start_step(w, u, STEP_SEG_DROP) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
+        return start_step(w, u, STEP_SEG_BEGIN) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
+    case STEP_SEG_BEGIN:
+        if (ok && t->conn.kind == HAUL_STORE_S3 &&
+            segput_set_upload_id(u, haul_buf_str(&u->side), u->side.len, why) < 0)
+            ok = 0;
+        if (!ok) {
+            snprintf(err, sizeof err, "%s PUT %s/%s (in parts): %s", store_name(t), t->bucket,
+                     t->keys[u->idx], why);
+            haul_result_fail(r, http, err, cc != CURLE_OK ? curl_transient(cc) : haul_store_transient(http));
+            return UNIT_FINISHED;
+        }
+        segput_start(w, u);
+        return UNIT_RUNNING;
+    case STEP_SEG_END:
+        if (ok && t->conn.kind == HAUL_STORE_S3 &&
+            segput_end_answer(haul_buf_str(&u->side), u->side.len, etag, why) < 0)
+            ok = 0;
+        if (!ok)
+            return seg_abort(w, u, http, cc != CURLE_OK ? curl_transient(cc) : haul_store_transient(http), why);
+        if (t->conn.kind == HAUL_STORE_SWIFT) snprintf(etag, sizeof etag, "%s", haul_buf_str(&u->etag));
+        free(r->etag);
+        r->etag = haul_strdup(etag);
+        if (rfile_changed(&u->src, err)) {
+            fail_key(u, http, err, 1);
+            return UNIT_FINISHED;
+        }
+        haul_result_set(r, 1, http, NULL);
+        r->verified = strcasecmp(etag, segput_etag(u)) ? HAUL_VERIFIED_NONE :
+                      t->conn.kind == HAUL_STORE_S3 ? HAUL_VERIFIED_PARTS : HAUL_VERIFIED_SEGMENTS;
+        if (r->verified == HAUL_VERIFIED_NONE)
+            log_info("task %s key %zu: the store's ETag %s is not the expected %s", t->id, u->idx, etag,
+                     segput_etag(u));
+        return UNIT_FINISHED;
+    case STEP_SEG_ABORT:
+        if (!ok && http != 404)
+            log_warn("task %s key %zu: cleaning up the parts of %s failed: %s", t->id, u->idx,
+                     t->keys[u->idx], why);
+        if (t->conn.kind == HAUL_STORE_SWIFT && (u->seg_arg = segput_next_uploaded(u)))
+            return start_step(w, u, STEP_SEG_ABORT) == 0 ? UNIT_RUNNING : seg_finish_failed(u);
+        return seg_finish_failed(u);
+    default:
+        return UNIT_FINISHED;
+    }
 }
 
 static int transfer_over(worker *w, unit *u, CURLcode cc, long http)
@@ -1236,6 +1452,10 @@ static int transfer_over(worker *w, unit *u, CURLcode cc, long http)
 
     if (u->step == STEP_AUTH) {
         rc = auth_done(w, u, cc);
+        goto out;
+    }
+    if (u->step >= STEP_SEG_STALE && u->step <= STEP_SEG_ABORT) {
+        rc = seg_done(w, u, cc, http);
         goto out;
     }
     if (u->replan) {

@@ -97,7 +97,9 @@ size_t upload_headers(haul_store_kind kind, const char *md5hex, char *const *met
 {
     size_t n = 0;
     store->n = 0;
-    if (kind == HAUL_STORE_S3) {
+    if (!md5hex) {
+        /* metadata only */
+    } else if (kind == HAUL_STORE_S3) {
         unsigned char d[16];
         unsigned char b64[32];
         for (int i = 0; i < 16; i++) {

@@ -33,7 +33,7 @@ int upload_seek(void *ud, long long off, int origin);
  * upload_headers_free once the request is built): the checksum the store
  * verifies the body against (S3 Content-MD5, base64 of the digest; Swift
  * ETag, the hex digest) and each metadata pair as x-amz-meta-NAME or
- * X-Object-Meta-NAME. Returns the count. */
+ * X-Object-Meta-NAME. md5hex NULL: the metadata only. Returns the count. */
 typedef struct upload_hdrs {
     char *strs[2 * 64 + 4];
     size_t n;

@@ -64,6 +64,11 @@ typedef enum unit_step {
     STEP_PARTPROBE,      /* get, S3 multipart: HEAD ?partNumber=1 for the part size */
     STEP_LISTCHECK,      /* get over S3: is this 32-hex ETag a Swift DLO's? (listing) */
     STEP_PROBE,          /* put --skip-existing: HEAD the key first */
+    STEP_SEG_STALE,      /* put in parts, S3, tried again: list the key's unfinished uploads */
+    STEP_SEG_DROP,       /* ... and abort each (DELETE ?uploadId=) */
+    STEP_SEG_BEGIN,      /* S3: POST ?uploads; Swift: PUT the segments container */
+    STEP_SEG_END,        /* S3: POST ?uploadId= (the parts' list); Swift: the manifest */
+    STEP_SEG_ABORT,      /* failed after it began: S3 DELETE ?uploadId=; Swift: each segment */
 } unit_step;
 const char *unit_step_str(unit_step s);
 
@@ -114,6 +119,11 @@ typedef struct unit {
     rfile src;           /* put: the file sent */
     struct upload_src *up; /* put: curl's reader of it (upload.h) */
     struct upload_hash *deep; /* verify --deep: the body's MD5 so far */
+    struct wseg *seg;    /* put above the segment size: the parts (segput.h) */
+    const char *seg_arg; /* STEP_SEG_DROP: the upload id; STEP_SEG_ABORT (Swift): the segment */
+    haul_buf reqbody;    /* a control request's body (STEP_SEG_END) */
+    long seg_http;       /* put in parts, failed: what to report once aborted */
+    int seg_transient;
     haul_segment *segs;  /* get: the segments learned (SLO manifest, DLO listing) */
     size_t nsegs;
     char *segs_etag;     /* the object ETag they were learned for */

@@ -214,5 +214,99 @@ swiftenv "$SCHED" run --swift --container backup --op put --from-dir "$TREE" --p
     --out "$T/noin.csv" >"$T/noin.out" 2>&1
 check "put: a worker without --in-root reads nothing" "$NENTRIES" "$(grep -c 'reads no files' "$T/noin.csv")"
 
+# 6. Files above --segment-size go in parts, at once: over S3 a multipart
+#    upload (s3api's parts are 5 MiB at least), over Swift an SLO with its
+#    segments in <container>_segments, named as the swift CLI names them.
+#    Read back whole; verified by the parts' and the segments' MD5s;
+#    --skip-existing knows them again.
+kill "${WPIDS[@]}"; wait "${WPIDS[@]}" 2>/dev/null; WPIDS=()
+"$WORKER" --concurrency 8 --part-streams 3 --lease 3 --in-root "$IN" --out-root "$T" --log-level debug \
+    >>"$T/worker3.log" 2>&1 &
+WPIDS+=($!)
+SEG=$IN/seg
+mkdir -p "$SEG"
+head -c $((11 * 1048576 + 7)) /dev/urandom >"$SEG/big one.bin"
+printf 'small' >"$SEG/small.txt"
+haul_swift_mkcontainer segs3 && haul_swift_mkcontainer segsw || fail "making containers segs3, segsw"
+s3env "$SCHED" run --s3 "$HAUL_TEST_S3" --bucket segs3 --op put --from-dir "$SEG" --prefix p/ \
+    --segment-size 5M --meta run=7 --out "$T/seg-s3.csv" >"$T/seg-s3.out" 2>&1
+swiftenv "$SCHED" run --swift --container segsw --op put --from-dir "$SEG" --prefix p/ \
+    --segment-size 1M --meta run=7 --out "$T/seg-sw.csv" >"$T/seg-sw.out" 2>&1
+check "put in parts: rows (S3 multipart: verified parts; Swift SLO: segments)" \
+    "p/big one.bin ok parts|p/small.txt ok md5|p/big one.bin ok segments|p/small.txt ok md5" \
+    "$(rows "$T/seg-s3.csv" verified | paste -sd'|')|$(rows "$T/seg-sw.csv" verified | paste -sd'|')"
+seginfo() {
+    $PY - "$HAUL_TEST_S3" "$HAUL_TEST_ST_AUTH" "$SEG/big one.bin" <<'PYEOF'
+import hashlib, sys, boto3, swiftclient
+want = hashlib.md5(open(sys.argv[3], "rb").read()).hexdigest()
+c = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id="test:tester",
+                 aws_secret_access_key="testing", region_name="us-east-1")
+o = c.get_object(Bucket="segs3", Key="p/big one.bin")
+s3 = hashlib.md5(o["Body"].read()).hexdigest() == want
+s = swiftclient.Connection(authurl=sys.argv[2], user="test:tester", key="testing")
+h, body = s.get_object("segsw", "p/big one.bin")
+segs = [x["name"] for x in s.get_container("segsw_segments", full_listing=True)[1]]
+print("s3 %s %s run=%s | swift %s slo=%s run=%s segments=%d first=%s" % (
+    "same" if s3 else "DIFFERENT", o["ETag"].strip('"').split("-")[-1], o["Metadata"].get("run"),
+    "same" if hashlib.md5(body).hexdigest() == want else "DIFFERENT", h.get("x-static-large-object"),
+    h.get("x-object-meta-run"), len(segs), segs[0].split("/")[2] if segs else ""))
+PYEOF
+}
+check "put in parts: read back whole (boto3, swiftclient), metadata, 12 segments named as the swift CLI names them" \
+    "s3 same 3 run=7 | swift same slo=True run=7 segments=12 first=slo" "$(seginfo)"
+s3env "$SCHED" run --s3 "$HAUL_TEST_S3" --bucket segs3 --op put --from-dir "$SEG" --prefix p/ \
+    --segment-size 5M --skip-existing --out "$T/seg-s3b.csv" >/dev/null 2>&1
+swiftenv "$SCHED" run --swift --container segsw --op put --from-dir "$SEG" --prefix p/ \
+    --segment-size 1M --skip-existing --out "$T/seg-swb.csv" >/dev/null 2>&1
+check "put in parts: --skip-existing knows the multipart upload and the SLO" \
+    "p/big one.bin skipped parts|p/big one.bin skipped segments" \
+    "$(rows "$T/seg-s3b.csv" verified | grep big)|$(rows "$T/seg-swb.csv" verified | grep big)"
+
+# A multipart upload the store refuses to complete (s3api: parts under
+# 5 MiB are EntityTooSmall) is aborted: an error row naming it, and no
+# unfinished upload left.
+s3env "$SCHED" run --s3 "$HAUL_TEST_S3" --bucket segs3 --op put --from-dir "$SEG" --prefix small-parts/ \
+    --segment-size 1M --max-attempts 1 --out "$T/seg-small.csv" >/dev/null 2>&1
+grep -q 'small-parts/big one.bin,error,400,.*EntityTooSmall' "$T/seg-small.csv" &&
+    [ "$($PY -c '
+import sys, boto3
+c = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id="test:tester", aws_secret_access_key="testing", region_name="us-east-1")
+print(len(c.list_multipart_uploads(Bucket="segs3").get("Uploads", [])))' "$HAUL_TEST_S3")" = 0 ] &&
+    ok "put in parts: refused at the end (EntityTooSmall): an error row, the upload aborted" ||
+    fail "put in parts: refused upload not aborted" "$T/seg-small.csv"
+
+# 7. A worker SIGKILLed in the middle of a multipart upload: the task comes
+#    back (lease 3 s) to another worker, which aborts the unfinished upload
+#    before it begins its own; afterwards no upload is left unfinished and
+#    the object is whole.
+head -c $((100 * 1048576)) /dev/urandom >"$SEG/huge.bin"
+mkdir -p "$IN/one" && mv "$SEG/huge.bin" "$IN/one/"
+uploads() { $PY -c '
+import sys, boto3
+c = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id="test:tester", aws_secret_access_key="testing", region_name="us-east-1")
+print(len(c.list_multipart_uploads(Bucket="segs3").get("Uploads", [])))' "$HAUL_TEST_S3"; }
+s3env "$SCHED" run --s3 "$HAUL_TEST_S3" --bucket segs3 --op put --from-dir "$IN/one" --prefix k/ \
+    --segment-size 5M --out "$T/kill.csv" >"$T/kill.out" 2>&1 &
+SPID=$!
+# the worker's debug line once the upload has begun and its parts start
+deadline=$((SECONDS + 30))
+until grep -q 'bytes in 20 parts of 5242880' "$T/worker3.log" || [ $SECONDS -ge $deadline ]; do sleep 0.02; done
+kill -KILL "${WPIDS[@]}"; wait "${WPIDS[@]}" 2>/dev/null; WPIDS=()
+left=$(uploads)
+"$WORKER" --concurrency 8 --part-streams 3 --lease 3 --in-root "$IN" --out-root "$T" \
+    >>"$T/worker4.log" 2>&1 &
+WPIDS+=($!)
+wait $SPID
+check "killed mid-upload: an unfinished upload was there, then none; the row ok and verified" \
+    "1|0|k/huge.bin ok parts" "$left|$(uploads)|$(rows "$T/kill.csv" verified)"
+grep -q 'aborted an unfinished multipart upload of k/huge.bin' "$T/worker4.log" &&
+    ok "killed mid-upload: the next worker said it aborted the earlier attempt's upload" ||
+    fail "killed mid-upload: no abort logged" "$T/worker4.log"
+check "killed mid-upload: the object is the file" "$(md5sum <"$IN/one/huge.bin" | cut -c1-32)" \
+    "$($PY -c '
+import hashlib, sys, boto3
+c = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id="test:tester", aws_secret_access_key="testing", region_name="us-east-1")
+print(hashlib.md5(c.get_object(Bucket="segs3", Key="k/huge.bin")["Body"].read()).hexdigest())' "$HAUL_TEST_S3")"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
