@@ -224,6 +224,7 @@ void haul_unit_reset(worker *w, unit *u)
     u->deep = NULL;
     segput_free(w, u);
     u->seg_arg = NULL;
+    u->slo_delete = 0;
     recycle(&u->reqbody);
     recycle(&u->body);
     recycle(&u->side);
@@ -721,6 +722,14 @@ static int build(unit *u, const char *token, const char *surl, char *err)
     case HAUL_OP_PUT:
         return build_put(u, token, surl, err);
     case HAUL_OP_DELETE: /* --dry-run: what is there to delete */
+        if (u->slo_delete) {
+            /* An SLO with its segments; the answer in JSON (its status
+             * is in the body: the HTTP status is 200 whatever happened). */
+            haul_kv q[1] = {{"multipart-manifest", "delete"}};
+            haul_kv h[1] = {{"Accept", "application/json"}};
+            return haul_store_request_hdrs(&t->conn, token, surl, "DELETE", t->bucket, key, q, 1, h, 1,
+                                           &u->req, err);
+        }
         return haul_store_request(&t->conn, token, surl, t->flags & HAUL_TASK_DRY_RUN ? "HEAD" : "DELETE",
                                   t->bucket, key, NULL, 0, &u->req, err);
     case HAUL_OP_VERIFY: /* --deep: the body, hashed as it comes */
@@ -752,8 +761,8 @@ static void describe(const unit *u, haul_buf *what)
         haul_buf_printf(what, "%s %s/%s", u->step == STEP_PROBE ? "HEAD" : "PUT", t->bucket, key);
         break;
     case HAUL_OP_DELETE:
-        haul_buf_printf(what, "%s %s/%s", t->flags & HAUL_TASK_DRY_RUN ? "HEAD" : "DELETE",
-                        t->bucket, key);
+        haul_buf_printf(what, "%s %s/%s", t->flags & HAUL_TASK_DRY_RUN || u->step == STEP_PROBE ? "HEAD"
+                        : "DELETE", t->bucket, key);
         break;
     default:
         haul_buf_printf(what, "GET %s/%s", t->bucket, key); break;
@@ -1014,7 +1023,11 @@ int haul_unit_start(worker *w, unit *u)
         }
         if (r->resume) u->list_next = haul_strdup(r->resume);
     }
-    if (start_step(w, u, STEP_REQUEST) < 0) {
+    /* A Swift delete looks first: an SLO goes with its segments, and a
+     * missing key is told by the HEAD. */
+    int swift_delete = t->op == HAUL_OP_DELETE && t->conn.kind == HAUL_STORE_SWIFT &&
+                       !(t->flags & HAUL_TASK_DRY_RUN);
+    if (start_step(w, u, swift_delete ? STEP_PROBE : STEP_REQUEST) < 0) {
         r->ms = haul_mono_ms() - u->t0;
         if (t->op == HAUL_OP_LIST || t->op == HAUL_OP_LIST_BUCKETS) r->count = r->listed;
         return UNIT_FINISHED;
@@ -1294,6 +1307,63 @@ static void put_done(unit *u, wresult *r, long http)
                       ? HAUL_VERIFIED_MD5 : HAUL_VERIFIED_NONE;
 }
 
+/* Swift's answer to DELETE ?multipart-manifest=delete: 200 whatever
+ * happened, the outcome in a JSON body. 1 with the key's result set to the
+ * failure, 0 when the manifest and its segments are gone. */
+static int slo_delete_failed(unit *u, long http)
+{
+    json_error_t je;
+    json_t *o = json_loadb(haul_buf_str(&u->body), u->body.len, 0, &je);
+    const char *st = o ? json_string_value(json_object_get(o, "Response Status")) : NULL;
+    json_t *errs = o ? json_object_get(o, "Errors") : NULL;
+    char why[HAUL_ERR_LEN];
+    int failed = 1;
+    if (!o || !st) {
+        snprintf(why, sizeof why, "the answer to deleting the SLO with its segments is not the "
+                 "JSON expected");
+    } else if (strncmp(st, "200", 3) != 0 || json_array_size(errs) > 0) {
+        json_t *e0 = json_array_get(errs, 0);
+        snprintf(why, sizeof why, "deleting the SLO with its segments: %s, %zu error(s)%s%s%s%s", st,
+                 json_array_size(errs), e0 ? ", the first: " : "",
+                 e0 ? json_string_value(json_array_get(e0, 0)) ? json_string_value(json_array_get(e0, 0)) : "" : "",
+                 e0 ? " " : "",
+                 e0 ? json_string_value(json_array_get(e0, 1)) ? json_string_value(json_array_get(e0, 1)) : "" : "");
+    } else {
+        failed = 0;
+    }
+    if (failed) fail_key(u, http, why, st && !strncmp(st, "5", 1));
+    json_decref(o);
+    return failed;
+}
+
+/* delete over Swift: what HEAD said. Missing: a row, nothing to do; an
+ * SLO: deleted with its segments (u->slo); else a plain DELETE. */
+static int delete_probe_done(worker *w, unit *u, long http)
+{
+    const haul_task *t = &u->wt->t;
+    wresult *r = &u->wt->res[u->idx];
+    char err[HAUL_ERR_LEN];
+    if (http == 404) {
+        haul_buf what = HAUL_BUF_INIT;
+        describe(u, &what);
+        haul_store_error(&t->conn, what.p, http, NULL, 0, err);
+        haul_buf_free(&what);
+        haul_result_set(r, 1, http, err);
+        r->status = "missing";
+        return UNIT_FINISHED;
+    }
+    if (http < 200 || http > 299) {
+        haul_buf what = HAUL_BUF_INIT;
+        describe(u, &what);
+        haul_store_error(&t->conn, what.p, http, NULL, 0, err);
+        haul_buf_free(&what);
+        haul_result_fail(r, http, err, haul_store_transient(http) || http == 401);
+        return UNIT_FINISHED;
+    }
+    u->slo_delete = u->slo;
+    return start_step(w, u, STEP_REQUEST) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
+}
+
 /* put --skip-existing: what HEAD said of the key. The same size and MD5:
  * skipped; missing or different: PUT it (or, --dry-run, say it would). */
 static int probe_done(worker *w, unit *u, long http)
@@ -1301,6 +1371,8 @@ static int probe_done(worker *w, unit *u, long http)
     const haul_task *t = &u->wt->t;
     wresult *r = &u->wt->res[u->idx];
     char err[HAUL_ERR_LEN];
+
+    if (t->op == HAUL_OP_DELETE) return delete_probe_done(w, u, http);
 
     if (http != 404 && (http < 200 || http > 299)) {
         haul_buf what = HAUL_BUF_INIT;
@@ -1579,6 +1651,9 @@ static int transfer_over(worker *w, unit *u, CURLcode cc, long http)
         put_done(u, r, http);
         goto out;
     case HAUL_OP_DELETE:
+        if (u->slo_delete && slo_delete_failed(u, http)) {
+            goto out;
+        }
         haul_result_set(r, 1, http, NULL);
         if (t->flags & HAUL_TASK_DRY_RUN) {
             r->status = "would-delete";

@@ -106,6 +106,7 @@ typedef struct unit {
     haul_buf meta;       /* head: JSON object members of user metadata */
     haul_buf manifest_hdr; /* X-Object-Manifest (DLO) */
     int slo;             /* X-Static-Large-Object: True */
+    int slo_delete;      /* delete over Swift: the key is an SLO, deleted with its segments */
     long long clen;      /* Content-Length, -1 unknown */
     long long parts_count; /* x-amz-mp-parts-count, -1 unknown */
     wfile file;          /* get: body spilled to a file past max_inline */

@@ -262,6 +262,17 @@ check "put in parts: --skip-existing knows the multipart upload and the SLO" \
     "p/big one.bin skipped parts|p/big one.bin skipped segments" \
     "$(rows "$T/seg-s3b.csv" verified | grep big)|$(rows "$T/seg-swb.csv" verified | grep big)"
 
+# delete over Swift: an SLO goes with its segments (and a plain object as
+# before); none of the 12 segments is left.
+printf 'p/big one.bin\np/small.txt\np/nothere\n' >"$T/segdel.txt"
+swiftenv "$SCHED" run --swift --container segsw --op delete --keys "$T/segdel.txt" --yes \
+    --out "$T/segdel.csv" >/dev/null 2>&1
+check "delete an SLO: rows, and no segment left" "p/big one.bin ok|p/nothere missing|p/small.txt ok|0" \
+    "$(rows "$T/segdel.csv" | paste -sd'|')|$($PY -c '
+import sys, swiftclient
+s = swiftclient.Connection(authurl=sys.argv[1], user="test:tester", key="testing")
+print(len(s.get_container("segsw_segments", full_listing=True)[1]))' "$HAUL_TEST_ST_AUTH")"
+
 # A multipart upload the store refuses to complete (s3api: parts under
 # 5 MiB are EntityTooSmall) is aborted: an error row naming it, and no
 # unfinished upload left.
