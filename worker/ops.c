@@ -193,6 +193,7 @@ static void forget_segments(unit *u)
 }
 
 static void fail_waiters(worker *w, unit *leader, long http, const char *err, int transient);
+static void hash_join(worker *w, unit *u);
 
 /* A unit's buffers are kept from one key to the next (no allocation per
  * key), unless a key made one large (an inline body, a manifest). */
@@ -217,6 +218,7 @@ void haul_unit_reset(worker *w, unit *u)
     haul_req_free(&u->req);
     forget_body(u);
     forget_segments(u);
+    hash_join(w, u);
     rfile_close(&u->src);
     free(u->up);
     u->up = NULL;
@@ -914,10 +916,50 @@ static unit_step put_first(const unit *u)
     return STEP_SEG_BEGIN;
 }
 
-/* put: open the file, hash it, and say what to do first: HEAD the key
- * (--skip-existing) or PUT it. With --dry-run and nothing to look up, the
- * result is set here. -1 with the key's result set. */
-static int put_prepare(worker *w, unit *u, unit_step *first)
+/* put, on a hashing thread: the file's MD5, and every part's. */
+static int put_hash(void *arg, char *err)
+{
+    unit *u = arg;
+    return segput_wanted(u) ? segput_prepare(u->w, u, err)
+                            : upload_md5(&u->src, u->wt->res[u->idx].md5, err);
+}
+
+/* The file is hashed: what to do first, HEAD the key (--skip-existing) or
+ * send it. With --dry-run and nothing to look up, the result is set here.
+ * UNIT_RUNNING or UNIT_FINISHED. */
+static int put_hashed(worker *w, unit *u)
+{
+    const haul_task *t = &u->wt->t;
+    wresult *r = &u->wt->res[u->idx];
+    char err[HAUL_ERR_LEN];
+
+    r->bytes = u->src.size;
+    if (rfile_changed(&u->src, err)) {
+        haul_result_fail(r, 0, err, 1);
+        r->ms = haul_mono_ms() - u->t0;
+        return UNIT_FINISHED;
+    }
+    u->up = haul_calloc(1, sizeof *u->up);
+    u->up->f = &u->src;
+    unit_step first = t->flags & HAUL_TASK_SKIP_EXISTING ? STEP_PROBE : put_first(u);
+    if ((t->flags & HAUL_TASK_DRY_RUN) && first != STEP_PROBE) {
+        haul_result_set(r, 1, 0, NULL);
+        r->status = "would-upload";
+        r->ms = haul_mono_ms() - u->t0;
+        return UNIT_FINISHED;
+    }
+    if (start_step(w, u, first) < 0) {
+        r->ms = haul_mono_ms() - u->t0;
+        return UNIT_FINISHED;
+    }
+    return UNIT_RUNNING;
+}
+
+/* put: open the file and hash it -- a large one on a thread of its own
+ * (the loop goes on; haul_transfer_pump takes it up when it is done), a
+ * small one here -- then put_hashed. */
+#define HASH_THREAD_MIN (8LL << 20)
+static int put_start(worker *w, unit *u)
 {
     const haul_task *t = &u->wt->t;
     wresult *r = &u->wt->res[u->idx];
@@ -926,27 +968,60 @@ static int put_prepare(worker *w, unit *u, unit_step *first)
     if (!w->in) {
         haul_result_fail(r, 0, "this worker reads no files (start it with --in-root DIR to "
                          "upload files beneath DIR)", 0);
-        return -1;
+        r->ms = 0;
+        return UNIT_FINISHED;
     }
-    if (rfile_open(w->in, t->src_dir, t->srcs[u->idx], &u->src, err) < 0 ||
-        (segput_wanted(u) ? segput_prepare(w, u, err) : upload_md5(&u->src, r->md5, err)) < 0) {
+    if (rfile_open(w->in, t->src_dir, t->srcs[u->idx], &u->src, err) < 0) {
         haul_result_fail(r, 0, err, 0);
-        return -1;
-    }
-    r->bytes = u->src.size;
-    if (rfile_changed(&u->src, err)) {
-        haul_result_fail(r, 0, err, 1);
-        return -1;
-    }
-    u->up = haul_calloc(1, sizeof *u->up);
-    u->up->f = &u->src;
-    *first = t->flags & HAUL_TASK_SKIP_EXISTING ? STEP_PROBE : put_first(u);
-    if ((t->flags & HAUL_TASK_DRY_RUN) && *first != STEP_PROBE) {
-        haul_result_set(r, 1, 0, NULL);
-        r->status = "would-upload";
         r->ms = haul_mono_ms() - u->t0;
+        return UNIT_FINISHED;
     }
-    return 0;
+    if (u->src.size >= HASH_THREAD_MIN &&
+        (u->hjob = upload_job_start(put_hash, u, haul_transfer_wakefd(w)))) {
+        u->hnext = w->hashing;
+        w->hashing = u;
+        return UNIT_RUNNING;
+    }
+    if (put_hash(u, err) < 0) {
+        haul_result_fail(r, 0, err, 0);
+        r->ms = haul_mono_ms() - u->t0;
+        return UNIT_FINISHED;
+    }
+    return put_hashed(w, u);
+}
+
+/* Wait for u's hashing thread, if it has one (a reset). */
+static void hash_join(worker *w, unit *u)
+{
+    char err[HAUL_ERR_LEN];
+    if (!u->hjob) return;
+    for (unit **pp = &w->hashing; *pp; pp = &(*pp)->hnext)
+        if (*pp == u) { *pp = u->hnext; break; }
+    upload_job_join(u->hjob, err);
+    u->hjob = NULL;
+}
+
+/* A unit whose file is hashed: its next step (UNIT_*); NULL *out: none. */
+static int hash_pump(worker *w, unit **out)
+{
+    char err[HAUL_ERR_LEN];
+    *out = NULL;
+    for (unit **pp = &w->hashing; *pp; pp = &(*pp)->hnext) {
+        unit *u = *pp;
+        if (!upload_job_done(u->hjob)) continue;
+        *pp = u->hnext;
+        *out = u;
+        int rc = upload_job_join(u->hjob, err);
+        u->hjob = NULL;
+        if (rc < 0) {
+            wresult *r = &u->wt->res[u->idx];
+            haul_result_fail(r, 0, err, 0);
+            r->ms = haul_mono_ms() - u->t0;
+            return UNIT_FINISHED;
+        }
+        return put_hashed(w, u);
+    }
+    return UNIT_RUNNING;
 }
 
 int haul_unit_start(worker *w, unit *u)
@@ -993,19 +1068,7 @@ int haul_unit_start(worker *w, unit *u)
         r->ms = 0;
         return UNIT_FINISHED;
     }
-    if (t->op == HAUL_OP_PUT) {
-        unit_step first;
-        if (put_prepare(w, u, &first) < 0) {
-            r->ms = haul_mono_ms() - u->t0;
-            return UNIT_FINISHED;
-        }
-        if (r->done) return UNIT_FINISHED; /* --dry-run without --skip-existing */
-        if (start_step(w, u, first) < 0) {
-            r->ms = haul_mono_ms() - u->t0;
-            return UNIT_FINISHED;
-        }
-        return UNIT_RUNNING;
-    }
+    if (t->op == HAUL_OP_PUT) return put_start(w, u);
     if (!request) { /* no sidecar: an empty value, no request */
         haul_result_set(r, 1, 0, NULL);
         r->ms = 0;
@@ -1265,7 +1328,8 @@ int haul_transfer_pump(worker *w, unit **out)
     if (lead) return range_over(w, lead);
     unit *su = segput_pump(w);
     *out = su;
-    return su ? seg_parts_over(w, su) : UNIT_RUNNING;
+    if (su) return seg_parts_over(w, su);
+    return hash_pump(w, out);
 }
 
 int haul_transfer_done(worker *w, CURL *e, CURLcode cc, unit **out)

@@ -4,6 +4,9 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +31,14 @@ static void hex16(const unsigned char d[16], char hex[33])
 
 int upload_md5(const rfile *f, char hex[33], char *err)
 {
-    static char *chunk;
+    /* Its own buffer (it runs on hashing threads too), no larger than the
+     * file: a small file costs a small allocation. */
+    size_t cn = f->size < HASH_CHUNK ? (size_t)f->size + 1 : HASH_CHUNK;
+    char *chunk = haul_malloc(cn);
     unsigned char d[16];
     unsigned dl = 0;
     int rc = -1;
 
-    if (!chunk) chunk = haul_malloc(HASH_CHUNK); /* the loop's thread only */
     EVP_MD *md = EVP_MD_fetch(NULL, "MD5", NULL);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!md || !ctx || EVP_DigestInit_ex(ctx, md, NULL) != 1) {
@@ -41,7 +46,7 @@ int upload_md5(const rfile *f, char hex[33], char *err)
         goto out;
     }
     for (long long off = 0; off < f->size;) {
-        size_t want = f->size - off < HASH_CHUNK ? (size_t)(f->size - off) : HASH_CHUNK;
+        size_t want = f->size - off < (long long)cn ? (size_t)(f->size - off) : cn;
         ssize_t got = pread(f->fd, chunk, want, (off_t)off);
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) {
@@ -62,6 +67,7 @@ int upload_md5(const rfile *f, char hex[33], char *err)
 out:
     EVP_MD_CTX_free(ctx);
     EVP_MD_free(md);
+    free(chunk);
     return rc;
 }
 
@@ -193,4 +199,49 @@ void upload_hash_free(upload_hash *h)
     EVP_MD_CTX_free(h->ctx);
     EVP_MD_free(h->md);
     free(h);
+}
+
+struct upload_job {
+    pthread_t th;
+    int (*fn)(void *, char *);
+    void *arg;
+    int efd;
+    int rc;
+    atomic_int done;
+    char err[HAUL_ERR_LEN];
+};
+
+static void *job_main(void *p)
+{
+    upload_job *j = p;
+    j->rc = j->fn(j->arg, j->err);
+    atomic_store(&j->done, 1);
+    uint64_t one = 1;
+    if (write(j->efd, &one, sizeof one) < 0) { /* the loop looks again at its next wake-up */ }
+    return NULL;
+}
+
+upload_job *upload_job_start(int (*fn)(void *arg, char *err), void *arg, int efd)
+{
+    if (efd < 0) return NULL;
+    upload_job *j = haul_calloc(1, sizeof *j);
+    j->fn = fn;
+    j->arg = arg;
+    j->efd = efd;
+    if (pthread_create(&j->th, NULL, job_main, j) != 0) {
+        free(j);
+        return NULL;
+    }
+    return j;
+}
+
+int upload_job_done(upload_job *j) { return atomic_load(&j->done); }
+
+int upload_job_join(upload_job *j, char *err)
+{
+    pthread_join(j->th, NULL);
+    int rc = j->rc;
+    if (rc < 0) snprintf(err, HAUL_ERR_LEN, "%s", j->err);
+    free(j);
+    return rc;
 }

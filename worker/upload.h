@@ -50,6 +50,17 @@ void upload_hash_update(upload_hash *h, const void *p, size_t n);
 int upload_hash_final(upload_hash *h, char hex[33]);
 void upload_hash_free(upload_hash *h); /* NULL ok */
 
+/* A function run on a thread of its own (hashing a large file before it
+ * is sent, so the loop goes on: a lease must not lapse while a 5 GiB file
+ * is read). When fn returns, 1 is added to the eventfd efd (the loop's
+ * wake-up). start: NULL when no thread can be made (run fn yourself).
+ * done: 1 once fn returned (no wait). join: wait for it, free the job, and
+ * return fn's answer (its sentence in err). */
+typedef struct upload_job upload_job;
+upload_job *upload_job_start(int (*fn)(void *arg, char *err), void *arg, int efd);
+int upload_job_done(upload_job *j);
+int upload_job_join(upload_job *j, char *err);
+
 /* Whether an object (its size clen, -1 unknown, and its ETag, quotes
  * removed) is a file of `size` bytes with MD5 md5hex: 1 the same, 0 not (or
  * not known: a segmented object's ETag is not its MD5). */

@@ -121,6 +121,8 @@ typedef struct unit {
     struct upload_src *up; /* put: curl's reader of it (upload.h) */
     struct upload_hash *deep; /* verify --deep: the body's MD5 so far */
     struct wseg *seg;    /* put above the segment size: the parts (segput.h) */
+    struct upload_job *hjob; /* put: the thread hashing a large file (upload.h) */
+    struct unit *hnext;  /* link in w->hashing */
     const char *seg_arg; /* STEP_SEG_DROP: the upload id; STEP_SEG_ABORT (Swift): the segment */
     haul_buf reqbody;    /* a control request's body (STEP_SEG_END) */
     long seg_http;       /* put in parts, failed: what to report once aborted */
@@ -168,6 +170,7 @@ typedef struct worker {
     struct wrange *rpending; /* ranged: downloads whose streams are to start */
     struct wrange *rhashing; /* ranged: downloads with a hashing thread */
     int rwake;           /* ranged: the hashing threads' eventfd; -1: none yet */
+    unit *hashing;       /* put: units whose file a thread hashes */
 } worker;
 
 /* ops.c */
