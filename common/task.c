@@ -110,6 +110,8 @@ void haul_task_clear(haul_task *t)
     free_strv(t->meta, t->nmeta);
     free(t->sizes);
     free_strv(t->md5s, t->nexpect);
+    free(t->member_counts);
+    free_strv(t->members, t->nmembers);
     free(t->queue);
     haul_task_init(t);
 }
@@ -283,6 +285,32 @@ static int check_write_args(const haul_task *t, char *err)
         }
     for (size_t i = 0; i < t->nexpect; i++)
         if (check_md5(t->md5s[i], (long)i, err) < 0) return -1;
+    if (t->ncounts || t->nmembers) {
+        uint64_t sum = 0;
+        if (t->op != HAUL_OP_PUT || t->ncounts != t->nkeys) {
+            field_err(err, "args.member_counts", -1, "%zu entries for %zu keys of op '%s' (a put's "
+                      "zips need one per key)", t->ncounts, t->nkeys, haul_op_str(t->op));
+            return -1;
+        }
+        for (size_t i = 0; i < t->ncounts; i++) {
+            if (t->member_counts[i] > HAUL_ZIP_MAX_MEMBERS) {
+                field_err(err, "args.member_counts", (long)i, "%u files in one zip, limit %d",
+                          t->member_counts[i], HAUL_ZIP_MAX_MEMBERS);
+                return -1;
+            }
+            sum += t->member_counts[i];
+        }
+        if (sum != t->nmembers) {
+            field_err(err, "args.members", -1, "%zu entries, but args.member_counts adds up to %llu",
+                      t->nmembers, (unsigned long long)sum);
+            return -1;
+        }
+        for (size_t i = 0; i < t->nmembers; i++)
+            if (!t->members[i] || !*t->members[i]) {
+                field_err(err, "args.members", (long)i, "empty");
+                return -1;
+            }
+    }
     return check_meta((const char *const *)t->meta, t->nmeta, err);
 }
 
@@ -370,6 +398,8 @@ static int encode_check(const haul_task *t, char *err)
     if (check_str("args.src_dir", -1, t->src_dir, HAUL_STR_MAX, 0, err) < 0) return -1;
     for (size_t i = 0; i < t->nsrcs; i++)
         if (check_str("args.srcs", (long)i, t->srcs[i], HAUL_STR_MAX, 1, err) < 0) return -1;
+    for (size_t i = 0; i < t->nmembers; i++)
+        if (check_str("args.members", (long)i, t->members[i], HAUL_STR_MAX, 1, err) < 0) return -1;
     for (size_t i = 0; i < t->nexpect; i++)
         if (!t->md5s[i]) {
             field_err(err, "args.md5s", (long)i, "missing");
@@ -489,6 +519,10 @@ static void task_aad(const haul_task *t, haul_buf *b)
         haul_buf_addc(b, '\0');
         aad_item(b, t->md5s[i]);
     }
+    aad_num(b, t->ncounts);
+    for (size_t i = 0; i < t->ncounts; i++) aad_num(b, t->member_counts[i]);
+    aad_num(b, t->nmembers);
+    for (size_t i = 0; i < t->nmembers; i++) aad_item(b, t->members[i]);
 }
 
 /* The value of "sealed": the conn map's msgpack, sealed with the task's
@@ -569,7 +603,8 @@ int haul_task_encode_key(const haul_task *t, const unsigned char *key, haul_buf 
     /* The write ops' arguments only where they are set: a read task's bytes
      * stay as they were before these existed. */
     int nargs = 5 + (t->src_dir != NULL) + (t->nsrcs > 0) + (t->nmeta > 0) +
-                (t->segment_size > 0) + (t->flags != 0) + 2 * (t->nexpect > 0);
+                (t->segment_size > 0) + (t->flags != 0) + 2 * (t->nexpect > 0) +
+                2 * (t->ncounts > 0);
     msgpack_pack_map(&pk, (uint32_t)nargs);
     if (t->src_dir) {
         pack_str(&pk, "src_dir");
@@ -600,6 +635,13 @@ int haul_task_encode_key(const haul_task *t, const unsigned char *key, haul_buf 
         }
         pack_str(&pk, "md5s");
         pack_strv(&pk, t->md5s, t->nexpect);
+    }
+    if (t->ncounts) {
+        pack_str(&pk, "member_counts");
+        msgpack_pack_array(&pk, t->ncounts);
+        for (size_t i = 0; i < t->ncounts; i++) msgpack_pack_uint32(&pk, t->member_counts[i]);
+        pack_str(&pk, "members");
+        pack_strv(&pk, t->members, t->nmembers);
     }
     pack_str(&pk, "max_inline");
     msgpack_pack_uint64(&pk, t->max_inline);
@@ -1024,11 +1066,12 @@ static int decode_conn(reader *r, haul_conn *c)
 }
 
 enum { A_MAX_INLINE, A_OUT_DIR, A_SUFFIXES, A_SIDECAR_EXT, A_MAX_ATTEMPTS, A_SRC_DIR,
-       A_SRCS, A_META, A_SEGMENT_SIZE, A_FLAGS, A_SIZES, A_MD5S, A_COUNT };
+       A_SRCS, A_META, A_SEGMENT_SIZE, A_FLAGS, A_SIZES, A_MD5S, A_MEMBER_COUNTS, A_MEMBERS,
+       A_COUNT };
 static const char *const args_names[A_COUNT] = {"max_inline", "out_dir", "suffixes",
                                                 "sidecar_ext", "max_attempts", "src_dir",
                                                 "srcs", "meta", "segment_size", "flags",
-                                                "sizes", "md5s"};
+                                                "sizes", "md5s", "member_counts", "members"};
 
 /* args.sizes: an unsigned integer or nil (-1) per key. */
 static int read_sizes(reader *r, const char *name, long long **out, size_t *n)
@@ -1099,6 +1142,22 @@ static int decode_args(reader *r, haul_task *t)
             break;
         }
         case A_SIZES: rc = read_sizes(r, fname, &t->sizes, &nsizes); break;
+        case A_MEMBER_COUNTS: {
+            uint64_t nc = 0;
+            rc = read_array(r, fname, HAUL_TASK_MAX_KEYS, &nc);
+            if (rc < 0 || !nc) break;
+            t->member_counts = haul_calloc((size_t)nc, sizeof *t->member_counts);
+            for (uint64_t i = 0; i < nc && rc == 0; i++) {
+                uint64_t u = 0;
+                rc = read_uint(r, fname, UINT32_MAX, &u);
+                t->member_counts[i] = (uint32_t)u;
+                if (rc == 0) t->ncounts = (size_t)i + 1;
+            }
+            break;
+        }
+        case A_MEMBERS:
+            rc = read_strv(r, fname, HAUL_TASK_MAX_KEYS, HAUL_STR_MAX, &t->members, &t->nmembers);
+            break;
         case A_MD5S:
             /* nexpect counts the strings read, so clearing frees them all */
             rc = read_strv(r, fname, HAUL_TASK_MAX_KEYS, 32, &t->md5s, &t->nexpect);

@@ -30,6 +30,7 @@
 #define HAUL_TASK_DEFAULT_ATTEMPTS 4    /* args.max_attempts when absent */
 #define HAUL_TASK_MAX_ATTEMPTS     1000 /* args.max_attempts, at most */
 #define HAUL_META_MAX       64          /* put: user metadata pairs in one task */
+#define HAUL_ZIP_MAX_MEMBERS 10000      /* put --collate: files in one zip */
 #define HAUL_META_NAME_MAX  128         /* put: bytes in a metadata name (Swift's limit) */
 #define HAUL_META_VALUE_MAX 1024        /* put: bytes in a metadata value */
 #define HAUL_MAX_INLINE     (64u << 20) /* args.max_inline, at most: a result value
@@ -83,7 +84,14 @@ typedef struct haul_task {
     size_t nsrcs;
     char **meta;           /* user metadata: name, value, name, value, ... */
     size_t nmeta;          /* entries: twice the pairs, at most 2 * HAUL_META_MAX */
-    uint64_t segment_size; /* files above are uploaded in segments / parts; 0: never */
+    uint64_t segment_size; /* files above are uploaded in segments / parts; 0: the worker's default */
+    /* put --collate: key i is a zip of member_counts[i] files (0: key i is
+     * the file srcs[i]), the next ones of members[] in order, each relative
+     * to src_dir; its sidecar (key + ".metadata") lists them */
+    uint32_t *member_counts; /* nkeys entries, or none */
+    size_t ncounts;
+    char **members;
+    size_t nmembers;
     /* verify: what each key should be, from the manifest (nkeys entries, or none) */
     long long *sizes;      /* -1: not given */
     char **md5s;           /* 32 hex digits, or "" when not given */

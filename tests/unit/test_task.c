@@ -309,7 +309,13 @@ static const char *task_diff(const haul_task *a, const haul_task *b)
            strv_differs("meta", a->meta, a->nmeta, b->meta, b->nmeta) ||
            num_differs("segment_size", a->segment_size, b->segment_size) ||
            num_differs("flags", a->flags, b->flags) ||
-           strv_differs("md5s", a->md5s, a->nexpect, b->md5s, b->nexpect));
+           strv_differs("md5s", a->md5s, a->nexpect, b->md5s, b->nexpect) ||
+           strv_differs("members", a->members, a->nmembers, b->members, b->nmembers) ||
+           num_differs("ncounts", a->ncounts, b->ncounts));
+    for (size_t i = 0; !diff_[0] && i < a->ncounts && i < b->ncounts; i++)
+        if (a->member_counts[i] != b->member_counts[i])
+            snprintf(diff_, sizeof diff_, "member_counts[%zu]: %u != %u", i, a->member_counts[i],
+                     b->member_counts[i]);
     for (size_t i = 0; !diff_[0] && i < a->nexpect && i < b->nexpect; i++)
         if (a->sizes[i] != b->sizes[i])
             snprintf(diff_, sizeof diff_, "sizes[%zu]: %lld != %lld", i, a->sizes[i], b->sizes[i]);
@@ -2234,6 +2240,12 @@ static void full_put(haul_task *t)
     t->nmeta = 4;
     t->segment_size = UINT64_C(1) << 30;
     t->flags = HAUL_TASK_SKIP_EXISTING | HAUL_TASK_DRY_RUN;
+    /* key 1 is a zip of two files */
+    t->member_counts = haul_calloc(3, sizeof *t->member_counts);
+    t->member_counts[1] = 2;
+    t->ncounts = 3;
+    t->members = strv((const char *const[]){"18/18_1.f", "44/44_1.f"}, 2);
+    t->nmembers = 2;
 }
 
 static void full_verify(haul_task *t)
@@ -2318,6 +2330,7 @@ static void srcs_short(haul_task *t) { free(t->srcs[2]); t->nsrcs = 2; }
 static void srcs_empty(haul_task *t) { free(t->srcs[1]); t->srcs[1] = haul_strdup(""); }
 static void srcs_on_get(haul_task *t) { t->op = HAUL_OP_GET; }
 static void bad_flags(haul_task *t) { t->flags = 8; }
+static void counts_off(haul_task *t) { t->member_counts[1] = 3; }
 
 TEST(write_args_refused)
 {
@@ -2332,6 +2345,7 @@ TEST(write_args_refused)
     if ((e = put_refused(srcs_empty, "args.srcs'[1]: empty"))) FAIL_("srcs empty: %s", e);
     if ((e = put_refused(srcs_on_get, "only put reads files"))) FAIL_("get: %s", e);
     if ((e = put_refused(bad_flags, "unknown flags 0x8"))) FAIL_("flags: %s", e);
+    if ((e = put_refused(counts_off, "args.member_counts adds up to 3"))) FAIL_("counts: %s", e);
 }
 
 /* The decoder refuses what the encoder would: a task written by hand (or
@@ -2387,6 +2401,8 @@ TEST(sealed_write_args_bound)
     FORGE(SET(t.meta[1], "43"));
     FORGE(t.flags = 0);
     FORGE(t.segment_size = 1);
+    FORGE(SET(t.members[1], "/etc/shadow"));
+    FORGE((t.member_counts[0] = 1, t.member_counts[1] = 1));
 #undef FORGE
 #undef SET
     haul_buf_free(&a);
