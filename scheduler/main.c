@@ -60,6 +60,8 @@ static haul_opt opts[] = {
     {"from-dir", HAUL_OPT_STR, &cfg.from_dir, NULL, 0, 0, NULL, "DIR", "put: every file under DIR, walked here and read by the workers at the same path; key: --prefix + the path below DIR", 0},
     {"meta", HAUL_OPT_LINES, &cfg.meta, NULL, 0, 0, NULL, "NAME=VALUE", "put: user metadata on every object (repeatable; NAME letters, digits, - and _)", 0},
     {"segment-size", HAUL_OPT_INT, &cfg.segment_size, "0", 0, 5LL << 30, NULL, "BYTES", "put: files larger than this go up in segments (Swift) or parts (S3) of this size (0: 1 GiB, the workers' default)", 0},
+    {"collate", HAUL_OPT_INT, &cfg.collate, "0", 0, 4LL << 30, NULL, "SIZE", "put --from-dir: pack the small files (--collate-below) into zips of about SIZE, each uploaded with its sidecar <zip>.metadata listing its files (0: no zips)", 0},
+    {"collate-below", HAUL_OPT_INT, &cfg.collate_below, "1M", 1, 1LL << 30, NULL, "SIZE", "put --collate: the files smaller than this go into zips", 0},
     {"skip-existing", HAUL_OPT_BOOL, &cfg.skip_existing, "0", 0, 0, NULL, NULL, "put: leave a key whose object has the file's size and MD5 (row: skipped)", 0},
     {"dry-run", HAUL_OPT_BOOL, &cfg.dry_run, "0", 0, 0, NULL, NULL, "put, delete: change nothing; each row says what would be done (would-upload, would-delete)", 0},
     {"yes", HAUL_OPT_SET, &cfg.yes, NULL, 0, 1, NULL, NULL, "delete: more than 1000 keys (refused without it)", 0},

@@ -25,6 +25,7 @@ typedef struct sched_cfg {
     /* the write ops (put, delete, verify) */
     char *from_dir, *meta, *manifest; /* meta: NAME=VALUE lines */
     long long segment_size;
+    long long collate, collate_below; /* put --collate SIZE: files below collate_below in zips */
     int skip_existing, dry_run, deep, yes;
 } sched_cfg;
 

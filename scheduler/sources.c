@@ -110,6 +110,12 @@ haul_walk *haul_walk_new(const char *root, char *err)
 
 int haul_walk_next(haul_walk *w, const char **rel, char *err)
 {
+    long long size;
+    return haul_walk_next_size(w, rel, &size, err);
+}
+
+int haul_walk_next_size(haul_walk *w, const char **rel, long long *size, char *err)
+{
     while (w->depth) {
         level *l = &w->lv[w->depth - 1];
         if (l->i == l->n) {
@@ -135,6 +141,7 @@ int haul_walk_next(haul_walk *w, const char **rel, char *err)
             continue;
         }
         *rel = haul_buf_str(&w->rel);
+        *size = S_ISREG(st.st_mode) ? (long long)st.st_size : -1;
         return 1;
     }
     return 0;

@@ -28,6 +28,8 @@ haul_walk *haul_walk_new(const char *root, char *err);
  * when a directory cannot be read -- then the walk stops, and a caller must
  * not go on as if the rest were empty. */
 int haul_walk_next(haul_walk *w, const char **rel, char *err);
+/* The same, with the entry's size: -1 when it is not a regular file. */
+int haul_walk_next_size(haul_walk *w, const char **rel, long long *size, char *err);
 void haul_walk_free(haul_walk *w); /* NULL ok */
 
 /* A put's key for the file at rel: prefix (NULL: none) then rel, into key

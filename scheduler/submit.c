@@ -105,6 +105,13 @@ struct haul_submission {
     haul_walk *walk;          /* put --from-dir */
     haul_manifest *man;       /* verify --manifest */
     haul_buf putkey;          /* put --from-dir: the key made from the path */
+    /* put --collate: the small files of the zip being filled, and of the
+     * zip source_next gave (its members, NUL-separated) */
+    haul_buf zfill, zgive;
+    size_t zfill_n, zgive_n;
+    long long zfill_bytes, nzips;
+    haul_buf zname;           /* the zip's name below --prefix */
+    int walk_done;
     const char *src;          /* put: the file of the key source_next gave */
     long long esize;          /* verify --manifest: its expected size (-1) ... */
     const char *emd5;         /* ... and MD5 ("") */
@@ -294,6 +301,9 @@ static int seal_task(haul_submission *s, char *err)
     s->t.nkeys = 0;
     for (size_t i = 0; i < s->t.nsrcs; i++) free(s->t.srcs[i]);
     s->t.nsrcs = 0;
+    for (size_t i = 0; i < s->t.nmembers; i++) free(s->t.members[i]);
+    s->t.nmembers = 0;
+    s->t.ncounts = 0;
     for (size_t i = 0; i < s->t.nexpect; i++) free(s->t.md5s[i]);
     s->t.nexpect = 0;
     return 0;
@@ -400,6 +410,8 @@ static int add_key(haul_submission *s, const char *key, size_t len, char *err)
         s->cap = s->cap ? s->cap * 2 : 16;
         s->t.keys = haul_realloc(s->t.keys, s->cap * sizeof *s->t.keys);
         if (s->op == HAUL_OP_PUT) s->t.srcs = haul_realloc(s->t.srcs, s->cap * sizeof *s->t.srcs);
+        if (s->cfg->collate > 0)
+            s->t.member_counts = haul_realloc(s->t.member_counts, s->cap * sizeof *s->t.member_counts);
         if (s->man) {
             s->t.sizes = haul_realloc(s->t.sizes, s->cap * sizeof *s->t.sizes);
             s->t.md5s = haul_realloc(s->t.md5s, s->cap * sizeof *s->t.md5s);
@@ -413,6 +425,13 @@ static int add_key(haul_submission *s, const char *key, size_t len, char *err)
             return -1;
         }
         s->t.srcs[s->t.nsrcs++] = haul_strdup(s->src);
+        if (s->cfg->collate > 0) { /* 0 files: the key is the file srcs[i] */
+            s->t.member_counts[s->t.ncounts++] = (uint32_t)s->zgive_n;
+            s->t.members = haul_realloc(s->t.members, (s->t.nmembers + s->zgive_n) * sizeof *s->t.members);
+            for (const char *m = s->zgive.p; s->zgive_n; s->zgive_n--, m += strlen(m) + 1)
+                s->t.members[s->t.nmembers++] = haul_strdup(m);
+            haul_buf_reset(&s->zgive);
+        }
     }
     if (s->man) {
         s->t.sizes[s->t.nexpect] = s->esize;
@@ -500,8 +519,38 @@ static int source_next(haul_submission *s, const char **k, size_t *n, char *err)
     }
     if (s->walk) { /* put --from-dir */
         const char *rel;
-        int rc = haul_walk_next(s->walk, &rel, err);
-        if (rc <= 0) return rc;
+        long long size;
+        int rc;
+        for (;;) {
+            rc = s->walk_done ? 0 : haul_walk_next_size(s->walk, &rel, &size, err);
+            if (rc < 0) return -1;
+            if (rc == 0) {
+                s->walk_done = 1;
+                if (!s->zfill_n) return 0;
+                break;                  /* the last zip */
+            }
+            if (s->cfg->collate <= 0 || size < 0 || size >= s->cfg->collate_below) break;
+            /* A small file: into the zip being filled, given once full. */
+            haul_buf_adds(&s->zfill, rel);
+            haul_buf_addc(&s->zfill, '\0');
+            s->zfill_n++;
+            s->zfill_bytes += size;
+            if (s->zfill_bytes >= s->cfg->collate || s->zfill_n >= HAUL_ZIP_MAX_MEMBERS) break;
+        }
+        if (rc == 0 || (s->cfg->collate > 0 && size >= 0 && size < s->cfg->collate_below)) {
+            /* Give the zip: named collated_<n>.zip below --prefix, as the
+             * users' backups name theirs. */
+            haul_buf t = s->zgive;
+            s->zgive = s->zfill;
+            s->zfill = t;
+            haul_buf_reset(&s->zfill);
+            s->zgive_n = s->zfill_n;
+            s->zfill_n = 0;
+            s->zfill_bytes = 0;
+            haul_buf_reset(&s->zname);
+            haul_buf_printf(&s->zname, "collated_%lld.zip", s->nzips++);
+            rel = s->zname.p;
+        }
         if (haul_put_key(s->cfg->prefix, rel, &s->putkey, err) < 0) {
             char e2[HAUL_ERR_LEN];
             snprintf(e2, sizeof e2, "--from-dir %s: %s", s->cfg->from_dir, err);
@@ -599,7 +648,10 @@ static int next_key(haul_submission *s, const char **k, size_t *n, char *err)
 static int fill(haul_submission *s, long long deadline, char *err)
 {
     long long reads = 0;
-    while ((long long)s->t.nkeys < s->cfg->batch) {
+    /* A task holds at most HAUL_TASK_MAX_KEYS zip members in all (and so
+     * stays far below its byte limit): the next zip could add a full one. */
+    while ((long long)s->t.nkeys < s->cfg->batch &&
+           s->t.nmembers + HAUL_ZIP_MAX_MEMBERS <= HAUL_TASK_MAX_KEYS) {
         const char *k;
         size_t n;
         if (++reads % 4096 == 0 && haul_mono_ms() > deadline) return 2;
@@ -802,9 +854,10 @@ int haul_submit_check_opts(const sched_cfg *c, haul_op op, char *err)
         {"--segment-size", 1u << HAUL_OP_PUT}, {"--skip-existing", 1u << HAUL_OP_PUT},
         {"--dry-run", 1u << HAUL_OP_PUT | 1u << HAUL_OP_DELETE}, {"--yes", 1u << HAUL_OP_DELETE},
         {"--manifest", 1u << HAUL_OP_VERIFY}, {"--deep", 1u << HAUL_OP_VERIFY},
+        {"--collate", 1u << HAUL_OP_PUT},
     };
     int given[] = {c->from_dir != NULL, c->meta != NULL, c->segment_size > 0, c->skip_existing,
-                   c->dry_run, c->yes, c->manifest != NULL, c->deep};
+                   c->dry_run, c->yes, c->manifest != NULL, c->deep, c->collate > 0};
     for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
         if (!given[i] || (own[i].ops & (1u << op))) continue;
         snprintf(err, HAUL_ERR_LEN, "%s is for --op %s%s, not --op %s", own[i].opt,
@@ -830,6 +883,11 @@ int haul_submit_check_opts(const sched_cfg *c, haul_op op, char *err)
         }
         if (c->from_dir && !*c->from_dir) {
             snprintf(err, HAUL_ERR_LEN, "--from-dir: an empty path");
+            return -1;
+        }
+        if (c->collate > 0 && !c->from_dir) {
+            snprintf(err, HAUL_ERR_LEN, "--collate packs the small files of --from-dir; a --keys file "
+                     "names each object");
             return -1;
         }
     } else if (op == HAUL_OP_DELETE) {
@@ -1196,6 +1254,9 @@ void haul_submit_free(haul_submission *s)
     haul_dedupe_free(&s->seen);
     haul_manifest_free(s->man);
     haul_walk_free(s->walk);
+    haul_buf_free(&s->zfill);
+    haul_buf_free(&s->zgive);
+    haul_buf_free(&s->zname);
     haul_buf_free(&s->putkey);
     for (size_t i = 0; i < s->npre; i++) free(s->pre[i]);
     free(s->pre);

@@ -32,6 +32,7 @@
 
 #include "queue.h"
 #include "ranged.h"
+#include "collate.h"
 #include "segput.h"
 #include "upload.h"
 
@@ -46,7 +47,7 @@ const char *unit_step_str(unit_step s)
                                         "part probe", "listing check",
                                         "existing object", "unfinished uploads",
                                         "abort an unfinished upload", "begin the parts",
-                                        "end the parts", "abort the parts"};
+                                        "end the parts", "abort the parts", "sidecar"};
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
 }
 
@@ -227,7 +228,9 @@ void haul_unit_reset(worker *w, unit *u)
     segput_free(w, u);
     u->seg_arg = NULL;
     u->slo_delete = 0;
+    u->zip = 0;
     recycle(&u->reqbody);
+    recycle(&u->sidecar);
     recycle(&u->body);
     recycle(&u->side);
     recycle(&u->etag);
@@ -260,6 +263,7 @@ void haul_unit_free(worker *w, unit *u)
     haul_buf_free(&u->meta);
     haul_buf_free(&u->manifest_hdr);
     haul_buf_free(&u->reqbody);
+    haul_buf_free(&u->sidecar);
     curl_easy_cleanup(u->e);
     u->e = NULL;
 }
@@ -542,7 +546,7 @@ static void setup_easy(worker *w, unit *u)
         curl_easy_setopt(u->e, CURLOPT_SEEKDATA, u->up);
         curl_easy_setopt(u->e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)u->src.size);
     }
-    if (u->step == STEP_SEG_BEGIN || u->step == STEP_SEG_END) {
+    if (u->step == STEP_SEG_BEGIN || u->step == STEP_SEG_END || u->step == STEP_SIDECAR) {
         /* A body from memory (maybe empty), sent with the request's own
          * method: POST for S3, PUT for Swift. */
         curl_easy_setopt(u->e, CURLOPT_UPLOAD, 0L);
@@ -552,6 +556,38 @@ static void setup_easy(worker *w, unit *u)
         curl_easy_setopt(u->e, CURLOPT_POSTFIELDS, u->reqbody.len ? u->reqbody.p : "");
     }
     (void)w;
+}
+
+/* put --collate: the zip's sidecar, its text with its checksum. */
+static int build_sidecar(unit *u, const char *token, const char *surl, char *err)
+{
+    const haul_task *t = &u->wt->t;
+    haul_kv hdrs[HAUL_REQ_EXTRA_MAX];
+    upload_hdrs store;
+    char md5[33];
+    haul_buf key = HAUL_BUF_INIT;
+    upload_hash *h = upload_hash_new();
+    if (!h) {
+        snprintf(err, HAUL_ERR_LEN, "this OpenSSL offers no MD5");
+        return -1;
+    }
+    upload_hash_update(h, u->sidecar.p ? u->sidecar.p : "", u->sidecar.len);
+    upload_hash_final(h, md5);
+    upload_hash_free(h);
+    haul_buf_reset(&u->reqbody);
+    haul_buf_add(&u->reqbody, u->sidecar.p ? u->sidecar.p : "", u->sidecar.len);
+    haul_buf_printf(&key, "%s%s", t->keys[u->idx], t->sidecar_ext ? t->sidecar_ext : ".metadata");
+    size_t n = upload_headers(t->conn.kind, md5, NULL, 0, hdrs, &store);
+    int rc = haul_store_request_hdrs(&t->conn, token, surl, "PUT", t->bucket, key.p, NULL, 0, hdrs, n,
+                                     &u->req, err);
+    upload_headers_free(&store);
+    haul_buf_free(&key);
+    if (rc == 0) {
+        struct curl_slist *l = curl_slist_append(u->req.headers, "Content-Type: text/plain");
+        if (!l) haul_oom();
+        u->req.headers = l;
+    }
+    return rc;
 }
 
 /* The control requests of a put in parts (segput.h). */
@@ -698,6 +734,8 @@ static int build(unit *u, const char *token, const char *surl, char *err)
         return haul_store_request(&t->conn, token, surl, "HEAD", t->bucket, key, NULL, 0, &u->req, err);
     case STEP_SEG_STALE: case STEP_SEG_DROP: case STEP_SEG_BEGIN: case STEP_SEG_END: case STEP_SEG_ABORT:
         return build_seg(u, token, surl, err);
+    case STEP_SIDECAR:
+        return build_sidecar(u, token, surl, err);
     case STEP_AUTH:
         return haul_swift_auth_request(&t->conn, &u->req, err);
     case STEP_REQUEST:
@@ -760,7 +798,8 @@ static void describe(const unit *u, haul_buf *what)
         haul_buf_printf(what, "%s %s/%s", t->flags & HAUL_TASK_DEEP ? "GET" : "HEAD", t->bucket, key);
         break;
     case HAUL_OP_PUT:
-        haul_buf_printf(what, "%s %s/%s", u->step == STEP_PROBE ? "HEAD" : "PUT", t->bucket, key);
+        haul_buf_printf(what, "%s %s/%s%s", u->step == STEP_PROBE ? "HEAD" : "PUT", t->bucket, key,
+                        u->step == STEP_SIDECAR ? (t->sidecar_ext ? t->sidecar_ext : ".metadata") : "");
         break;
     case HAUL_OP_DELETE:
         haul_buf_printf(what, "%s %s/%s", t->flags & HAUL_TASK_DRY_RUN || u->step == STEP_PROBE ? "HEAD"
@@ -920,6 +959,14 @@ static unit_step put_first(const unit *u)
 static int put_hash(void *arg, char *err)
 {
     unit *u = arg;
+    if (u->zip) { /* a zip of several files: made first (collate.h) */
+        const haul_task *t = &u->wt->t;
+        size_t off = 0;
+        for (size_t i = 0; i < u->idx; i++) off += t->member_counts[i];
+        if (collate_build(u->w->in, u->w->files, t->src_dir, t->members + off,
+                          t->member_counts[u->idx], &u->src, &u->sidecar, err) < 0)
+            return -1;
+    }
     return segput_wanted(u) ? segput_prepare(u->w, u, err)
                             : upload_md5(&u->src, u->wt->res[u->idx].md5, err);
 }
@@ -971,12 +1018,13 @@ static int put_start(worker *w, unit *u)
         r->ms = 0;
         return UNIT_FINISHED;
     }
-    if (rfile_open(w->in, t->src_dir, t->srcs[u->idx], &u->src, err) < 0) {
+    u->zip = t->ncounts && t->member_counts[u->idx] > 0;
+    if (!u->zip && rfile_open(w->in, t->src_dir, t->srcs[u->idx], &u->src, err) < 0) {
         haul_result_fail(r, 0, err, 0);
         r->ms = haul_mono_ms() - u->t0;
         return UNIT_FINISHED;
     }
-    if (u->src.size >= HASH_THREAD_MIN &&
+    if ((u->zip || u->src.size >= HASH_THREAD_MIN) &&
         (u->hjob = upload_job_start(put_hash, u, haul_transfer_wakefd(w)))) {
         u->hnext = w->hashing;
         w->hashing = u;
@@ -1467,6 +1515,33 @@ static int probe_done(worker *w, unit *u, long http)
     return start_step(w, u, put_first(u)) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
 }
 
+/* A put's object is in: a zip's sidecar goes next. UNIT_*. */
+static int put_sidecar(worker *w, unit *u)
+{
+    wresult *r = &u->wt->res[u->idx];
+    if (!u->zip || !r->ok) return UNIT_FINISHED;
+    return start_step(w, u, STEP_SIDECAR) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
+}
+
+/* The sidecar's PUT ended: the key's result is the zip's, or this failure
+ * (worth another attempt, zip and all). */
+static int sidecar_done(unit *u, CURLcode cc, long http)
+{
+    const haul_task *t = &u->wt->t;
+    char why[HAUL_ERR_LEN];
+    if (cc != CURLE_OK) {
+        snprintf(why, sizeof why, "%s", curl_easy_strerror(cc));
+        fail_key(u, http, why, curl_transient(cc));
+    } else if (http < 200 || http > 299) {
+        haul_buf what = HAUL_BUF_INIT;
+        describe(u, &what);
+        haul_store_error(&t->conn, what.p, http, u->side.p, u->side.len, why);
+        haul_buf_free(&what);
+        haul_result_fail(&u->wt->res[u->idx], http, why, haul_store_transient(http) || http == 401);
+    }
+    return UNIT_FINISHED;
+}
+
 /* ---- a put in parts: its control requests (segput.h) ---- */
 
 /* Report the failure kept in u (u->werr, seg_http, seg_transient). */
@@ -1566,7 +1641,7 @@ static int seg_done(worker *w, unit *u, CURLcode cc, long http)
         if (r->verified == HAUL_VERIFIED_NONE)
             log_info("task %s key %zu: the store's ETag %s is not the expected %s", t->id, u->idx, etag,
                      segput_etag(u));
-        return UNIT_FINISHED;
+        return put_sidecar(w, u);
     case STEP_SEG_ABORT:
         if (!ok && http != 404)
             log_warn("task %s key %zu: cleaning up the parts of %s failed: %s", t->id, u->idx,
@@ -1592,6 +1667,10 @@ static int transfer_over(worker *w, unit *u, CURLcode cc, long http)
     }
     if (u->step >= STEP_SEG_STALE && u->step <= STEP_SEG_ABORT) {
         rc = seg_done(w, u, cc, http);
+        goto out;
+    }
+    if (u->step == STEP_SIDECAR) {
+        rc = sidecar_done(u, cc, http);
         goto out;
     }
     if (u->replan) {
@@ -1713,6 +1792,7 @@ static int transfer_over(worker *w, unit *u, CURLcode cc, long http)
         goto out;
     case HAUL_OP_PUT:
         put_done(u, r, http);
+        rc = put_sidecar(w, u);
         goto out;
     case HAUL_OP_DELETE:
         if (u->slo_delete && slo_delete_failed(u, http)) {

@@ -69,6 +69,7 @@ typedef enum unit_step {
     STEP_SEG_BEGIN,      /* S3: POST ?uploads; Swift: PUT the segments container */
     STEP_SEG_END,        /* S3: POST ?uploadId= (the parts' list); Swift: the manifest */
     STEP_SEG_ABORT,      /* failed after it began: S3 DELETE ?uploadId=; Swift: each segment */
+    STEP_SIDECAR,        /* put --collate: the zip's sidecar, <key>.metadata */
 } unit_step;
 const char *unit_step_str(unit_step s);
 
@@ -122,6 +123,8 @@ typedef struct unit {
     struct upload_hash *deep; /* verify --deep: the body's MD5 so far */
     struct wseg *seg;    /* put above the segment size: the parts (segput.h) */
     struct upload_job *hjob; /* put: the thread hashing a large file (upload.h) */
+    int zip;             /* put: the key is a zip of several files (collate.h) */
+    haul_buf sidecar;    /* ... and its sidecar's text */
     struct unit *hnext;  /* link in w->hashing */
     const char *seg_arg; /* STEP_SEG_DROP: the upload id; STEP_SEG_ABORT (Swift): the segment */
     haul_buf reqbody;    /* a control request's body (STEP_SEG_END) */

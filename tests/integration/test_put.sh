@@ -286,6 +286,44 @@ print(len(c.list_multipart_uploads(Bucket="segs3").get("Uploads", [])))' "$HAUL_
     ok "put in parts: refused at the end (EntityTooSmall): an error row, the upload aborted" ||
     fail "put in parts: refused upload not aborted" "$T/seg-small.csv"
 
+# 8. --collate: the small files packed into zips (libzip, stored), each
+#    with its sidecar <zip>.metadata listing its files as the users' backups
+#    do, so --op sidecar answers as the notebook expects; the zips' files
+#    are the files; a second run skips them (the zips are made the same).
+COL=$IN/coll
+mkdir -p "$COL/18" "$COL/44"
+for f in 18/18_1.f 44/44_1.f 44/44_2.f 44/44_3.f; do head -c 300 /dev/urandom >"$COL/$f"; done
+head -c 5000 /dev/urandom >"$COL/big.dat"
+haul_swift_mkcontainer coll || fail "making container coll"
+swiftenv "$SCHED" run --swift --container coll --op put --from-dir "$COL" --prefix dummy/ --collate 700 \
+    --collate-below 1K --out "$T/coll.csv" >"$T/coll.out" 2>&1
+check "collate: rows (two zips and the large file)" \
+    "dummy/big.dat ok md5|dummy/collated_0.zip ok md5|dummy/collated_1.zip ok md5" \
+    "$(rows "$T/coll.csv" verified | paste -sd'|')"
+printf 'dummy/big.dat\ndummy/collated_0.zip\ndummy/collated_1.zip\n' >"$T/coll-keys.txt"
+swiftenv "$SCHED" run --swift --container coll --op sidecar --keys "$T/coll-keys.txt" \
+    --out "$T/coll-sc.csv" >/dev/null 2>&1
+check "collate: --op sidecar answers the zips' files" \
+    'dummy/big.dat,ok,,"",,,none|dummy/collated_0.zip,ok,200,18/18_1.f|44/44_1.f|44/44_2.f,29,,md5|dummy/collated_1.zip,ok,200,44/44_3.f,9,,md5' \
+    "$(tail -n +2 "$T/coll-sc.csv" | paste -sd'|')"
+zipped=$($PY - "$HAUL_TEST_ST_AUTH" "$COL" <<'PYEOF'
+import io, sys, zipfile, swiftclient
+s = swiftclient.Connection(authurl=sys.argv[1], user="test:tester", key="testing")
+out = []
+for k in ("dummy/collated_0.zip", "dummy/collated_1.zip"):
+    z = zipfile.ZipFile(io.BytesIO(s.get_object("coll", k)[1]))
+    for i in z.infolist():
+        same = z.read(i.filename) == open(sys.argv[2] + "/" + i.filename, "rb").read()
+        out.append("%s %d %s" % (i.filename, i.compress_type, "same" if same else "DIFFERENT"))
+print("|".join(out))
+PYEOF
+)
+check "collate: the zips hold the files, stored" "18/18_1.f 0 same|44/44_1.f 0 same|44/44_2.f 0 same|44/44_3.f 0 same" "$zipped"
+swiftenv "$SCHED" run --swift --container coll --op put --from-dir "$COL" --prefix dummy/ --collate 700 \
+    --collate-below 1K --skip-existing --out "$T/coll2.csv" >/dev/null 2>&1
+check "collate: a second run skips the zips" "3" "$(grep -c ',skipped,' "$T/coll2.csv")"
+check "collate: no zip left in the --out-root" "" "$(ls -A "$T" | grep '^\.haul-zip' || true)"
+
 # 7. A worker SIGKILLed in the middle of a multipart upload: the task comes
 #    back (lease 3 s) to another worker, which aborts the unfinished upload
 #    before it begins its own; afterwards no upload is left unfinished and
