@@ -228,6 +228,7 @@ void haul_unit_reset(worker *w, unit *u)
     segput_free(w, u);
     u->seg_arg = NULL;
     u->slo_delete = 0;
+    u->seg_ended = 0;
     u->zip = 0;
     recycle(&u->reqbody);
     recycle(&u->sidecar);
@@ -1340,6 +1341,7 @@ static int side_failed(worker *w, unit *u, const char *why)
 
 static int transfer_over(worker *w, unit *u, CURLcode cc, long http);
 static int seg_parts_over(worker *w, unit *u);
+static int put_sidecar(worker *w, unit *u);
 
 /* A ranged download is over: failed, or every byte in (then on as one
  * whole 200 answer: verified, committed). */
@@ -1485,6 +1487,24 @@ static int probe_done(worker *w, unit *u, long http)
     char err[HAUL_ERR_LEN];
 
     if (t->op == HAUL_OP_DELETE) return delete_probe_done(w, u, http);
+    if (u->seg_ended) { /* the ETag of an upload in parts, which its end did not tell */
+        if (http < 200 || http > 299) {
+            haul_buf what = HAUL_BUF_INIT;
+            describe(u, &what);
+            haul_store_error(&t->conn, what.p, http, NULL, 0, err);
+            haul_buf_free(&what);
+            haul_result_fail(r, http, err, 1);
+            return UNIT_FINISHED;
+        }
+        free(r->etag);
+        r->etag = haul_strndup(haul_buf_str(&u->etag), u->etag.len);
+        haul_result_set(r, 1, http, NULL);
+        r->verified = strcasecmp(r->etag, segput_etag(u)) ? HAUL_VERIFIED_NONE : HAUL_VERIFIED_PARTS;
+        if (r->verified == HAUL_VERIFIED_NONE)
+            log_info("task %s key %zu: the store's ETag %s is not the expected %s", t->id, u->idx, r->etag,
+                     segput_etag(u));
+        return put_sidecar(w, u);
+    }
 
     if (http != 404 && (http < 200 || http > 299)) {
         haul_buf what = HAUL_BUF_INIT;
@@ -1629,6 +1649,12 @@ static int seg_done(worker *w, unit *u, CURLcode cc, long http)
         if (!ok)
             return seg_abort(w, u, http, cc != CURLE_OK ? curl_transient(cc) : haul_store_transient(http), why);
         if (t->conn.kind == HAUL_STORE_SWIFT) snprintf(etag, sizeof etag, "%s", haul_buf_str(&u->etag));
+        if (!etag[0] && !u->seg_ended) {
+            /* Ceph RGW 16.2 ends a multipart upload with <ETag></ETag>:
+             * ask the object itself. */
+            u->seg_ended = 1;
+            return start_step(w, u, STEP_PROBE) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
+        }
         free(r->etag);
         r->etag = haul_strdup(etag);
         if (rfile_changed(&u->src, err)) {

@@ -124,6 +124,7 @@ typedef struct unit {
     struct wseg *seg;    /* put above the segment size: the parts (segput.h) */
     struct upload_job *hjob; /* put: the thread hashing a large file (upload.h) */
     int zip;             /* put: the key is a zip of several files (collate.h) */
+    int seg_ended;       /* put in parts: ended; STEP_PROBE asks the object's ETag */
     haul_buf sidecar;    /* ... and its sidecar's text */
     struct unit *hnext;  /* link in w->hashing */
     const char *seg_arg; /* STEP_SEG_DROP: the upload id; STEP_SEG_ABORT (Swift): the segment */
