@@ -31,6 +31,7 @@
 #define HAUL_TASK_MAX_ATTEMPTS     1000 /* args.max_attempts, at most */
 #define HAUL_META_MAX       64          /* put: user metadata pairs in one task */
 #define HAUL_ZIP_MAX_MEMBERS 10000      /* put --collate: files in one zip */
+#define HAUL_BULK_DELETE_MAX 1000       /* delete over S3: keys in one DeleteObjects (S3's limit) */
 #define HAUL_META_NAME_MAX  128         /* put: bytes in a metadata name (Swift's limit) */
 #define HAUL_META_VALUE_MAX 1024        /* put: bytes in a metadata value */
 #define HAUL_MAX_INLINE     (64u << 20) /* args.max_inline, at most: a result value

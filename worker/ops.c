@@ -18,6 +18,7 @@
  *   - a retry after re-authenticating to Swift once on 401;
  * and a large body, fetched in parts by ranged GETs beside it (ranged.c).
  * This file never talks to Redis and never calls into main.c. */
+#define _GNU_SOURCE /* memmem */
 #include "worker.h"
 #include "log.h"
 
@@ -35,6 +36,7 @@
 #include "collate.h"
 #include "segput.h"
 #include "upload.h"
+#include "xmltext.h"
 
 #define ERROR_BODY_MAX (64u << 10)   /* bytes of an error response kept for its message */
 #define LIST_BODY_MAX  (64u << 20)   /* one listing page, or a manifest */
@@ -47,7 +49,8 @@ const char *unit_step_str(unit_step s)
                                         "part probe", "listing check",
                                         "existing object", "unfinished uploads",
                                         "abort an unfinished upload", "begin the parts",
-                                        "end the parts", "abort the parts", "sidecar"};
+                                        "end the parts", "abort the parts", "sidecar",
+                                        "delete many"};
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
 }
 
@@ -195,6 +198,8 @@ static void forget_segments(unit *u)
 
 static void fail_waiters(worker *w, unit *leader, long http, const char *err, int transient);
 static void hash_join(worker *w, unit *u);
+static void bulk_remove(worker *w, unit *u);
+static int bulk_over(worker *w, unit *u, CURLcode cc, long http);
 
 /* A unit's buffers are kept from one key to the next (no allocation per
  * key), unless a key made one large (an inline body, a manifest). */
@@ -215,6 +220,10 @@ void haul_unit_reset(worker *w, unit *u)
         u->next_waiter = NULL;
         fail_waiters(w, u, 0, "Swift auth was abandoned", 1);
         release_keys(w, u, 0, 0, "Swift auth was abandoned", 1);
+    }
+    if (u->step == STEP_BULK && u->key_waiters) {
+        bulk_remove(w, u);
+        release_keys(w, u, 0, 0, "the DeleteObjects it waited on was abandoned", 1);
     }
     haul_req_free(&u->req);
     forget_body(u);
@@ -547,7 +556,8 @@ static void setup_easy(worker *w, unit *u)
         curl_easy_setopt(u->e, CURLOPT_SEEKDATA, u->up);
         curl_easy_setopt(u->e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)u->src.size);
     }
-    if (u->step == STEP_SEG_BEGIN || u->step == STEP_SEG_END || u->step == STEP_SIDECAR) {
+    if (u->step == STEP_SEG_BEGIN || u->step == STEP_SEG_END || u->step == STEP_SIDECAR ||
+        u->step == STEP_BULK) {
         /* A body from memory (maybe empty), sent with the request's own
          * method: POST for S3, PUT for Swift. */
         curl_easy_setopt(u->e, CURLOPT_UPLOAD, 0L);
@@ -557,6 +567,43 @@ static void setup_easy(worker *w, unit *u)
         curl_easy_setopt(u->e, CURLOPT_POSTFIELDS, u->reqbody.len ? u->reqbody.p : "");
     }
     (void)w;
+}
+
+/* delete over S3: POST ?delete naming the keys idx .. idx+bulk_n-1, with
+ * the Content-MD5 S3 requires of it. */
+static int build_bulk(unit *u, const char *token, const char *surl, char *err)
+{
+    const haul_task *t = &u->wt->t;
+    char md5[33];
+    haul_buf_reset(&u->reqbody);
+    haul_buf_adds(&u->reqbody, "<Delete><Quiet>false</Quiet>");
+    for (size_t i = u->idx; i < u->idx + u->bulk_n; i++) {
+        haul_buf_adds(&u->reqbody, "<Object><Key>");
+        xmltext_escape(&u->reqbody, t->keys[i]);
+        haul_buf_adds(&u->reqbody, "</Key></Object>");
+    }
+    haul_buf_adds(&u->reqbody, "</Delete>");
+    upload_hash *h = upload_hash_new();
+    if (!h) {
+        snprintf(err, HAUL_ERR_LEN, "this OpenSSL offers no MD5");
+        return -1;
+    }
+    upload_hash_update(h, u->reqbody.p, u->reqbody.len);
+    upload_hash_final(h, md5);
+    upload_hash_free(h);
+    haul_kv hdrs[HAUL_REQ_EXTRA_MAX];
+    upload_hdrs store;
+    size_t n = upload_headers(t->conn.kind, md5, NULL, 0, hdrs, &store);
+    haul_kv q[1] = {{"delete", ""}};
+    int rc = haul_store_request_hdrs(&t->conn, token, surl, "POST", t->bucket, NULL, q, 1, hdrs, n,
+                                     &u->req, err);
+    upload_headers_free(&store);
+    if (rc == 0) {
+        struct curl_slist *l = curl_slist_append(u->req.headers, "Content-Type: application/xml");
+        if (!l) haul_oom();
+        u->req.headers = l;
+    }
+    return rc;
 }
 
 /* put --collate: the zip's sidecar, its text with its checksum. */
@@ -737,6 +784,8 @@ static int build(unit *u, const char *token, const char *surl, char *err)
         return build_seg(u, token, surl, err);
     case STEP_SIDECAR:
         return build_sidecar(u, token, surl, err);
+    case STEP_BULK:
+        return build_bulk(u, token, surl, err);
     case STEP_AUTH:
         return haul_swift_auth_request(&t->conn, &u->req, err);
     case STEP_REQUEST:
@@ -1080,6 +1129,27 @@ int haul_unit_start(worker *w, unit *u)
     const char *key = t->keys[u->idx];
     int request = 1;
 
+    if (r->bulk_done) { /* another key's DeleteObjects answered for this one */
+        r->bulk_done = 0;
+        return UNIT_FINISHED;
+    }
+    if (t->op == HAUL_OP_DELETE && t->conn.kind == HAUL_STORE_S3 && !(t->flags & HAUL_TASK_DRY_RUN) &&
+        t->nkeys > 1 && r->tries == 0) {
+        /* Deleted with others, in one DeleteObjects: a key of the range
+         * of a bulk under way waits for it without a unit. */
+        for (unit *l = w->bulks; l; l = l->bulk_next) {
+            if (l->wt == u->wt && u->idx > l->idx && u->idx < l->idx + l->bulk_n) {
+                wkey *k = haul_malloc(sizeof *k);
+                k->wt = u->wt;
+                k->idx = u->idx;
+                k->next = l->key_waiters;
+                l->key_waiters = k;
+                w->deferred++;
+                return UNIT_DEFERRED;
+            }
+        }
+    }
+
     if (t->op == HAUL_OP_SIDECAR) {
         request = 0; /* the notebook's rule: only keys with a sidecar suffix have one */
         for (size_t i = 0; i < t->nsuffixes && !request; i++) request = ends_with(key, t->suffixes[i]);
@@ -1139,7 +1209,18 @@ int haul_unit_start(worker *w, unit *u)
      * missing key is told by the HEAD. */
     int swift_delete = t->op == HAUL_OP_DELETE && t->conn.kind == HAUL_STORE_SWIFT &&
                        !(t->flags & HAUL_TASK_DRY_RUN);
-    if (start_step(w, u, swift_delete ? STEP_PROBE : STEP_REQUEST) < 0) {
+    /* Over S3 the first try of a task's keys is one DeleteObjects for up
+     * to 1000 of them, this one and those after it (keys are started in
+     * order: none of them has started yet). */
+    unit_step first = swift_delete ? STEP_PROBE : STEP_REQUEST;
+    if (t->op == HAUL_OP_DELETE && t->conn.kind == HAUL_STORE_S3 && !(t->flags & HAUL_TASK_DRY_RUN) &&
+        t->nkeys - u->idx > 1 && r->tries == 1) {
+        u->bulk_n = t->nkeys - u->idx < HAUL_BULK_DELETE_MAX ? t->nkeys - u->idx : HAUL_BULK_DELETE_MAX;
+        u->bulk_next = w->bulks;
+        w->bulks = u;
+        first = STEP_BULK;
+    }
+    if (start_step(w, u, first) < 0) {
         r->ms = haul_mono_ms() - u->t0;
         if (t->op == HAUL_OP_LIST || t->op == HAUL_OP_LIST_BUCKETS) r->count = r->listed;
         return UNIT_FINISHED;
@@ -1535,6 +1616,96 @@ static int probe_done(worker *w, unit *u, long http)
     return start_step(w, u, put_first(u)) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
 }
 
+/* Take u off the bulk deletes under way. */
+static void bulk_remove(worker *w, unit *u)
+{
+    for (unit **pp = &w->bulks; *pp; pp = &(*pp)->bulk_next)
+        if (*pp == u) { *pp = u->bulk_next; break; }
+    u->bulk_next = NULL;
+}
+
+/* The DeleteObjects answer (or its failure) gives every key of the range
+ * its row: <Deleted> ok, <Error> its code and message, a key the answer
+ * does not name an error worth another try (then deleted one by one). The
+ * other keys of the range finish with it when they are started (or started
+ * again: those that waited). */
+static int bulk_over(worker *w, unit *u, CURLcode cc, long http)
+{
+    const haul_task *t = &u->wt->t;
+    char why[HAUL_ERR_LEN];
+    int failed = 0, transient = 0;
+    bulk_remove(w, u);
+    if (cc != CURLE_OK) {
+        snprintf(why, sizeof why, "S3 POST %s?delete: %s", t->bucket, curl_easy_strerror(cc));
+        failed = 1;
+        transient = curl_transient(cc);
+    } else if (http < 200 || http > 299) {
+        haul_buf what = HAUL_BUF_INIT;
+        haul_buf_printf(&what, "POST %s?delete", t->bucket);
+        haul_store_error(&t->conn, what.p, http, u->side.p, u->side.len, why);
+        haul_buf_free(&what);
+        failed = 1;
+        transient = haul_store_transient(http);
+    }
+    /* Every key of the range: failed, or unknown until the answer names it. */
+    for (size_t i = u->idx; i < u->idx + u->bulk_n; i++) {
+        wresult *r = &u->wt->res[i];
+        if (i != u->idx) {
+            r->tries++;
+            r->bytes = -1;
+            r->count = -1;
+            r->ms = haul_mono_ms() - u->t0;
+            r->bulk_done = 1;
+        }
+        if (failed) haul_result_fail(r, http, why, transient);
+        else haul_result_fail(r, http, "S3 POST ?delete: the answer does not name this key", 1);
+    }
+    if (!failed) {
+        const char *p = u->side.p ? u->side.p : "", *end = p + u->side.len;
+        haul_buf key = HAUL_BUF_INIT, code = HAUL_BUF_INIT, msg = HAUL_BUF_INIT;
+        size_t hint = u->idx;
+        for (;;) {
+            const char *d = memmem(p, (size_t)(end - p), "<Deleted>", 9);
+            const char *e = memmem(p, (size_t)(end - p), "<Error>", 7);
+            const char *at = d && (!e || d < e) ? d : e;
+            if (!at) break;
+            int ok = at == d;
+            const char *stop = memmem(at, (size_t)(end - at), ok ? "</Deleted>" : "</Error>", ok ? 10 : 8);
+            if (!stop) break;
+            if (xmltext_field(at, stop, "Key", &key)) {
+                /* Answers come in the order asked: look from the last found. */
+                size_t n = u->bulk_n, found = (size_t)-1;
+                for (size_t j = 0; j < n; j++) {
+                    size_t i = u->idx + (hint - u->idx + j) % n;
+                    if (!strcmp(t->keys[i], haul_buf_str(&key))) { found = i; break; }
+                }
+                if (found != (size_t)-1) {
+                    wresult *r = &u->wt->res[found];
+                    hint = found + 1 < u->idx + n ? found + 1 : u->idx;
+                    if (ok) {
+                        haul_result_set(r, 1, http, NULL);
+                    } else {
+                        xmltext_field(at, stop, "Code", &code);
+                        xmltext_field(at, stop, "Message", &msg);
+                        snprintf(why, sizeof why, "S3 DELETE %s/%s (in a DeleteObjects): %s%s%s", t->bucket,
+                                 t->keys[found], code.len ? haul_buf_str(&code) : "an error",
+                                 msg.len ? ": " : "", haul_buf_str(&msg));
+                        haul_result_fail(r, http, why, !strcmp(haul_buf_str(&code), "InternalError") ||
+                                         !strcmp(haul_buf_str(&code), "SlowDown"));
+                    }
+                    if (found != u->idx) r->bulk_done = 1;
+                }
+            }
+            p = stop;
+        }
+        haul_buf_free(&key);
+        haul_buf_free(&code);
+        haul_buf_free(&msg);
+    }
+    release_keys(w, u, 1, 0, NULL, 0);
+    return UNIT_FINISHED;
+}
+
 /* A put's object is in: a zip's sidecar goes next. UNIT_*. */
 static int put_sidecar(worker *w, unit *u)
 {
@@ -1697,6 +1868,10 @@ static int transfer_over(worker *w, unit *u, CURLcode cc, long http)
     }
     if (u->step == STEP_SIDECAR) {
         rc = sidecar_done(u, cc, http);
+        goto out;
+    }
+    if (u->step == STEP_BULK) {
+        rc = bulk_over(w, u, cc, http);
         goto out;
     }
     if (u->replan) {

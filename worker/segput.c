@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "upload.h"
+#include "xmltext.h"
 
 #define CHUNK (1u << 20)
 
@@ -175,19 +176,6 @@ out:
 
 /* ---- the control requests' bodies and answers ---------------------------------- */
 
-static void xml_text(haul_buf *b, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': haul_buf_adds(b, "&amp;"); break;
-        case '<': haul_buf_adds(b, "&lt;"); break;
-        case '>': haul_buf_adds(b, "&gt;"); break;
-        case '"': haul_buf_adds(b, "&quot;"); break;
-        default: haul_buf_addc(b, *s);
-        }
-    }
-}
-
 static void json_text(haul_buf *b, const char *s)
 {
     for (; *s; s++) {
@@ -206,7 +194,7 @@ void segput_end_body(const unit *u, haul_buf *out)
         haul_buf_adds(out, "<CompleteMultipartUpload>");
         for (size_t i = 0; i < s->nparts; i++) {
             haul_buf_printf(out, "<Part><PartNumber>%zu</PartNumber><ETag>\"", i + 1);
-            xml_text(out, s->parts[i].etag);
+            xmltext_escape(out, s->parts[i].etag);
             haul_buf_adds(out, "\"</ETag></Part>");
         }
         haul_buf_adds(out, "</CompleteMultipartUpload>");
@@ -224,35 +212,12 @@ void segput_end_body(const unit *u, haul_buf *out)
     haul_buf_addc(out, ']');
 }
 
-/* The text of the first <tag>...</tag> at or after *from, XML entities
- * undone, into out; advances *from past it. 0, or -1 when there is none. */
+/* xmltext_field from byte *from of xml[0..n), advancing *from past it. */
 static int xml_next(const char *xml, size_t n, size_t *from, const char *tag, haul_buf *out)
 {
-    char open[64], close[64];
-    snprintf(open, sizeof open, "<%s>", tag);
-    snprintf(close, sizeof close, "</%s>", tag);
-    const char *end = xml + n;
-    const char *a = *from < n ? memmem(xml + *from, n - *from, open, strlen(open)) : NULL;
-    if (!a) return -1;
-    a += strlen(open);
-    const char *b = memmem(a, (size_t)(end - a), close, strlen(close));
-    if (!b) return -1;
-    haul_buf_reset(out);
-    for (const char *p = a; p < b; p++) {
-        static const struct { const char *e; char c; } ents[] = {
-            {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
-        size_t k;
-        for (k = 0; k < sizeof ents / sizeof ents[0]; k++) {
-            size_t el = strlen(ents[k].e);
-            if ((size_t)(b - p) >= el && !memcmp(p, ents[k].e, el)) {
-                haul_buf_addc(out, ents[k].c);
-                p += el - 1;
-                break;
-            }
-        }
-        if (k == sizeof ents / sizeof ents[0]) haul_buf_addc(out, *p);
-    }
-    *from = (size_t)(b - xml) + strlen(close);
+    const char *e = xmltext_field(xml + *from, xml + n, tag, out);
+    if (!e) return -1;
+    *from = (size_t)(e - xml);
     return 0;
 }
 

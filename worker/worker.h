@@ -34,6 +34,7 @@ typedef struct wresult {
     const char *status;  /* a status other than ok / error ("skipped", "missing", ...;
                             static); NULL: ok or error as `ok` says */
     char md5[33];        /* put: the file's MD5; "" none */
+    int bulk_done;       /* set by another key's bulk request: finish with it when started */
     char *etag;          /* put: the ETag the store returned; verify: the object's */
     /* list: the checkpoint this key's rows are committed up to (broker.c reads
      * it from Redis before every attempt and after every commit). */
@@ -70,6 +71,7 @@ typedef enum unit_step {
     STEP_SEG_END,        /* S3: POST ?uploadId= (the parts' list); Swift: the manifest */
     STEP_SEG_ABORT,      /* failed after it began: S3 DELETE ?uploadId=; Swift: each segment */
     STEP_SIDECAR,        /* put --collate: the zip's sidecar, <key>.metadata */
+    STEP_BULK,           /* delete over S3: DeleteObjects for up to 1000 keys of the task */
 } unit_step;
 const char *unit_step_str(unit_step s);
 
@@ -125,6 +127,8 @@ typedef struct unit {
     struct upload_job *hjob; /* put: the thread hashing a large file (upload.h) */
     int zip;             /* put: the key is a zip of several files (collate.h) */
     int seg_ended;       /* put in parts: ended; STEP_PROBE asks the object's ETag */
+    size_t bulk_n;       /* STEP_BULK: keys idx .. idx + bulk_n - 1 of the task */
+    struct unit *bulk_next; /* link in w->bulks */
     haul_buf sidecar;    /* ... and its sidecar's text */
     struct unit *hnext;  /* link in w->hashing */
     const char *seg_arg; /* STEP_SEG_DROP: the upload id; STEP_SEG_ABORT (Swift): the segment */
@@ -175,6 +179,7 @@ typedef struct worker {
     struct wrange *rhashing; /* ranged: downloads with a hashing thread */
     int rwake;           /* ranged: the hashing threads' eventfd; -1: none yet */
     unit *hashing;       /* put: units whose file a thread hashes */
+    unit *bulks;         /* delete over S3: units leading a DeleteObjects */
 } worker;
 
 /* ops.c */

@@ -201,6 +201,31 @@ for k in ("run42/big.bin", "run42/d1/d2/d3/d4/deep.txt"):
     except swiftclient.ClientException as e: out.append(str(e.http_status))
 print(" ".join(out))')"
 
+# delete over S3: one DeleteObjects for the task's keys (a key with XML's
+# special characters among them), each key's row from its answer.
+$PY - "$HAUL_TEST_S3" <<'PYEOF'
+import sys, boto3
+c = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id="test:tester",
+                 aws_secret_access_key="testing", region_name="us-east-1")
+c.put_object(Bucket="backups3", Key='x&<y>"z', Body=b"odd")
+PYEOF
+printf 'run42/a b.txt\nrun42/big.bin\nx&<y>"z\nrun42/unicodé/ñ.txt\n' >"$T/s3del.txt"
+s3env "$SCHED" run --s3 "$HAUL_TEST_S3" --bucket backups3 --op delete --keys "$T/s3del.txt" --yes \
+    --out "$T/s3del.csv" >"$T/s3del.out" 2>&1
+check "delete over S3: rows" 'run42/a b.txt ok 200|run42/big.bin ok 200|run42/unicodé/ñ.txt ok 200|x&<y>"z ok 200' \
+    "$(rows "$T/s3del.csv" http | paste -sd'|')"
+# (the proxy's log line: "POST /backups3%3Fdelete%3D")
+check "delete over S3: one DeleteObjects, the objects gone, the others stay" "1|4|4" \
+    "$(grep -c 'POST /backups3%3Fdelete' "$HAUL_TEST_DIR/log/proxy.log")|$($PY - "$HAUL_TEST_S3" <<'PYEOF'
+import sys, boto3
+c = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id="test:tester",
+                 aws_secret_access_key="testing", region_name="us-east-1")
+keys = [o["Key"] for o in c.list_objects_v2(Bucket="backups3").get("Contents", [])]
+gone = sum(k not in keys for k in ("run42/a b.txt", "run42/big.bin", 'x&<y>"z', "run42/unicodé/ñ.txt"))
+print("%d|%d" % (gone, len(keys)))
+PYEOF
+)"
+
 # 5. Confinement: a source outside the worker's --in-root, and a worker
 #    without one.
 swiftenv "$SCHED" run --swift --container backup --op put --from-dir "$T/outside" --prefix x/ \
