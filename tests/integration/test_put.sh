@@ -287,6 +287,19 @@ check "put in parts: --skip-existing knows the multipart upload and the SLO" \
     "p/big one.bin skipped parts|p/big one.bin skipped segments" \
     "$(rows "$T/seg-s3b.csv" verified | grep big)|$(rows "$T/seg-swb.csv" verified | grep big)"
 
+# verify against the log of a put in parts: an SLO's ETag is not the MD5 of
+# its bytes, so its size is compared (verified none), or with --deep its
+# bytes; a multipart upload's ETag has its "-N" and is not compared either.
+swiftenv "$SCHED" run --swift --container segsw --op verify --manifest "$T/seg-sw.csv" \
+    --out "$T/seg-ver.csv" >/dev/null 2>&1
+swiftenv "$SCHED" run --swift --container segsw --op verify --deep --manifest "$T/seg-sw.csv" \
+    --out "$T/seg-verd.csv" >/dev/null 2>&1
+s3env "$SCHED" run --s3 "$HAUL_TEST_S3" --bucket segs3 --op verify --manifest "$T/seg-s3.csv" \
+    --out "$T/seg-ver3.csv" >/dev/null 2>&1
+check "verify of files put in parts: SLO by size, --deep by its bytes; multipart by size" \
+    "p/big one.bin ok none|p/big one.bin ok md5|p/big one.bin ok none" \
+    "$(rows "$T/seg-ver.csv" verified | grep big)|$(rows "$T/seg-verd.csv" verified | grep big)|$(rows "$T/seg-ver3.csv" verified | grep big)"
+
 # delete over Swift: an SLO goes with its segments (and a plain object as
 # before); none of the 12 segments is left.
 printf 'p/big one.bin\np/small.txt\np/nothere\n' >"$T/segdel.txt"
