@@ -8,7 +8,12 @@
 # what changed, and --dry-run changes nothing; verify finds an object
 # changed behind haul's back and one deleted; delete --dry-run deletes
 # nothing, more than 1000 keys need --yes, a missing key is a row; and a
-# worker reads nothing outside its --in-root.
+# worker reads nothing outside its --in-root. Then files above
+# --segment-size in parts (S3 multipart, Swift SLO: read back by boto3,
+# swiftclient and haul's get, known again by --skip-existing, verified,
+# deleted with their segments, a refused upload aborted, a worker SIGKILLed
+# mid-upload leaving nothing behind), --collate's zips and sidecars, and a
+# sealed put.
 set -u
 cd "$(dirname "$0")/../.."
 TOP=$PWD
@@ -287,6 +292,16 @@ check "put in parts: --skip-existing knows the multipart upload and the SLO" \
     "p/big one.bin skipped parts|p/big one.bin skipped segments" \
     "$(rows "$T/seg-s3b.csv" verified | grep big)|$(rows "$T/seg-swb.csv" verified | grep big)"
 
+# haul's own get reads both back, verified by the parts and the segments.
+mkdir -p "$T/got"
+s3env "$SCHED" run --s3 "$HAUL_TEST_S3" --bucket segs3 --keys <(printf 'p/big one.bin\n') --op get \
+    --max-inline 0 --out-dir "$T/got/s3" --out "$T/get-s3.jsonl" --format jsonl >/dev/null 2>&1
+swiftenv "$SCHED" run --swift --container segsw --keys <(printf 'p/big one.bin\n') --op get \
+    --max-inline 0 --out-dir "$T/got/sw" --out "$T/get-sw.jsonl" --format jsonl >/dev/null 2>&1
+check "get of files put in parts: verified parts (S3) and segments (Swift), the bytes the file's" \
+    "parts segments $(md5sum <"$SEG/big one.bin" | cut -c1-32) $(md5sum <"$SEG/big one.bin" | cut -c1-32)" \
+    "$($PY -c 'import json,sys; print(json.loads(open(sys.argv[1]).read())["verified"], json.loads(open(sys.argv[2]).read())["verified"])' "$T/get-s3.jsonl" "$T/get-sw.jsonl") $(md5sum <"$T/got/s3/p/big one.bin" | cut -c1-32) $(md5sum <"$T/got/sw/p/big one.bin" | cut -c1-32)"
+
 # verify against the log of a put in parts: an SLO's ETag is not the MD5 of
 # its bytes, so its size is compared (verified none), or with --deep its
 # bytes; a multipart upload's ETag has its "-N" and is not compared either.
@@ -324,7 +339,7 @@ print(len(c.list_multipart_uploads(Bucket="segs3").get("Uploads", [])))' "$HAUL_
     ok "put in parts: refused at the end (EntityTooSmall): an error row, the upload aborted" ||
     fail "put in parts: refused upload not aborted" "$T/seg-small.csv"
 
-# 8. --collate: the small files packed into zips (libzip, stored), each
+# 7. --collate: the small files packed into zips (libzip, stored), each
 #    with its sidecar <zip>.metadata listing its files as the users' backups
 #    do, so --op sidecar answers as the notebook expects; the zips' files
 #    are the files; a second run skips them (the zips are made the same).
@@ -362,7 +377,19 @@ swiftenv "$SCHED" run --swift --container coll --op put --from-dir "$COL" --pref
 check "collate: a second run skips the zips" "3" "$(grep -c ',skipped,' "$T/coll2.csv")"
 check "collate: no zip left in the --out-root" "" "$(ls -A "$T" | grep '^\.haul-zip' || true)"
 
-# 7. A worker SIGKILLed in the middle of a multipart upload: the task comes
+# 8. Sealed: a worker with a key takes a put only sealed, and the files'
+#    paths and the metadata are bound to the sealed state (test_task).
+"$SCHED" keygen "$T/haul.key" >/dev/null
+"$WORKER" --concurrency 4 --queue sealed --key-file "$T/haul.key" --in-root "$IN" --out-root "$T" \
+    >>"$T/worker-sealed.log" 2>&1 &
+WPIDS+=($!)
+haul_swift_mkcontainer sealedc || fail "making container sealedc"
+swiftenv "$SCHED" run --swift --container sealedc --queue sealed --key-file "$T/haul.key" --op put \
+    --from-dir "$COL" --prefix s/ --meta run=9 --out "$T/sealed.csv" >"$T/sealed.out" 2>&1
+check "sealed put: every file ok" "s/18/18_1.f ok|s/44/44_1.f ok|s/44/44_2.f ok|s/44/44_3.f ok|s/big.dat ok" \
+    "$(rows "$T/sealed.csv" | paste -sd'|')"
+
+# 9. A worker SIGKILLed in the middle of a multipart upload: the task comes
 #    back (lease 3 s) to another worker, which aborts the unfinished upload
 #    before it begins its own; afterwards no upload is left unfinished and
 #    the object is whole.
