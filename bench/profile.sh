@@ -10,7 +10,9 @@
 # workers' CPU per key (utime+stime from /proc before and after) for each run. With
 # PROF_PERF=1, the last run is recorded with `perf record -g` on the workers and the top
 # entries of `perf report --no-children` are printed. Every file's size is checked after a
-# files run. Not part of `make test`: for the closing note's profiles and quick comparisons
+# files run. PROF_SCHED_ARGS adds options to the scheduler's run; PROF_TRACE=1 prints, every
+# 500 ms of each run, the tasks queued and the bytes unread at nginx and at the workers,
+# Redis's slowest PINGs and slow log, and with PROF_LOG=debug each worker's longest silences. Not part of `make test`: for the closing note's profiles and quick comparisons
 # of two builds (BIN_DIR).
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,7 +41,8 @@ if [ ! -f "$DATA/keys.txt" ] || [ "$(wc -l < "$DATA/keys.txt")" != "$N" ]; then
     /usr/bin/python3 "$TOP/bench/lib/smallobjs.py" "$DATA" bench "$N" >&2 || exit 1
 fi
 RP=$(freeport)
-redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no >"$T/redis.log" 2>&1 &
+redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no --slowlog-log-slower-than 10000 \
+    >"$T/redis.log" 2>&1 &
 RPID=$!
 NP=$(freeport)
 BENCH_NGINX_WORKERS=1 BENCH_NGINX_MD5_ETAG=1 bench_nginx_start "$T/nginx" "$DATA" 127.0.0.1 "$NP" >&2 || exit 1
@@ -54,7 +57,7 @@ WPIDS=""
 mkdir -p "$OUT"
 for i in $(seq "$WORKERS"); do
     "$BIN/haul-worker" --redis "redis://127.0.0.1:$RP/0" --queue prof --concurrency "$CONC" \
-        --out-root "$OUT" --log-level warn 2>>"$T/worker.log" &
+        --out-root "$OUT" --log-level "${PROF_LOG:-warn}" 2>>"$T/worker.log.$i" &
     WPIDS="$WPIDS $!"
 done
 sleep 0.5
@@ -64,6 +67,8 @@ args=(run --redis "redis://127.0.0.1:$RP/0" --queue prof --swift --container ben
 for r in $(seq "$RUNS"); do
     rm -rf "$OUT/d"; mkdir -p "$OUT/d"
     if [ "$MODE" = files ]; then extra=(--max-inline 0 --out-dir "$OUT/d"); else extra=(--max-inline 1M); fi
+    # shellcheck disable=SC2206 # PROF_SCHED_ARGS: more options for the scheduler, split on spaces
+    extra+=(${PROF_SCHED_ARGS:-})
     perfpid=""
     if [ "${PROF_PERF:-0}" = 1 ] && [ "$r" = "$RUNS" ]; then
         perf record -F 2000 -g -o "$T/perf.data" -p "$(echo $WPIDS | tr ' ' ',')" >/dev/null 2>&1 &
@@ -83,6 +88,32 @@ for r in $(seq "$RUNS"); do
         stracepid=$!
         sleep 0.5
     fi
+    tracepid=""
+    pingpid=""
+    if [ "${PROF_TRACE:-0}" = 1 ]; then
+        # Redis's answer time: a PING every 20 ms; the slowest are printed
+        /usr/bin/python3 -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+t0 = time.monotonic(); worst = []
+try:
+    while True:
+        a = time.monotonic(); s.sendall(b"PING\r\n"); s.recv(64); d = time.monotonic() - a
+        worst.append((d, a - t0)); worst.sort(reverse=True); del worst[5:]
+        sys.stdout.write("\r" + " ".join("%dms@%.1fs" % (w * 1000, at) for w, at in worst) + "   "); sys.stdout.flush()
+        time.sleep(0.02)
+except BaseException: pass' "$RP" >"$T/ping.$r" 2>/dev/null &
+        pingpid=$!
+        # every 100 ms: seconds, tasks queued, keys the workers stored, rows written
+        ( t00=$(date +%s%N); while :; do
+            j=$(redis-cli -p "$RP" --scan --pattern 'haul:job:*' 2>/dev/null | head -1)
+            printf '%s %s %s\n' $(( ($(date +%s%N) - t00) / 1000000 )) \
+                "$(redis-cli -p "$RP" llen haul:q:prof 2>/dev/null)" \
+                "$(ss -tnH "( sport = :$NP )" | awk '{r += $2} END {printf "n%d", r}')/$(ss -tnH "( dport = :$NP )" | awk '{r += $2} END {printf "w%d", r}')"
+            sleep 0.1
+          done >"$T/trace.$r" ) &
+        tracepid=$!
+    fi
     c0=$(cpu_of $WPIDS)
     t0=$(date +%s.%N)
     ST_AUTH="$BENCH_NGINX_ST_AUTH" ST_USER=u ST_KEY=k "$BIN/haul-scheduler" "${args[@]}" "${extra[@]}" \
@@ -91,6 +122,26 @@ for r in $(seq "$RUNS"); do
     t1=$(date +%s.%N)
     [ $rc -eq 0 ] || tail -3 "$T/sched.err" >&2
     c1=$(cpu_of $WPIDS)
+    if [ -n "$pingpid" ]; then
+        kill "$pingpid" 2>/dev/null; wait "$pingpid" 2>/dev/null
+        echo "  Redis's slowest PINGs: $(tr '\r' '\n' <"$T/ping.$r" | tail -1)"
+    fi
+    if [ -n "$tracepid" ]; then
+        kill "$tracepid" 2>/dev/null; wait "$tracepid" 2>/dev/null
+        echo "  trace (ms, queued tasks, bytes unread by nginx n / by the workers w):"
+        awk 'NR % 3 == 1' "$T/trace.$r" | tr '\n' ';' | fold -w 200 | sed 's/^/    /'; echo
+        if [ "${PROF_LOG:-}" = debug ]; then
+            echo "  longest silences in each worker's log (ms, ended at):"
+            for f in "$T"/worker.log.*; do
+                grep -v heartbeat "$f" | awk '{ split($1, a, "T"); split(a[2], b, ":"); t = (b[1] * 3600 + b[2] * 60 + b[3]) * 1000;
+                    if (p) printf "%d %s\n", t - p, $1; p = t }' | sort -rn | head -4 | paste -sd' ' | sed 's/^/    /'
+                : >"$f"
+            done
+        fi
+        echo "  Redis SLOWLOG (over 10 ms):"
+        redis-cli -p "$RP" slowlog get 5 | paste -sd' ' | cut -c1-600 | sed 's/^/    /'
+        redis-cli -p "$RP" slowlog reset >/dev/null
+    fi
     [ -n "$perfpid" ] && { kill -INT "$perfpid"; wait "$perfpid" 2>/dev/null; }
     [ -n "$stracepid" ] && { kill -INT "$stracepid"; wait "$stracepid" 2>/dev/null; head -25 "$T/strace.txt"; }
     if [ -n "$statpid" ]; then

@@ -343,6 +343,13 @@ static void check_stuck(rconn *c, long long now)
     conn_drop(c, why, 0);
 }
 
+static size_t held_count(const broker *b)
+{
+    size_t n = 0;
+    for (const wtask *w = b->held; w; w = w->blink) n++;
+    return n;
+}
+
 static void on_heartbeat(wev_loop *l, wev_timer *t)
 {
     broker *b = t->ud;
@@ -350,6 +357,9 @@ static void on_heartbeat(wev_loop *l, wev_timer *t)
     wev_timer_start(l, &b->hb, HEARTBEAT_MS);
     check_stuck(&b->cmd, haul_mono_ms());
     check_stuck(&b->take, haul_mono_ms());
+    log_debug("heartbeat: room %lld, takes %lld pending, queue %s, lease %s, take connection %s, "
+              "%zu held, %zu to store", b->room, (long long)b->takes, b->queue_empty ? "seen empty" : "not empty",
+              b->lease_ok ? "ok" : "not renewed", b->take.up ? "up" : "down", held_count(b), b->nstore);
     if (!b->cmd.up) return;
     haul_key_worker(&b->k1, b->cfg.id);
     send_fmt(&b->cmd, on_hb_write, b,

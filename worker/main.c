@@ -342,12 +342,17 @@ static int curl_socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void 
     return 0;
 }
 
+/* curl's timer. A millisecond late rather than early: curl keeps time in
+ * microseconds, and called before its timeout is due it does nothing -- and,
+ * its next timeout being the one it already gave, does not call this again,
+ * so nothing would ever call it back (transfers stalled until some other
+ * event, the 2 s heartbeat: seen as keys/s varying 2x between runs). */
 static int curl_timer_cb(CURLM *m, long timeout_ms, void *userp)
 {
     (void)m;
     loop *L = userp;
     if (timeout_ms < 0) wev_timer_stop(L->ev, &L->curl_timer);
-    else wev_timer_start(L->ev, &L->curl_timer, timeout_ms);
+    else wev_timer_start(L->ev, &L->curl_timer, timeout_ms > 0 ? timeout_ms + 1 : 0);
     return 0;
 }
 
@@ -356,8 +361,12 @@ static void on_curl_timer(wev_loop *l, wev_timer *t)
     (void)l;
     loop *L = t->ud;
     int running;
+    long next = -1;
     curl_multi_socket_action(L->w.multi, CURL_SOCKET_TIMEOUT, 0, &running);
     collect_transfers(L);
+    /* And in case curl said nothing new: its timeout as it stands now. */
+    if (!L->curl_timer.armed && curl_multi_timeout(L->w.multi, &next) == CURLM_OK && next >= 0)
+        wev_timer_start(L->ev, &L->curl_timer, next + 1);
 }
 
 /* ---- stopping ---------------------------------------------------------------- */

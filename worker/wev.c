@@ -155,9 +155,13 @@ void wev_break(wev_loop *l) { l->stop = 1; }
 long long wev_turns(const wev_loop *l) { return l->turns; }
 
 /* Run the timers that are due; the next one's wait in ms (-1: none). */
+/* Run the timers that are due; the wait until the next one (-1: none), or 0
+ * when any ran: what a timer did (a transfer ended, a key became due) is
+ * followed up by the turn's end (on_turn) before the loop may sleep. */
 static int run_timers(wev_loop *l)
 {
     long long now = haul_mono_ms();
+    int ran = 0;
     for (;;) {
         wev_timer *due = NULL;
         for (wev_timer *t = l->timers; t; t = t->next)
@@ -165,8 +169,10 @@ static int run_timers(wev_loop *l)
         if (!due) break;
         wev_timer_stop(l, due);
         due->cb(l, due);
+        ran = 1;
         now = haul_mono_ms();
     }
+    if (ran) return 0;
     long long next = -1;
     for (wev_timer *t = l->timers; t; t = t->next)
         if (next < 0 || t->due_ms - now < next) next = t->due_ms - now;
