@@ -946,6 +946,8 @@ def run_workload(a, wl, contenders, runs=None):
                     what = 'FAILED: ' + r['problem']
                 elif r.get('bytes'):
                     what = '%.3f s  %6.0f MiB/s  cpu %.3f s' % (r['seconds'], r['bytes'] / r['seconds'] / 2**20, r['cpu'])
+                    if wl.startswith('wput'):
+                        what += '  %.0f files/s' % (r['keys'] / r['seconds'])
                 else:
                     what = '%.3f s  %6.0f keys/s  cpu %.3f s' % (r['seconds'], r['keys'] / r['seconds'], r['cpu'])
                 log('  %-6s %-9s round %d  %-50s %s' % (wl, a.setting, rnd + 1, c.name, what))
