@@ -242,7 +242,7 @@ def targets(rows):
                 add('%s %s: %s ahead of %s in files/s and MiB/s, at <= 1/2 of its CPU/file' % (
                     'PUT' if wl == 'wput' else 'PUT large', setting, h['contender'].split(' (')[0],
                     t['contender']),
-                    '%.0f / %.0f files/s, %.0f / %.0f MiB/s (%s); %.2f of the CPU/file' % (
+                    '%.3g / %.3g files/s, %.0f / %.0f MiB/s (%s); %.2f of the CPU/file' % (
                         h['keys_s'], t['keys_s'], h['mib_s'], t['mib_s'], x(m), c),
                     r > 1 and m > 1 and c <= 0.5)
     hs = [r for r in rows if r['contender'].startswith('haul') and 'worker_hwm_mb' in r]
@@ -385,7 +385,8 @@ def main():
                 if 'mib_s' in s:
                     pcells.append([s['setting'], s['contender'], '%d/%d' % (s['runs_ok'], s['runs']), s['keys'],
                                    '%.0f' % (s['bytes'] / 2**20), '%.3f' % s['median_s'], '%.3f' % s['min_s'],
-                                   '%.3f' % s['max_s'], '%.0f' % s['keys_s'], '%.1f' % s['mib_s'],
+                                   '%.3f' % s['max_s'], ('%.0f' if s['keys_s'] >= 10 else '%.2f') % s['keys_s'],
+                                   '%.1f' % s['mib_s'],
                                    compare(s, rows), '%.3f' % s['cpu_per_1k'], '%.2f' % s['cpu_per_gib'], rss,
                                    f(s.get('sched_rss_mb'), '%.1f')])
             else:
