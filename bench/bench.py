@@ -269,8 +269,9 @@ class Haul:
     worker command line, after the row's own options (a later option wins)."""
 
     def __init__(self, ctx, name, hosts, per_host, concurrency, job_args, env, check,
-                 nkeys, batch=None, warm=None, nbytes=None):
+                 nkeys, batch=None, warm=None, nbytes=None, worker_args=(), store=None):
         self.ctx, self.a = ctx, ctx.a
+        self.worker_args, self.store = list(worker_args), store
         self.name, self.hosts, self.per_host, self.conc = name, hosts, per_host, concurrency
         self.job_args, self.env, self.check, self.nkeys = job_args, env, check, nkeys
         self.batch, self.nbytes = batch, nbytes
@@ -289,7 +290,7 @@ class Haul:
                 self.workers.append(subprocess.Popen(
                     inns(h, [WORKER, '--redis', self.a.redis, '--queue', self.queue,
                              '--concurrency', str(self.conc), '--name', '%s-%s-%d' % (self.queue, h or 'lo', i),
-                             '--out-root', self.a.outroot] + env_args('BENCH_HAUL_WORKER_ARGS')),
+                             '--out-root', self.a.outroot] + self.worker_args + env_args('BENCH_HAUL_WORKER_ARGS')),
                     stdin=subprocess.DEVNULL, stdout=lf, stderr=lf))
         n = len(self.workers)
         deadline = time.time() + 15
@@ -323,6 +324,9 @@ class Haul:
         outdir = os.path.join(self.a.outroot, '%s-%d' % (self.queue, self.n)) \
             if '--out-dir' in self.job_args else None
         args = [a if a != '{outdir}' else outdir for a in self.job_args]
+        bucket = self.store.new(self.queue) if self.store else None
+        if bucket:
+            args = [a.replace('{bucket}', bucket) for a in args]
         cmd = inns(self.a.client_ns, [SCHED, 'run', '--redis', self.a.redis, '--queue', self.queue,
                                       '--no-progress', '--out', out] + args +
                    (['--batch', str(self.batch)] if self.batch else []) + env_args('BENCH_HAUL_ARGS'))
@@ -337,7 +341,9 @@ class Haul:
         if rc != 0:
             problem = 'haul-scheduler exit %d: %s' % (rc, err.strip()[-300:])
         else:
-            problem = self.check(out, outdir)
+            problem = self.check(out, outdir) or (self.store.check(bucket) if bucket else '')
+        if bucket:
+            self.store.drop(bucket)
         if not problem:
             os.unlink(out)
         if outdir:
@@ -424,8 +430,10 @@ class Tool:
     RSS), then its download checked: every key's file, its size and MD5, and no other file under
     the output directory.  argv holds '{outdir}' where the run's fresh directory goes."""
 
-    def __init__(self, ctx, name, argv, env, keys, expected, nbytes=None, check=None, max_runs=None):
+    def __init__(self, ctx, name, argv, env, keys, expected, nbytes=None, check=None, max_runs=None,
+                 cwd=None, store=None):
         self.ctx, self.a = ctx, ctx.a
+        self.cwd, self.store = cwd, store
         self.name, self.argv, self.env, self.keys, self.expected = name, argv, env, keys, expected
         self.nbytes, self.max_runs = nbytes, max_runs
         self.check = check or (lambda outdir, _out: check_tree(outdir, self.keys, self.expected))
@@ -444,12 +452,19 @@ class Tool:
         shutil.rmtree(outdir, ignore_errors=True)
         os.makedirs(outdir)
         argv = [x.replace('{outdir}', outdir) for x in self.argv]
+        bucket = self.store.new(self.slug) if self.store else None
+        if bucket:
+            argv = [x.replace('{bucket}', bucket) for x in argv]
         rc, secs, out, err, cpu, rss = timed(inns(self.a.client_ns, argv), env=self.env,
-                                             cwd=self.a.work, timeout=self.a.timeout)
+                                             cwd=self.cwd or self.a.work, timeout=self.a.timeout)
         if rc != 0:
             problem = 'exit %d: %s' % (rc, (err.strip() or out.strip())[-300:])
+        elif bucket:
+            problem = self.store.check(bucket)
         else:
             problem = self.check(outdir, out)
+        if bucket:
+            self.store.drop(bucket)
         if problem:
             with open(os.path.join(self.a.work, '%s-%d.log' % (self.slug, self.n)), 'w') as f:
                 f.write(' '.join(argv) + '\n' + out + err)
@@ -721,6 +736,118 @@ def workload_rgw(ctx, a):
     return 'rgw', cs
 
 
+class Store:
+    """The write rows' containers on the real Swift (bench/lib/putstore.py, run on the client
+    host): a fresh one before each run (named after the row, emptied first if a run before left
+    it), the check after (a listing: every file's key once, its size, its ETag the MD5 -- or,
+    for an S3 multipart upload, the multipart ETag of the file in the tool's part size -- and
+    nothing else), then its objects deleted, so that no run sees another's."""
+
+    def __init__(self, ctx, expected, etags):
+        self.ctx, self.a = ctx, ctx.a
+        self.expected, self.etags = expected, etags
+
+    def _call(self, *args):
+        cmd = inns(self.a.client_ns, [PY, os.path.join(HERE, 'lib/putstore.py')] + list(args))
+        p = subprocess.run(cmd, env=dict(os.environ, **swift_env(self.a.swift_auth)),
+                           capture_output=True, text=True, timeout=1800)
+        if p.returncode != 0:
+            raise SystemExit('bench: putstore.py %s: %s' % (' '.join(args[:2]), p.stderr.strip()[-300:]))
+        return p.stdout.strip()
+
+    def new(self, slug):
+        name = 'wput-%s' % hashlib.md5(slug.encode()).hexdigest()[:12]
+        self._call('new', name)
+        return name
+
+    def check(self, name):
+        return self._call('check', name, self.expected, *([self.etags] if self.etags else []))
+
+    def drop(self, name):
+        self._call('drop', name)
+
+
+def check_put_csv(path, keys, expected):
+    """'' when a put's CSV holds one ok row per file (in any order), with the file's size and
+    MD5 in size and md5, and verified md5 (the store's ETag was the MD5 sent)."""
+    with open(path, newline='', encoding='utf-8') as f:
+        rows = list(csv.DictReader(f))
+    if len(rows) != len(keys):
+        return '%d rows for %d files' % (len(rows), len(keys))
+    want = set(keys)
+    for r in rows:
+        k = r.get('key')
+        if k not in want:
+            return 'row for a key not among the files (or twice): %r' % dict(r)
+        want.discard(k)
+        size, md5 = expected[k].split('\t')
+        if r.get('status') != 'ok' or r.get('size') != size or r.get('md5') != md5 or \
+                r.get('verified') != 'md5':
+            return 'row for %s: %r (want size %s, md5 %s)' % (k, dict(r), size, md5)
+    return ''
+
+
+def workload_put(ctx, a):
+    """The write side (issue 10): --wput DIR holds small/ (bench/lib/smallobjs.py: keys.txt,
+    expected.tsv, the files under src/small/) and big/ (bench/lib/bigobjs.sh: src/big/, plus
+    etags.tsv, the files' S3 multipart ETags in rclone's and the AWS CLI's part sizes).  Each
+    tree is uploaded whole to a fresh container of the real Swift (tempauth + s3api) by haul over
+    S3 and over Swift (2 workers x --wput-conc, --in-root DIR, --op put --from-dir), rclone copy
+    (S3), swift upload (python-swiftclient, Swift API) and aws s3 cp --recursive (S3), each with
+    as many transfers at once; every run's container is listed and checked, then emptied."""
+    groups = []
+    conc = a.w2_workers * a.wput_conc
+    workers = '%d workers x %d' % (a.w2_workers, a.wput_conc)
+    for wl, sub in (('wput', 'small'), ('wputbig', 'big')):
+        root = os.path.join(a.wput, sub)
+        if not a.wput or not os.path.exists(os.path.join(root, 'keys.txt')):
+            continue
+        keys = read_keys(os.path.join(root, 'keys.txt'))
+        expfile = os.path.join(root, 'expected.tsv')
+        expected = load_tsv(expfile)
+        etags = os.path.join(root, 'etags.tsv')
+        store = Store(ctx, expfile, etags if os.path.exists(etags) else '')
+        nbytes = sum(int(expected[k].split('\t')[0]) for k in keys)
+        src = os.path.join(root, 'src')
+        top = top_prefix(keys)                          # 'small/' or 'big/'
+        tree = os.path.join(src, top.rstrip('/'))
+        what = '%d files, %s' % (len(keys), human(nbytes))
+        batch = 1 if wl == 'wputbig' else a.w2_batch    # a big file a task: both workers take some
+
+        def chk(out, _outdir, keys=keys, expected=expected):
+            return check_put_csv(out, keys, expected)
+
+        put = ['--op', 'put', '--from-dir', tree, '--prefix', top]
+        cs = [Haul(ctx, 'haul S3, %s (%s)' % (workers, what), [a.client_ns], a.w2_workers, a.wput_conc,
+                   ['--s3', a.s3, '--bucket', '{bucket}'] + put, s3_env(), chk, len(keys), batch=batch,
+                   warm=False, nbytes=nbytes, worker_args=['--in-root', a.wput], store=store),
+              Haul(ctx, 'haul Swift, %s (%s)' % (workers, what), [a.client_ns], a.w2_workers, a.wput_conc,
+                   ['--swift', '--container', '{bucket}'] + put, swift_env(a.swift_auth), chk, len(keys),
+                   batch=batch, warm=False, nbytes=nbytes, worker_args=['--in-root', a.wput], store=store)]
+        conf = os.path.join(a.work, 'rclone-%s.conf' % wl)
+        with open(conf, 'w') as f:
+            f.write('[store]\ntype = s3\nprovider = Other\naccess_key_id = %s\nsecret_access_key = %s\n'
+                    'endpoint = %s\nregion = us-east-1\nforce_path_style = true\n' % (USER, KEY, a.s3))
+        cs.append(Tool(ctx, 'rclone copy, --transfers %d' % conc,
+                       ['rclone', 'copy', '--transfers', str(conc), tree, 'store:{bucket}/' + top.rstrip('/')],
+                       tool_env({'RCLONE_CONFIG': conf}), keys, expected, nbytes=nbytes, store=store))
+        cs.append(Tool(ctx, 'swift upload, --object-threads %d' % conc,
+                       ['swift', 'upload', '--object-threads', str(conc), '{bucket}', top.rstrip('/')],
+                       tool_env(swift_env(a.swift_auth)), keys, expected, nbytes=nbytes, cwd=src, store=store))
+        conf = os.path.join(a.work, 'aws-%s.config' % wl)
+        with open(conf, 'w') as f:
+            f.write('[default]\nregion = us-east-1\ns3 =\n  addressing_style = path\n'
+                    '  max_concurrent_requests = %d\n' % conc)
+        cs.append(Tool(ctx, 'aws s3 cp --recursive, max_concurrent_requests %d' % conc,
+                       [AWS, '--endpoint-url', a.s3, 's3', 'cp', '--only-show-errors', '--recursive', tree,
+                        's3://{bucket}/' + top],
+                       tool_env({'AWS_CONFIG_FILE': conf, 'AWS_SHARED_CREDENTIALS_FILE': '/dev/null',
+                                 'AWS_ACCESS_KEY_ID': USER, 'AWS_SECRET_ACCESS_KEY': KEY}),
+                       keys, expected, nbytes=nbytes, store=store))
+        groups.append((wl, cs))
+    return groups
+
+
 def human(n):
     for unit, k in (('GiB', 30), ('MiB', 20), ('KiB', 10)):
         if n >= 1 << k:
@@ -819,6 +946,8 @@ def run_workload(a, wl, contenders, runs=None):
                     what = 'FAILED: ' + r['problem']
                 elif r.get('bytes'):
                     what = '%.3f s  %6.0f MiB/s  cpu %.3f s' % (r['seconds'], r['bytes'] / r['seconds'] / 2**20, r['cpu'])
+                    if wl.startswith('wput'):
+                        what += '  %.0f files/s' % (r['keys'] / r['seconds'])
                 else:
                     what = '%.3f s  %6.0f keys/s  cpu %.3f s' % (r['seconds'], r['keys'] / r['seconds'], r['cpu'])
                 log('  %-6s %-9s round %d  %-50s %s' % (wl, a.setting, rnd + 1, c.name, what))
@@ -885,6 +1014,9 @@ def main():
     ap.add_argument('--rgw-aws-keys', type=int, default=0)
     ap.add_argument('--rgw-aws-bucket', default='')
     ap.add_argument('--rgw-runs', type=int, default=3)
+    ap.add_argument('--wput', default='', help='wput: the trees to upload (small/, big/: see workload_put)')
+    ap.add_argument('--wput-conc', type=int, default=32, help='wput: 2 workers x this; the tools 2 x this at once')
+    ap.add_argument('--wput-runs', type=int, default=0, help='wput: runs (0: --runs)')
     ap.add_argument('--out', required=True)
     a = ap.parse_args()
     a.w1_workers = [int(x) for x in a.w1_workers.split(',') if x]
@@ -893,8 +1025,9 @@ def main():
     ctx = Ctx(a)
     rows = []
     make = {'w1': workload1, 'w2': workload2, 'w3': workload3, 'w2plain': workload2plain,
-            'w4': workload4, 'rgw': workload_rgw}
-    runs = {'w4': a.w4_all_runs, 'w4one': a.w4_runs, 'rgw': a.rgw_runs}
+            'w4': workload4, 'rgw': workload_rgw, 'wput': workload_put}
+    runs = {'w4': a.w4_all_runs, 'w4one': a.w4_runs, 'rgw': a.rgw_runs,
+            'wput': a.wput_runs or a.runs, 'wputbig': a.wput_runs or a.runs}
     for wl in a.workloads.split(','):
         if wl == 'enqueue':
             rows += enqueue(ctx, a)

@@ -25,9 +25,21 @@ WL_TITLE = {
            'requests in flight',
     'w4one': 'Workload 4, large objects: one object alone, `get` to a file on tmpfs',
     'w4': 'Workload 4, large objects: every object at once, `get` to files on tmpfs',
+    'wput': 'Write side: `put` of many small files (1-16 KiB) from tmpfs to the real Swift (tempauth + '
+            's3api), a fresh container each run',
+    'wputbig': 'Write side: `put` of large files from tmpfs to the real Swift, one PUT a file for haul and '
+               'swift upload, multipart for rclone and the AWS CLI',
 }
 BYTES_WL = ('w4one', 'w4')
-ORDER = ('w1', 'w2', 'w3', 'rgw', 'w4one', 'w4', 'enqueue')
+PUT_WL = ('wput', 'wputbig')
+ORDER = ('w1', 'w2', 'w3', 'rgw', 'w4one', 'w4', 'wput', 'wputbig', 'enqueue')
+
+
+def put_peer(contender, rows):
+    """The haul row a write-side tool is judged against: the same API (rclone and the AWS CLI
+    sign S3, swift upload speaks Swift)."""
+    api = 'haul Swift' if contender.startswith('swift') else 'haul S3'
+    return next((r for r in rows if r['contender'].startswith(api) and 'keys_s' in r), None)
 
 
 def med(xs):
@@ -108,6 +120,12 @@ def compare(s, rows):
         if not ref or ref is s:
             return '-'
         return '%s %s\'s MiB/s' % (x(s['mib_s'] / ref['mib_s']), ref['contender'].split(',')[0].split(' (')[0])
+    if s['workload'] in PUT_WL:
+        ref = put_peer(c, same) if not c.startswith('haul') else None
+        if not ref:
+            return '-'
+        return '%s %s the files/s; CPU/file %s haul\'s' % (
+            ref['contender'].split(',')[0], x(ref['keys_s'] / s['keys_s']), x(s['cpu_per_1k'] / ref['cpu_per_1k']))
     if s['workload'] == 'w3':
         one = next((r for r in same if ', 1 host ' in r['contender']), None)
         return '%s the 1-host rate' % x(s['keys_s'] / one['keys_s']) if one else '-'
@@ -210,6 +228,23 @@ def targets(rows):
             r = h['mib_s'] / rcl['mib_s']
             add('W4 %s, one object: haul ahead of %s' % (setting, rcl['contender']),
                 '%.0f / %.0f MiB/s (%s)' % (h['mib_s'], rcl['mib_s'], x(r)), r > 1)
+    # The write side (issue 10): haul ahead of each tool in files/s and MiB/s, at <= 1/2 of its
+    # CPU per file; each tool against haul on the same API.
+    for wl in PUT_WL:
+        for setting in dict.fromkeys(r['setting'] for r in rows if r['workload'] == wl):
+            same = [r for r in rows if r['workload'] == wl and r['setting'] == setting and 'keys_s' in r]
+            for t in [r for r in same if not r['contender'].startswith('haul')]:
+                h = put_peer(t['contender'], same)
+                if not h or 'mib_s' not in h or 'mib_s' not in t:
+                    continue
+                r, m = h['keys_s'] / t['keys_s'], h['mib_s'] / t['mib_s']
+                c = h['cpu_per_1k'] / t['cpu_per_1k']
+                add('%s %s: %s ahead of %s in files/s and MiB/s, at <= 1/2 of its CPU/file' % (
+                    'PUT' if wl == 'wput' else 'PUT large', setting, h['contender'].split(' (')[0],
+                    t['contender']),
+                    '%.3g / %.3g files/s, %.0f / %.0f MiB/s (%s); %.2f of the CPU/file' % (
+                        h['keys_s'], t['keys_s'], h['mib_s'], t['mib_s'], x(m), c),
+                    r > 1 and m > 1 and c <= 0.5)
     hs = [r for r in rows if r['contender'].startswith('haul') and 'worker_hwm_mb' in r]
     if hs:
         peak = max(hs, key=lambda r: r['worker_hwm_mb'])
@@ -250,7 +285,7 @@ def plot(rows, path):
         return 'no plot: matplotlib is missing (Debian package python3-matplotlib)'
     panels = []
     for wl in ORDER[:-1]:
-        metric = 'mib_s' if wl in BYTES_WL else 'keys_s'
+        metric = 'mib_s' if wl in BYTES_WL or wl == 'wputbig' else 'keys_s'
         for setting in dict.fromkeys(r['setting'] for r in rows):
             rs = [r for r in rows if r['workload'] == wl and r['setting'] == setting and metric in r]
             if rs:
@@ -262,7 +297,8 @@ def plot(rows, path):
     if len(panels) == 1:
         axes = [axes]
     for ax, (wl, setting, rs) in zip(axes, panels):
-        metric, unit = ('mib_s', 'MiB/s') if wl in BYTES_WL else ('keys_s', 'keys/s')
+        metric, unit = ('mib_s', 'MiB/s') if wl in BYTES_WL or wl == 'wputbig' else \
+            ('keys_s', 'files/s' if wl == 'wput' else 'keys/s')
         names = [r['contender'] for r in rs][::-1]
         vals = [r[metric] for r in rs][::-1]
         colors = ['#1f6fb2' if n.startswith('haul') else '#999999' if n.startswith(('ceiling', 'reference'))
@@ -312,6 +348,9 @@ def main():
               'scheduler / tool peak RSS MB']
     bheader = ['setting', 'contender', 'runs ok', 'objects', 'GiB', 'median s', 'min s', 'max s', 'MiB/s',
                'compared', 'client CPU s / GiB', 'worker RSS MB start/peak', 'scheduler / tool peak RSS MB']
+    pheader = ['setting', 'contender', 'runs ok', 'files', 'MiB', 'median s', 'min s', 'max s', 'files/s',
+               'MiB/s', 'compared', 'client CPU ms / file', 'client CPU s / GiB', 'worker RSS MB start/peak',
+               'scheduler / tool peak RSS MB']
     md = ['# haul benchmark', '',
           '%s. Every run\'s answers are checked (the sidecar text; every downloaded file\'s size '
           'and MD5) before its time counts. Median of the timed runs per row, contenders alternating '
@@ -327,7 +366,7 @@ def main():
         rs = [r for r in rows if r['workload'] == wl]
         if not rs:
             continue
-        cells, bcells = [], []
+        cells, bcells, pcells = [], [], []
         for s in rs:
             rss = '%.1f/%.1f' % (s['worker_rss_start_mb'], s['worker_hwm_mb']) if 'worker_hwm_mb' in s else '-'
             if 'median_s' in s:
@@ -343,14 +382,24 @@ def main():
                                    '%.1f' % (s['bytes'] / 2**30), '%.3f' % s['median_s'], '%.3f' % s['min_s'],
                                    '%.3f' % s['max_s'], '%.0f' % s['mib_s'], compare(s, rows),
                                    '%.2f' % s['cpu_per_gib'], rss, f(s.get('sched_rss_mb'), '%.1f')])
+                if 'mib_s' in s:
+                    pcells.append([s['setting'], s['contender'], '%d/%d' % (s['runs_ok'], s['runs']), s['keys'],
+                                   '%.0f' % (s['bytes'] / 2**20), '%.3f' % s['median_s'], '%.3f' % s['min_s'],
+                                   '%.3f' % s['max_s'], ('%.0f' if s['keys_s'] >= 10 else '%.2f') % s['keys_s'],
+                                   '%.1f' % s['mib_s'],
+                                   compare(s, rows), '%.3f' % s['cpu_per_1k'], '%.2f' % s['cpu_per_gib'], rss,
+                                   f(s.get('sched_rss_mb'), '%.1f')])
             else:
                 c = [s['setting'], s['contender'], '0/%d' % s['runs']] + ['-'] * 10
                 extra = ['', '', '']
                 bcells.append([s['setting'], s['contender'], '0/%d' % s['runs']] + ['-'] * 10)
+                pcells.append([s['setting'], s['contender'], '0/%d' % s['runs']] + ['-'] * 12)
             cells.append(c)
             csvrows.append([wl] + c + extra)
         if wl in BYTES_WL:
             md += ['## ' + WL_TITLE[wl], ''] + table(bheader, bcells) + ['']
+        elif wl in PUT_WL:
+            md += ['## ' + WL_TITLE[wl], ''] + table(pheader, pcells) + ['']
         else:
             md += ['## ' + WL_TITLE[wl], ''] + table(header, cells) + ['']
     md += ['Columns: *median/min/max s*: wall time of one run (haul: the whole `haul-scheduler run` '
@@ -364,7 +413,9 @@ def main():
            'haul\'s keys/s as a share of the ceiling\'s and its CPU per key over wrk\'s, each Python '
            'row\'s CPU per key over haul\'s; workload 2 and RGW, for rclone and the AWS CLI, haul S3\'s '
            'keys/s over theirs and their CPU per key over haul S3\'s; workload 3, the rate over the '
-           '1-host rate; workload 4, the MiB/s over curl\'s (one object) or haul\'s (every object). '
+           '1-host rate; workload 4, the MiB/s over curl\'s (one object) or haul\'s (every object); '
+           'the write side, haul\'s files/s over the tool\'s on the same API (haul S3 for rclone and the '
+           'AWS CLI, haul Swift for swift upload) and the tool\'s CPU per file over haul\'s. '
            '*client CPU*: user+system CPU over the run of the haul workers (/proc/PID/stat deltas) '
            'and the scheduler (wait4), of the Python process and its descendants (Dask\'s), or of '
            'wrk, curl, rclone or the AWS CLI (wait4: every thread); Redis\'s CPU apart, the store\'s '

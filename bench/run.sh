@@ -20,7 +20,7 @@
 #   BENCH_RTT_MS=20       the added round trip of the delayed setting (0: no delayed setting)
 #   BENCH_W2_KEYS=200000  workload 2's objects (1-16 KiB each)
 #   BENCH_ONLY=           comma-separated substrings of row names (e.g. "haul,threads")
-#   BENCH_WORKLOADS=w1,w2,w3,enqueue,w2plain,w4,rgw,window   (window: bench/window.sh,
+#   BENCH_WORKLOADS=w1,w2,w3,enqueue,w2plain,w4,rgw,wput,window   (window: bench/window.sh,
 #                         10,000,000 keys, on loopback with its own redis-server, after the others)
 #   BENCH_W2PLAIN_KEYS=50000        w2plain's keys (the first of workload 2's objects)
 #   BENCH_W2PLAIN_CONC=32           w2plain and rgw: 2 workers x this; rclone and the AWS CLI
@@ -32,6 +32,9 @@
 #   BENCH_W4_SIZES=1024,1024,1024,1024,4096   workload 4's objects, MiB
 #   BENCH_W4_RUNS=3       runs of workload 4's one-object rows
 #   BENCH_W4_ALL_RUNS=1   runs of its all-objects rows (8 GiB a run)
+#   BENCH_WPUT_KEYS=20000 the write rows' small files (1-16 KiB, smallobjs.py's first N)
+#   BENCH_WPUT_SIZES=1024,1024,1024,1024   the write rows' large files, MiB (empty: none)
+#   BENCH_WPUT_RUNS=3     runs of each write row      BENCH_WPUT_CONC=32  2 workers x this
 #   BENCH_HAUL_ARGS=, BENCH_HAUL_WORKER_ARGS=   more options for every haul-scheduler run /
 #                         haul-worker (after the row's own: they win)
 #   BENCH_RESULTS=bench/results (bench/results/partial when BENCH_WORKLOADS or BENCH_ONLY
@@ -45,7 +48,7 @@ RUNS=${BENCH_RUNS:-5}
 WARMUP=${BENCH_WARMUP:-1}
 RTT_MS=${BENCH_RTT_MS:-20}
 W2_KEYS=${BENCH_W2_KEYS:-200000}
-ALL_WORKLOADS=w1,w2,w3,enqueue,w2plain,w4,rgw,window
+ALL_WORKLOADS=w1,w2,w3,enqueue,w2plain,w4,rgw,wput,window
 WORKLOADS=${BENCH_WORKLOADS:-$ALL_WORKLOADS}
 PLAIN_KEYS=${BENCH_W2PLAIN_KEYS:-50000}
 PLAIN_CONC=${BENCH_W2PLAIN_CONC:-32}
@@ -57,6 +60,10 @@ RGW_RUNS=${BENCH_RGW_RUNS:-3}
 W4_SIZES=${BENCH_W4_SIZES:-1024,1024,1024,1024,4096}
 W4_RUNS=${BENCH_W4_RUNS:-3}
 W4_ALL_RUNS=${BENCH_W4_ALL_RUNS:-1}
+PUT_KEYS=${BENCH_WPUT_KEYS:-20000}
+PUT_SIZES=${BENCH_WPUT_SIZES-1024,1024,1024,1024}
+PUT_RUNS=${BENCH_WPUT_RUNS:-3}
+PUT_CONC=${BENCH_WPUT_CONC:-32}
 PARTIAL=""
 if [ "$WORKLOADS" != "$ALL_WORKLOADS" ] || [ -n "${BENCH_ONLY:-}" ]; then PARTIAL=1; fi
 RESULTS=${BENCH_RESULTS:-$TOP/bench/results${PARTIAL:+/partial}}
@@ -70,7 +77,7 @@ wl_in() { local w out=(); for w in "$@"; do [[ ",$WORKLOADS," == *",$w,"* ]] && 
 for w in ${WORKLOADS//,/ }; do
     [[ ",$ALL_WORKLOADS," == *",$w,"* ]] || die "unknown workload '$w' in BENCH_WORKLOADS (known: $ALL_WORKLOADS)"
 done
-NS_WL=$(wl_in w1 w2 w3 enqueue w4)
+NS_WL=$(wl_in w1 w2 w3 enqueue w4 wput)
 
 . tests/lib/servers.sh
 . tests/lib/seed.sh
@@ -91,6 +98,13 @@ if [ -n "$(wl_in w4)" ]; then
     need=$(( $(echo "$W4_SIZES" | tr , '\n' | awk '{ s += $1 } END { print s }') * 2 + 3072 ))
     have=$(df -Pk /dev/shm | awk 'NR == 2 { print int($4 / 1024) }')
     [ "$have" -ge "$need" ] || die "workload 4 needs about $need MiB free on /dev/shm (its objects, one download, the small objects); there are $have (set BENCH_W4_SIZES, or leave w4 out of BENCH_WORKLOADS)"
+fi
+# The write rows hold their files and one run's objects in Swift (on tmpfs too); with w4, its
+# first objects are the same bytes as wput's large files and are hard-linked, not copied.
+if [ -n "$(wl_in wput)" ]; then
+    need=$(( $(echo "0,$PUT_SIZES" | tr , '\n' | awk '{ s += $1 } END { print s }') * 2 + PUT_KEYS * 40 / 1024 + 1024 ))
+    have=$(df -Pk /dev/shm | awk 'NR == 2 { print int($4 / 1024) }')
+    [ "$have" -ge "$need" ] || die "the write rows need about $need MiB free on /dev/shm; there are $have (set BENCH_WPUT_SIZES or BENCH_WPUT_KEYS)"
 fi
 
 D=$(mktemp -d /dev/shm/haul-bench.XXXXXX) || exit 2
@@ -130,6 +144,34 @@ aws_subset() {
     done
     head -n "$n" "$D/objs/expected.tsv" >"$D/first$n.tsv"
     "$PY" bench/lib/s3listing.py "$D/first$n.tsv" "$D/listings" "$W2_BUCKET-first$n" small/ 2>/dev/null
+}
+
+# put_trees: the write rows' files under $D/wput (the workers' --in-root): small/ holds the
+# first PUT_KEYS of smallobjs.py's objects (the same seed: the same bytes as workload 2's) in
+# src/small/, big/ the PUT_SIZES files of bigobjs.sh in src/big/ -- workload 4's own when they
+# are there (same size and index: the same bytes), hard-linked -- and etags.tsv, each large
+# file's S3 multipart ETag in rclone's (5 MiB) and the AWS CLI's (8 MiB) part sizes, which is
+# what the store lists for their multipart uploads.
+put_trees() {
+    local t0=$SECONDS root=$D/wput/big i mib=() reuse=1
+    if [ "$PUT_KEYS" -gt 0 ]; then
+        "$PY" bench/lib/smallobjs.py "$D/wput/small" src "$PUT_KEYS" >/dev/null || return 1
+    fi
+    [ -n "$PUT_SIZES" ] || return 0
+    IFS=, read -r -a mib <<<"$PUT_SIZES"
+    for i in "${!mib[@]}"; do [ -f "$D/big/bigobjs/big/obj-$i-${mib[$i]}m.bin" ] || reuse=""; done
+    if [ -n "$reuse" ]; then
+        mkdir -p "$root/src/big" && : >"$root/keys.txt" && : >"$root/expected.tsv" || return 1
+        for i in "${!mib[@]}"; do
+            ln "$D/big/bigobjs/big/obj-$i-${mib[$i]}m.bin" "$root/src/big/" || return 1
+            echo "big/obj-$i-${mib[$i]}m.bin" >>"$root/keys.txt"
+            grep -F "big/obj-$i-${mib[$i]}m.bin$(printf '\t')" "$D/big/expected.tsv" >>"$root/expected.tsv" || return 1
+        done
+    else
+        bench/lib/bigobjs.sh "$root" src "$PUT_SIZES" || return 1
+    fi
+    "$PY" bench/lib/putstore.py etags "$root/expected.tsv" "$root/src" 5242880 8388608 >"$root/etags.tsv" || return 1
+    echo "   the write rows' files: $PUT_KEYS small, $PUT_SIZES MiB, in $((SECONDS - t0)) s"
 }
 
 mkdir -p "$D/work"
@@ -254,6 +296,9 @@ if [ -n "$NS_WL" ]; then
         ports+=("$bigport")
         echo "   nginx for workload 4 on $BENCH_STORE_IP:$bigport"
     fi
+    if [ -n "$(wl_in wput)" ]; then
+        put_trees || die "making the write rows' files failed"
+    fi
 
     common=(--redis "$REDIS" --redis-pid "$redis_pid" --client-ns "$H1"
             --hosts "$(echo "$BENCH_HOST_NSS" | tr ' ' ',')"
@@ -261,13 +306,14 @@ if [ -n "$NS_WL" ]; then
             --s3 "http://$BENCH_STORE_IP:$HAUL_TEST_SWIFT_PORT" --nginx "http://$BENCH_STORE_IP:$ngport"
             --notebook "$D/notebook" --objs "$D/objs" --w2-bucket "$W2_BUCKET" --outroot "$D"
             --big "$D/big" --big-url "http://$BENCH_STORE_IP:$bigport" --w4-runs "$W4_RUNS"
-            --w4-all-runs "$W4_ALL_RUNS" --runs "$RUNS" --warmup "$WARMUP" --only "${BENCH_ONLY:-}")
+            --w4-all-runs "$W4_ALL_RUNS" --runs "$RUNS" --warmup "$WARMUP" --only "${BENCH_ONLY:-}"
+            --wput "$D/wput" --wput-conc "$PUT_CONC" --wput-runs "$PUT_RUNS")
 fi
 
 rtt() { bench_rtt_ms "$H1" "$BENCH_STORE_IP" "$1"; }
 
 # --- no added delay: the hosts' veth links only -------------------------------------------
-wl=$(wl_in w1 w2 enqueue w4)
+wl=$(wl_in w1 w2 enqueue w4 wput)
 if [ -n "$wl" ]; then
     base=$(rtt "$HAUL_TEST_SWIFT_PORT")
     echo "== setting 'no delay' (TCP connect h1 -> store: $base ms): $wl"
@@ -279,7 +325,7 @@ if [ -n "$wl" ]; then
 fi
 
 # --- the store made remote ------------------------------------------------------------------
-wl=$(wl_in w1 w2 w3 w4)
+wl=$(wl_in w1 w2 w3 w4 wput)
 if [ "$RTT_MS" != 0 ] && [ -n "$wl" ]; then
     bench_delay_on "$RTT_MS" "${ports[@]}" || die "cannot add the delay"
     sw=$(rtt "$HAUL_TEST_SWIFT_PORT")
@@ -311,7 +357,8 @@ fi
 cmd="make bench"
 for v in BENCH_RUNS BENCH_W2_KEYS BENCH_WORKLOADS BENCH_ONLY BENCH_RTT_MS BENCH_W2PLAIN_KEYS \
     BENCH_W2PLAIN_CONC BENCH_W2PLAIN_RCLONE_KEYS BENCH_W2PLAIN_TOOL_RUNS BENCH_AWS_KEYS BENCH_RGW_KEYS BENCH_RGW_RUNS \
-    BENCH_W4_SIZES BENCH_W4_RUNS BENCH_W4_ALL_RUNS BENCH_HAUL_ARGS BENCH_HAUL_WORKER_ARGS; do
+    BENCH_W4_SIZES BENCH_W4_RUNS BENCH_W4_ALL_RUNS BENCH_WPUT_KEYS BENCH_WPUT_SIZES BENCH_WPUT_RUNS \
+    BENCH_WPUT_CONC BENCH_HAUL_ARGS BENCH_HAUL_WORKER_ARGS; do
     [ -n "${!v:-}" ] && cmd="$v=\"${!v}\" $cmd"
 done
 nargs=()
