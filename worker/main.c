@@ -342,11 +342,10 @@ static int curl_socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void 
     return 0;
 }
 
-/* curl's timer. A millisecond late rather than early: curl keeps time in
- * microseconds, and called before its timeout is due it does nothing -- and,
- * its next timeout being the one it already gave, does not call this again,
- * so nothing would ever call it back (transfers stalled until some other
- * event, the 2 s heartbeat: seen as keys/s varying 2x between runs). */
+/* curl's timer, a millisecond late rather than early: curl keeps time in
+ * microseconds, and called before its timeout is due it does nothing, and
+ * need not call this again for the same timeout (on_curl_timer re-arms it
+ * from curl_multi_timeout then). */
 static int curl_timer_cb(CURLM *m, long timeout_ms, void *userp)
 {
     (void)m;

@@ -154,7 +154,6 @@ wev_loop *wev_new(const sigset_t *sigs, void (*on_signal)(wev_loop *, int, void 
 void wev_break(wev_loop *l) { l->stop = 1; }
 long long wev_turns(const wev_loop *l) { return l->turns; }
 
-/* Run the timers that are due; the next one's wait in ms (-1: none). */
 /* Run the timers that are due; the wait until the next one (-1: none), or 0
  * when any ran: what a timer did (a transfer ended, a key became due) is
  * followed up by the turn's end (on_turn) before the loop may sleep. */
