@@ -23,6 +23,13 @@ static void slist_free_wiped(struct curl_slist *l)
     curl_slist_free_all(l);
 }
 
+void haul_req_header(haul_req *r, const char *line)
+{
+    struct curl_slist *l = curl_slist_append(r->headers, line);
+    if (!l) haul_oom();
+    r->headers = l;
+}
+
 void haul_req_free(haul_req *r)
 {
     if (!r) return;

@@ -25,6 +25,9 @@ typedef struct haul_req {
 #define HAUL_REQ_EXTRA_MAX (2 * 64 + 8) /* extra headers of one request */
 
 void haul_req_free(haul_req *r); /* NULL ok; zeroes */
+/* Add a header line ("Name: value", or "Name:" to keep curl from sending
+ * its own) to a built request, after its signed ones. */
+void haul_req_header(haul_req *r, const char *line);
 
 /* Build a GET or HEAD request for bucket/key (either may be NULL or "" for the
  * account / bucket level) with the given decoded query parameters. For Swift,

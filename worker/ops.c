@@ -583,14 +583,10 @@ static int build_bulk(unit *u, const char *token, const char *surl, char *err)
         haul_buf_adds(&u->reqbody, "</Key></Object>");
     }
     haul_buf_adds(&u->reqbody, "</Delete>");
-    upload_hash *h = upload_hash_new();
-    if (!h) {
+    if (upload_md5_buf(u->reqbody.p, u->reqbody.len, md5) < 0) {
         snprintf(err, HAUL_ERR_LEN, "this OpenSSL offers no MD5");
         return -1;
     }
-    upload_hash_update(h, u->reqbody.p, u->reqbody.len);
-    upload_hash_final(h, md5);
-    upload_hash_free(h);
     haul_kv hdrs[HAUL_REQ_EXTRA_MAX];
     upload_hdrs store;
     size_t n = upload_headers(t->conn.kind, md5, NULL, 0, hdrs, &store);
@@ -599,9 +595,7 @@ static int build_bulk(unit *u, const char *token, const char *surl, char *err)
                                      &u->req, err);
     upload_headers_free(&store);
     if (rc == 0) {
-        struct curl_slist *l = curl_slist_append(u->req.headers, "Content-Type: application/xml");
-        if (!l) haul_oom();
-        u->req.headers = l;
+        haul_req_header(&u->req, "Content-Type: application/xml");
     }
     return rc;
 }
@@ -614,14 +608,10 @@ static int build_sidecar(unit *u, const char *token, const char *surl, char *err
     upload_hdrs store;
     char md5[33];
     haul_buf key = HAUL_BUF_INIT;
-    upload_hash *h = upload_hash_new();
-    if (!h) {
+    if (upload_md5_buf(u->sidecar.p ? u->sidecar.p : "", u->sidecar.len, md5) < 0) {
         snprintf(err, HAUL_ERR_LEN, "this OpenSSL offers no MD5");
         return -1;
     }
-    upload_hash_update(h, u->sidecar.p ? u->sidecar.p : "", u->sidecar.len);
-    upload_hash_final(h, md5);
-    upload_hash_free(h);
     haul_buf_reset(&u->reqbody);
     haul_buf_add(&u->reqbody, u->sidecar.p ? u->sidecar.p : "", u->sidecar.len);
     haul_buf_printf(&key, "%s%s", t->keys[u->idx], t->sidecar_ext ? t->sidecar_ext : ".metadata");
@@ -631,9 +621,7 @@ static int build_sidecar(unit *u, const char *token, const char *surl, char *err
     upload_headers_free(&store);
     haul_buf_free(&key);
     if (rc == 0) {
-        struct curl_slist *l = curl_slist_append(u->req.headers, "Content-Type: text/plain");
-        if (!l) haul_oom();
-        u->req.headers = l;
+        haul_req_header(&u->req, "Content-Type: text/plain");
     }
     return rc;
 }
@@ -697,9 +685,7 @@ static int build_seg(unit *u, const char *token, const char *surl, char *err)
     if (rc == 0) {
         /* No form content type (curl's default for a body from memory): the
          * object's type is the store's guess, as for a single PUT. */
-        struct curl_slist *l = curl_slist_append(u->req.headers, "Content-Type:");
-        if (!l) haul_oom();
-        u->req.headers = l;
+        haul_req_header(&u->req, "Content-Type:");
     }
     return rc;
 }
@@ -716,9 +702,7 @@ static int build_put(unit *u, const char *token, const char *surl, char *err)
                                      NULL, 0, hdrs, n, &u->req, err);
     upload_headers_free(&store);
     if (rc == 0) {
-        struct curl_slist *l = curl_slist_append(u->req.headers, "Expect:");
-        if (!l) haul_oom();
-        u->req.headers = l;
+        haul_req_header(&u->req, "Expect:");
     }
     return rc;
 }
@@ -859,6 +843,16 @@ static void describe(const unit *u, haul_buf *what)
         haul_buf_printf(what, "GET %s/%s", t->bucket, key); break;
     }
     if (u->step != STEP_REQUEST) haul_buf_printf(what, " (%s)", unit_step_str(u->step));
+}
+
+/* The store's answer http (its body p[0..n), NULL: none) as a sentence
+ * naming the store and the request u made (haul_store_error). */
+static void store_error(const unit *u, long http, const char *p, size_t n, char *err)
+{
+    haul_buf what = HAUL_BUF_INIT;
+    describe(u, &what);
+    haul_store_error(&u->wt->t.conn, what.p, http, p, n, err);
+    haul_buf_free(&what);
 }
 
 /* Set the key's result to a failure, its sentence prefixed with the store
@@ -1535,23 +1529,16 @@ static int slo_delete_failed(unit *u, long http)
  * SLO: deleted with its segments (u->slo); else a plain DELETE. */
 static int delete_probe_done(worker *w, unit *u, long http)
 {
-    const haul_task *t = &u->wt->t;
     wresult *r = &u->wt->res[u->idx];
     char err[HAUL_ERR_LEN];
     if (http == 404) {
-        haul_buf what = HAUL_BUF_INIT;
-        describe(u, &what);
-        haul_store_error(&t->conn, what.p, http, NULL, 0, err);
-        haul_buf_free(&what);
+        store_error(u, http, NULL, 0, err);
         haul_result_set(r, 1, http, err);
         r->status = "missing";
         return UNIT_FINISHED;
     }
     if (http < 200 || http > 299) {
-        haul_buf what = HAUL_BUF_INIT;
-        describe(u, &what);
-        haul_store_error(&t->conn, what.p, http, NULL, 0, err);
-        haul_buf_free(&what);
+        store_error(u, http, NULL, 0, err);
         haul_result_fail(r, http, err, haul_store_transient(http) || http == 401);
         return UNIT_FINISHED;
     }
@@ -1570,10 +1557,7 @@ static int probe_done(worker *w, unit *u, long http)
     if (t->op == HAUL_OP_DELETE) return delete_probe_done(w, u, http);
     if (u->seg_ended) { /* the ETag of an upload in parts, which its end did not tell */
         if (http < 200 || http > 299) {
-            haul_buf what = HAUL_BUF_INIT;
-            describe(u, &what);
-            haul_store_error(&t->conn, what.p, http, NULL, 0, err);
-            haul_buf_free(&what);
+            store_error(u, http, NULL, 0, err);
             haul_result_fail(r, http, err, 1);
             return UNIT_FINISHED;
         }
@@ -1588,10 +1572,7 @@ static int probe_done(worker *w, unit *u, long http)
     }
 
     if (http != 404 && (http < 200 || http > 299)) {
-        haul_buf what = HAUL_BUF_INIT;
-        describe(u, &what);
-        haul_store_error(&t->conn, what.p, http, NULL, 0, err);
-        haul_buf_free(&what);
+        store_error(u, http, NULL, 0, err);
         haul_result_fail(r, http, err, haul_store_transient(http) ||
                          (http == 401 && t->conn.kind == HAUL_STORE_SWIFT));
         return UNIT_FINISHED;
@@ -1718,16 +1699,12 @@ static int put_sidecar(worker *w, unit *u)
  * (worth another attempt, zip and all). */
 static int sidecar_done(unit *u, CURLcode cc, long http)
 {
-    const haul_task *t = &u->wt->t;
     char why[HAUL_ERR_LEN];
     if (cc != CURLE_OK) {
         snprintf(why, sizeof why, "%s", curl_easy_strerror(cc));
         fail_key(u, http, why, curl_transient(cc));
     } else if (http < 200 || http > 299) {
-        haul_buf what = HAUL_BUF_INIT;
-        describe(u, &what);
-        haul_store_error(&t->conn, what.p, http, u->side.p, u->side.len, why);
-        haul_buf_free(&what);
+        store_error(u, http, u->side.p, u->side.len, why);
         haul_result_fail(&u->wt->res[u->idx], http, why, haul_store_transient(http) || http == 401);
     }
     return UNIT_FINISHED;
@@ -1917,10 +1894,7 @@ static int transfer_over(worker *w, unit *u, CURLcode cc, long http)
     if (http == 404 && (t->op == HAUL_OP_DELETE || t->op == HAUL_OP_VERIFY)) {
         /* Nothing there: for delete, nothing to do (not a failure of the
          * job); for verify, what the manifest names is missing. */
-        haul_buf what = HAUL_BUF_INIT;
-        describe(u, &what);
-        haul_store_error(&t->conn, what.p, http, u->body.p, u->body.len, err);
-        haul_buf_free(&what);
+        store_error(u, http, u->body.p, u->body.len, err);
         haul_result_set(r, t->op == HAUL_OP_DELETE, http, err);
         r->status = "missing";
         goto out;
@@ -1942,10 +1916,7 @@ static int transfer_over(worker *w, unit *u, CURLcode cc, long http)
         goto out;
     }
     if (http < 200 || http > 299) {
-        haul_buf what = HAUL_BUF_INIT;
-        describe(u, &what);
-        haul_store_error(&t->conn, what.p, http, u->body.p, u->body.len, err);
-        haul_buf_free(&what);
+        store_error(u, http, u->body.p, u->body.len, err);
         /* A 401 that survived re-authenticating is worth another attempt
          * later (tokens are revoked and issued asynchronously). */
         haul_result_fail(r, http, err, haul_store_transient(http) ||

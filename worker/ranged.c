@@ -271,7 +271,7 @@ static size_t stream_write(char *p, size_t sz, size_t nm, void *ud)
     return put_bytes(w, r, s->part, p, n) < 0 ? 0 : n;
 }
 
-static CURL *handle_get(worker *w)
+CURL *wrange_handle_get(worker *w)
 {
     if (w->nspare) return w->spare[--w->nspare];
     CURL *e = curl_easy_init();
@@ -279,7 +279,7 @@ static CURL *handle_get(worker *w)
     return e;
 }
 
-static void handle_put(worker *w, CURL *e)
+void wrange_handle_put(worker *w, CURL *e)
 {
     if (w->nspare < 16) {
         if (!w->spare) w->spare = haul_calloc(16, sizeof *w->spare);
@@ -323,8 +323,7 @@ static int stream_next(worker *w, rstream *s)
         return -1;
     }
     snprintf(range, sizeof range, "Range: bytes=%lld-%lld", pt->off + pt->got, pt->off + pt->len - 1);
-    s->req.headers = curl_slist_append(s->req.headers, range);
-    if (!s->req.headers) haul_oom();
+    haul_req_header(&s->req, range);
     curl_easy_reset(s->e);
     haul_store_setup(s->e, &t->conn, &s->req);
     curl_easy_setopt(s->e, CURLOPT_WRITEFUNCTION, stream_write);
@@ -348,7 +347,7 @@ static void stream_free(worker *w, rstream *s, int in_multi)
         w->running--;
     }
     haul_req_free(&s->req);
-    handle_put(w, s->e);
+    wrange_handle_put(w, s->e);
     free(s);
 }
 
@@ -358,7 +357,7 @@ static void stream_spawn(worker *w, struct wrange *r)
     rstream *s = haul_calloc(1, sizeof *s);
     s->xfer_tag = 1;
     s->r = r;
-    s->e = handle_get(w);
+    s->e = wrange_handle_get(w);
     if (stream_next(w, s) == 1) {
         s->next = r->streams;
         r->streams = s;

@@ -72,6 +72,11 @@ void wrange_abort(worker *w, unit *u);
 int wrange_wakefd(worker *w);
 /* An easy handle's private pointer is a stream's (not a unit's). */
 int wrange_is_stream(const void *priv);
+/* Easy handles for transfers beside a unit's own (ranged parts here,
+ * segput.c's upload parts): from the worker's spares, kept (up to 16) when
+ * given back. */
+CURL *wrange_handle_get(worker *w);
+void wrange_handle_put(worker *w, CURL *e);
 /* At exit: the spare easy handles and the read-back buffer. */
 void wrange_cleanup(worker *w);
 

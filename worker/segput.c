@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "ranged.h"
 #include "upload.h"
 #include "xmltext.h"
 
@@ -367,24 +368,6 @@ static size_t part_body(char *p, size_t sz, size_t n, void *ud)
     return sz * n; /* an answer's body (an error document) is not kept */
 }
 
-static CURL *handle_get(worker *w)
-{
-    if (w->nspare) return w->spare[--w->nspare];
-    CURL *e = curl_easy_init();
-    if (!e) haul_oom();
-    return e;
-}
-
-static void handle_put(worker *w, CURL *e)
-{
-    if (w->nspare < 16) {
-        if (!w->spare) w->spare = haul_calloc(16, sizeof *w->spare);
-        w->spare[w->nspare++] = e;
-    } else {
-        curl_easy_cleanup(e);
-    }
-}
-
 static int pick_part(wseg *s, size_t *out)
 {
     for (size_t i = 0; i < s->next; i++)
@@ -438,9 +421,7 @@ static int stream_next(worker *w, sstream *st)
         pt->busy = 0;
         return -1;
     }
-    struct curl_slist *l = curl_slist_append(st->req.headers, "Expect:");
-    if (!l) haul_oom();
-    st->req.headers = l;
+    haul_req_header(&st->req, "Expect:");
     curl_easy_reset(st->e);
     haul_store_setup(st->e, &t->conn, &st->req);
     curl_easy_setopt(st->e, CURLOPT_READFUNCTION, part_read);
@@ -468,7 +449,7 @@ static void stream_free(worker *w, sstream *st, int in_multi)
         w->running--;
     }
     haul_req_free(&st->req);
-    handle_put(w, st->e);
+    wrange_handle_put(w, st->e);
     free(st);
 }
 
@@ -499,7 +480,7 @@ unit *segput_pump(worker *w)
             sstream *st = haul_calloc(1, sizeof *st);
             st->xfer_tag = 2;
             st->s = s;
-            st->e = handle_get(w);
+            st->e = wrange_handle_get(w);
             if (stream_next(w, st) == 1) {
                 st->next = s->streams;
                 s->streams = st;

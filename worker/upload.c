@@ -245,3 +245,13 @@ int upload_job_join(upload_job *j, char *err)
     free(j);
     return rc;
 }
+
+int upload_md5_buf(const void *p, size_t n, char hex[33])
+{
+    upload_hash *h = upload_hash_new();
+    if (!h) return -1;
+    upload_hash_update(h, p, n);
+    int rc = upload_hash_final(h, hex);
+    upload_hash_free(h);
+    return rc;
+}

@@ -49,6 +49,9 @@ upload_hash *upload_hash_new(void);
 void upload_hash_update(upload_hash *h, const void *p, size_t n);
 int upload_hash_final(upload_hash *h, char hex[33]);
 void upload_hash_free(upload_hash *h); /* NULL ok */
+/* The MD5 of p[0..n) (a sidecar, a DeleteObjects body). 0, or -1 when
+ * OpenSSL offers no MD5. */
+int upload_md5_buf(const void *p, size_t n, char hex[33]);
 
 /* A function run on a thread of its own (hashing a large file before it
  * is sent, so the loop goes on: a lease must not lapse while a 5 GiB file
