@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <fnmatch.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -487,6 +488,55 @@ out:
     return rc;
 }
 
+int haul_swift_bulk_max(const haul_conn *c, long long *max, char *why_none, char *err)
+{
+    const char *token, *surl;
+    long http = 0;
+    *max = 0;
+    *why_none = '\0';
+    if (haul_swift_session(c, 0, &token, &surl, &http, err) < 0) return -1;
+    /* /info beside the API's /v1: "http://host:port/v1/AUTH_x" ->
+     * "http://host:port/info" (where python-swiftclient asks it), and RGW's
+     * "http://host:port/swift/v1" -> "http://host:port/swift/info"; without
+     * a /v1 in the path, at the root of the host. */
+    const char *host = strstr(surl, "://");
+    const char *path = host ? strchr(host + 3, '/') : NULL, *cut = path;
+    for (const char *p = path; p && (p = strstr(p, "/v1")) != NULL; p += 3)
+        if (p[3] == '/' || p[3] == '\0') { cut = p; break; }
+    haul_buf url = HAUL_BUF_INIT, body = HAUL_BUF_INIT;
+    haul_buf_add(&url, surl, cut ? (size_t)(cut - surl) : strlen(surl));
+    haul_buf_adds(&url, "/info");
+    CURL *e = blocking_handle();
+    haul_req r = {0};
+    r.url = url.p;
+    r.method = "GET";
+    haul_store_setup(e, c, &r);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, body_cb);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)HAUL_SWIFT_AUTH_TIMEOUT_S);
+    CURLcode cc = curl_easy_perform(e);
+    if (cc == CURLE_OK) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &http);
+    json_error_t je;
+    json_t *o = cc == CURLE_OK && http == 200 ? json_loadb(haul_buf_str(&body), body.len, 0, &je) : NULL;
+    json_t *bd = o ? json_object_get(o, "bulk_delete") : NULL;
+    json_t *mx = bd ? json_object_get(bd, "max_deletes_per_request") : NULL;
+    if (cc != CURLE_OK)
+        snprintf(why_none, HAUL_ERR_LEN, "GET /info: %s", curl_easy_strerror(cc));
+    else if (http != 200)
+        snprintf(why_none, HAUL_ERR_LEN, "GET /info: HTTP %ld", http);
+    else if (!json_is_object(o))
+        snprintf(why_none, HAUL_ERR_LEN, "GET /info: not a JSON object");
+    else if (!json_is_object(bd))
+        snprintf(why_none, HAUL_ERR_LEN, "its /info has no bulk_delete");
+    else
+        *max = json_is_integer(mx) && json_integer_value(mx) > 0 ? json_integer_value(mx) : 10000;
+    json_decref(o);
+    curl_easy_cleanup(e);
+    haul_buf_free(&url);
+    haul_buf_free(&body);
+    return 0;
+}
+
 /* ---- errors ---------------------------------------------------------- */
 
 static const char *s3_hint(const char *code, long http)
@@ -497,15 +547,39 @@ static const char *s3_hint(const char *code, long http)
     if (!strcmp(code, "NoSuchBucket")) return "check the bucket name, and that it belongs to these credentials' account";
     if (!strcmp(code, "AuthorizationHeaderMalformed")) return "check the region";
     if (!strcmp(code, "RequestTimeTooSkewed")) return "check this host's clock";
+    if (!strcmp(code, "QuotaExceeded")) return "the bucket's or the user's quota is full";
+    if (!strcmp(code, "EntityTooLarge")) return "larger than the store takes in one object, or over a quota";
     if (!*code && http == 403) return "check the access key, secret key and region";
     return NULL;
+}
+
+/* The words of a Swift error body ("Upload exceeds quota.", or the text of
+ * its HTML page) as one short line of printable ASCII: tags dropped,
+ * blanks folded. The body is the store's, not trusted: nothing else of it
+ * reaches a sentence. */
+static void swift_words(const char *body, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    int tag = 0, blank = 0;
+    if (n > 4096) n = 4096;
+    for (size_t i = 0; i < n && o + 1 < cap; i++) {
+        unsigned char ch = (unsigned char)body[i];
+        if (ch == '<') { tag = 1; blank = 1; continue; }
+        if (tag) { if (ch == '>') tag = 0; continue; }
+        if (ch < 0x21 || ch > 0x7e) { blank = 1; continue; }
+        if (blank && o) out[o++] = ' ';
+        blank = 0;
+        if (o + 1 < cap) out[o++] = (char)ch;
+    }
+    out[o] = '\0';
 }
 
 void haul_store_error(const haul_conn *c, const char *what, long http,
                       const char *body, size_t n, char *err)
 {
     const char *reason = http == 400 ? "Bad Request" : http == 401 ? "Unauthorized" :
-        http == 403 ? "Forbidden" : http == 404 ? "Not Found" : http == 429 ? "Too Many Requests" :
+        http == 403 ? "Forbidden" : http == 404 ? "Not Found" : http == 413 ? "Request Entity Too Large" :
+        http == 429 ? "Too Many Requests" :
         http == 500 ? "Internal Server Error" : http == 502 ? "Bad Gateway" :
         http == 503 ? "Service Unavailable" : http == 504 ? "Gateway Timeout" : "HTTP error";
     if (c->kind == HAUL_STORE_S3) {
@@ -516,9 +590,17 @@ void haul_store_error(const haul_conn *c, const char *what, long http,
                  hint ? " (" : "", hint ? hint : "", hint ? ")" : "");
     } else {
         const char *hint = http == 401 ? "check the user and key, ST_USER and ST_KEY, or the token" :
-            http == 403 ? "this account may not read it" : NULL;
-        snprintf(err, HAUL_ERR_LEN, "Swift %s: %ld %s%s%s%s", what, http, reason,
-                 hint ? " (" : "", hint ? hint : "", hint ? ")" : "");
+            http == 403 ? "this account may not read it" :
+            http == 413 ? "a quota of the container or the account is full, or the object is larger "
+                          "than the store takes" : NULL;
+        /* The store's own words, when they say more than the status (a
+         * quota's "Upload exceeds quota."). */
+        char words[128] = "";
+        if (body && n && http >= 400 && http < 500 && http != 401 && http != 404)
+            swift_words(body, n, words, sizeof words);
+        if (!strcasecmp(words, reason)) words[0] = '\0';
+        snprintf(err, HAUL_ERR_LEN, "Swift %s: %ld %s%s%s%s%s%s", what, http, reason,
+                 *words ? ": " : "", words, hint ? " (" : "", hint ? hint : "", hint ? ")" : "");
     }
     haul_redact(err);
 }

@@ -100,6 +100,11 @@ int haul_swift_auth_finish(const haul_conn *c, CURLcode cc, long http, haul_swif
  * HAUL_SWIFT_AUTH_TIMEOUT_S). *http gets the auth status. */
 int haul_swift_session(const haul_conn *c, long long refresh_before, const char **token,
                        const char **storage_url, long *http, char *err);
+/* Swift's bulk delete, as the store's /info tells (the scheduler asks it
+ * once per delete job): *max its max_deletes_per_request, or 0 with the
+ * reason in why_none (no /info, no bulk_delete in it). -1 with err when the
+ * authentication fails. */
+int haul_swift_bulk_max(const haul_conn *c, long long *max, char *why_none, char *err);
 /* Parse one response header line of an auth v1.0 answer: X-Auth-Token or
  * X-Storage-Url (any case) is trimmed and stored in token / url. 1 stored,
  * 0 another header, -1 a malformed value (control bytes, over HAUL_STR_MAX). */

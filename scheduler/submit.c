@@ -1030,6 +1030,24 @@ haul_submission *haul_submit_start(const sched_cfg *cfg, haul_redis *r, char *er
     } else if (cfg->check && haul_store_list(&s->t.conn, s->t.bucket, NULL, 1, list_cb_noop, NULL, err) < 0) {
         goto fail;
     }
+    /* A Swift delete: a task's keys in one bulk request where the store's
+     * /info offers it (and takes a task's keys at once); else one DELETE a
+     * key. This also checks the credentials before anything is queued. */
+    if (s->op == HAUL_OP_DELETE && s->t.conn.kind == HAUL_STORE_SWIFT && !cfg->dry_run) {
+        long long bmax;
+        char why[HAUL_ERR_LEN];
+        if (haul_swift_bulk_max(&s->t.conn, &bmax, why, err) < 0) goto fail;
+        if (bmax > 0 && cfg->batch <= bmax && cfg->batch <= HAUL_BULK_DELETE_MAX) {
+            s->t.flags |= HAUL_TASK_BULK;
+            log_info("Swift bulk delete (the store's /info offers it, up to %lld keys a request): "
+                     "a task's keys in one request", bmax);
+        } else if (bmax > 0) {
+            log_info("Swift bulk delete not used: --batch %lld is above %lld keys a request; one "
+                     "DELETE a key", cfg->batch, bmax < HAUL_BULK_DELETE_MAX ? bmax : HAUL_BULK_DELETE_MAX);
+        } else {
+            log_info("Swift bulk delete not offered (%s): one DELETE a key", why);
+        }
+    }
 
     /* Seal the connection state when a key is given; say once that it
      * travels in the clear otherwise. */

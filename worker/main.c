@@ -157,11 +157,32 @@ static void task_finished(loop *L, wtask *wt)
     broker_store(L->b, wt);
 }
 
+/* A Swift delete's keys that HEAD found plain wait (bulk_pending) until
+ * every other key of the task is done or waits too; then the first of them
+ * is started again to lead one bulk request for them all (ops.c). */
+static void bulk_due(loop *L, wtask *wt)
+{
+    if (!wt->npending || wt->bulk_leading || wt->ndone + wt->npending != wt->t.nkeys ||
+        wt->next != wt->t.nkeys)
+        return;
+    for (size_t i = 0; i < wt->t.nkeys; i++) {
+        if (!wt->res[i].bulk_pending) continue;
+        wt->bulk_leading = 1;
+        haul_retryq_push(&L->retries, (haul_retry){0, wt, i});
+        return;
+    }
+}
+
 /* A key's attempt is over: done, or (a transient failure with attempts
- * left) due again after a backoff. */
+ * left) due again after a backoff, or waiting for a bulk delete. */
 static void key_over(loop *L, wtask *wt, size_t idx)
 {
     wresult *r = &wt->res[idx];
+    if (r->bulk_pending) {
+        wt->npending++;
+        bulk_due(L, wt);
+        return;
+    }
     if (!r->ok && r->transient && r->tries < (int)wt->t.max_attempts && L->stop_requested < 2) {
         long long wait = haul_retry_backoff_ms(r->tries, &L->seed);
         log_debug("task %s key %zu: attempt %d failed (%s); retrying in %lld ms", wt->t.id,
@@ -171,6 +192,8 @@ static void key_over(loop *L, wtask *wt, size_t idx)
         L->nretries++;
     } else if (++wt->ndone == wt->t.nkeys && wt->next == wt->t.nkeys) {
         task_finished(L, wt);
+    } else {
+        bulk_due(L, wt);
     }
 }
 

@@ -197,6 +197,7 @@ static void forget_segments(unit *u)
 }
 
 static void fail_waiters(worker *w, unit *leader, long http, const char *err, int transient);
+static void release_bulk_keys(worker *w, unit *u, int ok, long http, const char *err);
 static void hash_join(worker *w, unit *u);
 static void bulk_remove(worker *w, unit *u);
 static int bulk_over(worker *w, unit *u, CURLcode cc, long http);
@@ -225,6 +226,7 @@ void haul_unit_reset(worker *w, unit *u)
         bulk_remove(w, u);
         release_keys(w, u, 0, 0, "the DeleteObjects it waited on was abandoned", 1);
     }
+    if (u->bulk_keys) release_bulk_keys(w, u, 0, 0, "the bulk delete it waited on was abandoned");
     haul_req_free(&u->req);
     forget_body(u);
     forget_segments(u);
@@ -600,6 +602,27 @@ static int build_bulk(unit *u, const char *token, const char *surl, char *err)
     return rc;
 }
 
+/* delete over Swift: POST ?bulk-delete naming this key and those in
+ * u->bulk_keys, one "/container/key" a line, URL-encoded (Swift's bulk
+ * middleware; the answer in JSON). */
+static int build_swift_bulk(unit *u, const char *token, const char *surl, char *err)
+{
+    const haul_task *t = &u->wt->t;
+    haul_buf_reset(&u->reqbody);
+    for (wkey *k = NULL;; k = k ? k->next : u->bulk_keys) {
+        size_t i = k ? k->idx : u->idx;
+        haul_buf_addc(&u->reqbody, '/');
+        haul_uri_encode(&u->reqbody, t->bucket, strlen(t->bucket), 0);
+        haul_buf_addc(&u->reqbody, '/');
+        haul_uri_encode(&u->reqbody, t->keys[i], strlen(t->keys[i]), 1);
+        haul_buf_addc(&u->reqbody, '\n');
+        if (k ? !k->next : !u->bulk_keys) break;
+    }
+    haul_kv q[1] = {{"bulk-delete", ""}};
+    haul_kv h[2] = {{"Accept", "application/json"}, {"Content-Type", "text/plain"}};
+    return haul_store_request_hdrs(&t->conn, token, surl, "POST", NULL, NULL, q, 1, h, 2, &u->req, err);
+}
+
 /* put --collate: the zip's sidecar, its text with its checksum. */
 static int build_sidecar(unit *u, const char *token, const char *surl, char *err)
 {
@@ -769,7 +792,8 @@ static int build(unit *u, const char *token, const char *surl, char *err)
     case STEP_SIDECAR:
         return build_sidecar(u, token, surl, err);
     case STEP_BULK:
-        return build_bulk(u, token, surl, err);
+        return t->conn.kind == HAUL_STORE_SWIFT ? build_swift_bulk(u, token, surl, err)
+                                                : build_bulk(u, token, surl, err);
     case STEP_AUTH:
         return haul_swift_auth_request(&t->conn, &u->req, err);
     case STEP_REQUEST:
@@ -1116,6 +1140,46 @@ static int hash_pump(worker *w, unit **out)
     return UNIT_RUNNING;
 }
 
+/* delete over Swift: the keys of the task that HEAD found plain
+ * (bulk_pending) are deleted together, up to HAUL_BULK_DELETE_MAX in one
+ * POST ?bulk-delete led by the first of them (the loop starts it once every
+ * other key of the task is done or pending). Their attempt goes on: the
+ * HEAD began it. */
+static int swift_bulk_start(worker *w, unit *u)
+{
+    wtask *wt = u->wt;
+    wresult *r = &wt->res[u->idx];
+    char err[HAUL_ERR_LEN];
+    haul_unit_reset(w, u);
+    u->w = w;
+    u->t0 = haul_mono_ms();
+    u->auth_retried = 0;
+    r->bulk_pending = 0;
+    u->bulk_n = 1;
+    wkey **tail = &u->bulk_keys;
+    for (size_t i = u->idx + 1; i < wt->t.nkeys && u->bulk_n < HAUL_BULK_DELETE_MAX; i++) {
+        if (!wt->res[i].bulk_pending) continue;
+        wt->res[i].bulk_pending = 0;
+        wkey *k = haul_malloc(sizeof *k);
+        k->wt = wt;
+        k->idx = i;
+        k->next = NULL;
+        *tail = k;
+        tail = &k->next;
+        w->deferred++;
+        u->bulk_n++;
+    }
+    wt->npending -= u->bulk_n;
+    wt->bulk_leading = 0;
+    if (start_step(w, u, STEP_BULK) < 0) {
+        snprintf(err, sizeof err, "%s", r->error ? r->error : "the bulk delete could not start");
+        release_bulk_keys(w, u, 0, 0, err);
+        r->ms = haul_mono_ms() - u->t0;
+        return UNIT_FINISHED;
+    }
+    return UNIT_RUNNING;
+}
+
 int haul_unit_start(worker *w, unit *u)
 {
     haul_task *t = &u->wt->t;
@@ -1123,10 +1187,11 @@ int haul_unit_start(worker *w, unit *u)
     const char *key = t->keys[u->idx];
     int request = 1;
 
-    if (r->bulk_done) { /* another key's DeleteObjects answered for this one */
+    if (r->bulk_done) { /* another key's bulk delete answered for this one */
         r->bulk_done = 0;
         return UNIT_FINISHED;
     }
+    if (r->bulk_pending) return swift_bulk_start(w, u);
     if (t->op == HAUL_OP_DELETE && t->conn.kind == HAUL_STORE_S3 && !(t->flags & HAUL_TASK_DRY_RUN) &&
         t->nkeys > 1 && r->tries == 0) {
         /* Deleted with others, in one DeleteObjects: a key of the range
@@ -1543,6 +1608,10 @@ static int delete_probe_done(worker *w, unit *u, long http)
         return UNIT_FINISHED;
     }
     u->slo_delete = u->slo;
+    if (!u->slo && (u->wt->t.flags & HAUL_TASK_BULK) && u->wt->t.nkeys > 1 && r->tries == 1) {
+        r->bulk_pending = 1; /* deleted with the task's others (swift_bulk_start) */
+        return UNIT_FINISHED;
+    }
     return start_step(w, u, STEP_REQUEST) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
 }
 
@@ -1684,6 +1753,128 @@ static int bulk_over(worker *w, unit *u, CURLcode cc, long http)
         haul_buf_free(&msg);
     }
     release_keys(w, u, 1, 0, NULL, 0);
+    return UNIT_FINISHED;
+}
+
+/* Hand a Swift bulk delete's other keys back to the loop: started again,
+ * they finish at once (bulk_done) with the rows set here (ok) or failed
+ * with err, worth another attempt, one by one. */
+static void release_bulk_keys(worker *w, unit *u, int ok, long http, const char *err)
+{
+    wkey *k = u->bulk_keys;
+    u->bulk_keys = NULL;
+    while (k) {
+        wkey *next = k->next;
+        wresult *r = &k->wt->res[k->idx];
+        w->deferred--;
+        if (!ok) haul_result_fail(r, http, err, 1);
+        r->ms = haul_mono_ms() - u->t0;
+        r->bulk_done = 1;
+        k->next = w->ready;
+        w->ready = k;
+        k = next;
+    }
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+           c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* "/container/key" percent-decoded from a name in the bulk answer's
+ * Errors, compared with the key's. */
+static int bulk_name_is(const char *name, const char *bucket, const char *key)
+{
+    haul_buf want = HAUL_BUF_INIT, got = HAUL_BUF_INIT;
+    haul_buf_printf(&want, "/%s/%s", bucket, key);
+    for (const char *p = name; *p; p++) {
+        int hi, lo;
+        if (*p == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0) {
+            haul_buf_addc(&got, (char)(hi * 16 + lo));
+            p += 2;
+        } else {
+            haul_buf_addc(&got, *p);
+        }
+    }
+    int same = got.len == want.len && !memcmp(got.p, want.p, got.len);
+    haul_buf_free(&want);
+    haul_buf_free(&got);
+    return same;
+}
+
+/* One key's row from the bulk answer: an error named in Errors, or ok when
+ * the answer's counts account for every key (deleted, or already gone). */
+static void bulk_row(const haul_task *t, size_t i, wresult *r, long http, json_t *errs, int counted)
+{
+    char why[HAUL_ERR_LEN];
+    size_t j;
+    json_t *e;
+    json_array_foreach(errs, j, e) {
+        const char *name = json_string_value(json_array_get(e, 0));
+        const char *st = json_string_value(json_array_get(e, 1));
+        if (!name || !st || !bulk_name_is(name, t->bucket, t->keys[i])) continue;
+        snprintf(why, sizeof why, "Swift DELETE %s/%s (in a bulk delete): %.64s", t->bucket, t->keys[i], st);
+        haul_redact(why);
+        haul_result_fail(r, http, why, st[0] == '5' || !strncmp(st, "409", 3) || !strncmp(st, "401", 3));
+        return;
+    }
+    if (counted) haul_result_set(r, 1, http, NULL);
+    else haul_result_fail(r, http, "Swift POST ?bulk-delete: the answer does not account for this key", 1);
+}
+
+/* The answer to POST ?bulk-delete (200, its outcome in a JSON body, after
+ * the spaces Swift sends while it works) gives every key its row. A failure
+ * of the whole request fails them all, worth another attempt one by one. */
+static int swift_bulk_over(worker *w, unit *u, CURLcode cc, long http)
+{
+    const haul_task *t = &u->wt->t;
+    wresult *r = &u->wt->res[u->idx];
+    char why[HAUL_ERR_LEN] = "";
+    json_t *o = NULL, *errs = NULL;
+    json_int_t nd = 0, nf = 0;
+    const char *st = NULL;
+    if (cc != CURLE_OK) {
+        snprintf(why, sizeof why, "Swift POST ?bulk-delete: %s", curl_easy_strerror(cc));
+    } else if (http < 200 || http > 299) {
+        haul_store_error(&t->conn, "POST ?bulk-delete", http, u->side.p, u->side.len, why);
+    } else {
+        json_error_t je;
+        o = json_loadb(haul_buf_str(&u->side), u->side.len, 0, &je);
+        st = o ? json_string_value(json_object_get(o, "Response Status")) : NULL;
+        errs = o ? json_object_get(o, "Errors") : NULL;
+        json_t *jd = o ? json_object_get(o, "Number Deleted") : NULL;
+        json_t *jf = o ? json_object_get(o, "Number Not Found") : NULL;
+        if (!st || !json_is_array(errs) || !json_is_integer(jd) || !json_is_integer(jf)) {
+            snprintf(why, sizeof why, "Swift POST ?bulk-delete: the answer is not the JSON expected");
+        } else {
+            nd = json_integer_value(jd);
+            nf = json_integer_value(jf);
+            if (st[0] != '2' && json_array_size(errs) == 0) {
+                const char *body = json_string_value(json_object_get(o, "Response Body"));
+                snprintf(why, sizeof why, "Swift POST ?bulk-delete: %.64s%s%.120s", st,
+                         body && *body ? ": " : "", body ? body : "");
+                haul_redact(why);
+            }
+        }
+    }
+    if (*why) {
+        fail_key(u, http, why, 1);
+        release_bulk_keys(w, u, 0, http, why);
+        json_decref(o);
+        return UNIT_FINISHED;
+    }
+    /* Deleted + not found + errors = the keys sent: every key not named in
+     * Errors is gone. Not found can only be a key deleted by someone else
+     * between its HEAD and this request. */
+    int counted = nd >= 0 && nf >= 0 && (size_t)(nd + nf) + json_array_size(errs) == u->bulk_n;
+    if (nf > 0)
+        log_info("task %s: %lld of the %zu keys of a bulk delete were gone before it (deleted "
+                 "since their HEAD)", t->id, (long long)nf, u->bulk_n);
+    bulk_row(t, u->idx, r, http, errs, counted);
+    for (wkey *k = u->bulk_keys; k; k = k->next) bulk_row(t, k->idx, &u->wt->res[k->idx], http, errs, counted);
+    release_bulk_keys(w, u, 1, http, NULL);
+    json_decref(o);
     return UNIT_FINISHED;
 }
 
@@ -1848,7 +2039,7 @@ static int transfer_over(worker *w, unit *u, CURLcode cc, long http)
         goto out;
     }
     if (u->step == STEP_BULK) {
-        rc = bulk_over(w, u, cc, http);
+        rc = u->wt->t.conn.kind == HAUL_STORE_SWIFT ? swift_bulk_over(w, u, cc, http) : bulk_over(w, u, cc, http);
         goto out;
     }
     if (u->replan) {

@@ -35,6 +35,9 @@ typedef struct wresult {
                             static); NULL: ok or error as `ok` says */
     char md5[33];        /* put: the file's MD5; "" none */
     int bulk_done;       /* set by another key's bulk request: finish with it when started */
+    int bulk_pending;    /* delete over Swift: HEAD found a plain object, to be deleted
+                            with the task's others in one bulk request (the loop counts
+                            it in wt->npending, not as done) */
     char *etag;          /* put: the ETag the store returned; verify: the object's */
     /* list: the checkpoint this key's rows are committed up to (broker.c reads
      * it from Redis before every attempt and after every commit). */
@@ -51,6 +54,8 @@ typedef struct wtask {
     size_t rawlen;
     size_t next;         /* next key to start */
     size_t ndone;        /* keys with a result */
+    size_t npending;     /* keys bulk_pending, not yet taken by a bulk request */
+    int bulk_leading;    /* a key is due to lead a Swift bulk delete of them */
     wresult *res;        /* nkeys results */
     struct wtask *link;  /* the loop's list of tasks with keys to do */
     struct wtask *blink; /* the broker's list of tasks held (taken, not stored) */
@@ -71,7 +76,7 @@ typedef enum unit_step {
     STEP_SEG_END,        /* S3: POST ?uploadId= (the parts' list); Swift: the manifest */
     STEP_SEG_ABORT,      /* failed after it began: S3 DELETE ?uploadId=; Swift: each segment */
     STEP_SIDECAR,        /* put --collate: the zip's sidecar, <key>.metadata */
-    STEP_BULK,           /* delete over S3: DeleteObjects for up to 1000 keys of the task */
+    STEP_BULK,           /* delete: S3 DeleteObjects, Swift POST ?bulk-delete (up to 1000 keys) */
 } unit_step;
 const char *unit_step_str(unit_step s);
 
@@ -127,7 +132,9 @@ typedef struct unit {
     struct upload_job *hjob; /* put: the thread hashing a large file (upload.h) */
     int zip;             /* put: the key is a zip of several files (collate.h) */
     int seg_ended;       /* put in parts: ended; STEP_PROBE asks the object's ETag */
-    size_t bulk_n;       /* STEP_BULK: keys idx .. idx + bulk_n - 1 of the task */
+    size_t bulk_n;       /* STEP_BULK: keys idx .. idx + bulk_n - 1 of the task (S3),
+                            or this key and those in bulk_keys (Swift) */
+    wkey *bulk_keys;     /* STEP_BULK over Swift: the other keys of the bulk request */
     struct unit *bulk_next; /* link in w->bulks */
     haul_buf sidecar;    /* ... and its sidecar's text */
     struct unit *hnext;  /* link in w->hashing */

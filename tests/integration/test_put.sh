@@ -194,9 +194,15 @@ rc=$?
 swiftenv "$SCHED" run --swift --container backup --op delete --keys "$T/old.txt" --yes \
     --out "$T/del2.csv" >"$T/del2.out" 2>&1
 rc=$?
-check "delete: exit 0, the missing key a 404 row" "0|run42/big.bin ok 204
-run42/d1/d2/d3/d4/deep.txt ok 204
+check "delete: exit 0, the missing key a 404 row (HEAD), the others in one bulk delete (200)" "0|run42/big.bin ok 200
+run42/d1/d2/d3/d4/deep.txt ok 200
 run42/empty missing 404" "$rc|$(rows "$T/del2.csv" http)"
+# Swift's /info offers bulk delete: one POST ?bulk-delete for the task's two
+# objects, no DELETE of either from haul (the proxy's log lines: the bulk
+# middleware's own DELETEs say "BulkDelete"; swiftclient's are this test's).
+swlog=$HAUL_TEST_DIR/log/proxy.log
+check "delete over Swift: the scheduler read /info; one bulk delete of 2 objects, no single DELETE" "1|1|2|0" \
+    "$(grep -c "Swift bulk delete (the store's /info offers it, up to 10000 keys" "$T/del2.out")|$(grep -c 'POST /v1/AUTH_test%3Fbulk-delete' "$swlog")|$(grep 'DELETE /v1/AUTH_test/backup/run42' "$swlog" | grep -c BulkDelete)|$(grep 'DELETE /v1/AUTH_test/backup/run42' "$swlog" | grep -v -c 'BulkDelete\|python-swiftclient')"
 check "delete: the objects are gone" "404 404" "$(swiftenv $PY -c '
 import os, swiftclient
 c = swiftclient.Connection(authurl=os.environ["ST_AUTH"], user=os.environ["ST_USER"], key=os.environ["ST_KEY"])
@@ -230,6 +236,75 @@ gone = sum(k not in keys for k in ("run42/a b.txt", "run42/big.bin", 'x&<y>"z', 
 print("%d|%d" % (gone, len(keys)))
 PYEOF
 )"
+
+# Hostile answers to a bulk delete, given by a faultproxy in front of the
+# store instead of the store's (tests/lib/faultproxy.py --canned): a Swift
+# bulk answer that names a key not asked for and counts more deletions than
+# keys sent; one that is not JSON; an S3 DeleteObjects answer that names
+# only another key. None is taken at its word: each key asked is deleted
+# on its own (its row from its own DELETE, 204), the key the answers named
+# stays, the jobs end.
+printf '%s' '{"Number Deleted": 7, "Number Not Found": 0, "Response Status": "200 OK", "Response Body": "", "Errors": [["/hostile/victim", "409 Conflict"]]}' >"$T/liar.json"
+printf '<html>a proxy page, not JSON' >"$T/garbage.txt"
+printf '%s' '<?xml version="1.0" encoding="UTF-8"?><DeleteResult><Deleted><Key>victim</Key></Deleted></DeleteResult>' >"$T/liar.xml"
+FPN=0
+for canned in "bulk-delete=200:$T/liar.json" "bulk-delete=200:$T/garbage.txt" "[?]delete=200:$T/liar.xml"; do
+    FPN=$((FPN + 1))
+    "$PY" tests/lib/faultproxy.py --upstream "127.0.0.1:$HAUL_TEST_SWIFT_PORT" --listen 127.0.0.1:0 \
+        --canned "$canned" --ready-file "$T/fp$FPN.ready" --log "$T/fp$FPN.log" --quiet 2>>"$T/fp$FPN.err" &
+    WPIDS+=($!)
+done
+d=$((SECONDS + 15)); while [ ! -s "$T/fp3.ready" ] && [ $SECONDS -lt $d ]; do sleep 0.05; done
+sleep 0.2
+hostile_seed() { swiftenv $PY -c '
+import os, swiftclient
+c = swiftclient.Connection(authurl=os.environ["ST_AUTH"], user=os.environ["ST_USER"], key=os.environ["ST_KEY"])
+c.put_container("hostile")
+for k in ("h1", "h2", "victim"): c.put_object("hostile", k, k.encode())'; }
+hostile_left() { swiftenv $PY -c '
+import os, swiftclient
+c = swiftclient.Connection(authurl=os.environ["ST_AUTH"], user=os.environ["ST_USER"], key=os.environ["ST_KEY"])
+print(" ".join(o["name"] for o in c.get_container("hostile")[1]))'; }
+printf 'h1\nh2\n' >"$T/hostile.txt"
+hres=()
+for i in 1 2 3; do
+    hostile_seed
+    port=$(cat "$T/fp$i.ready")
+    if [ $i -lt 3 ]; then
+        env ST_AUTH="http://127.0.0.1:$port/auth/v1.0" ST_USER=test:tester ST_KEY=testing "$SCHED" run --swift \
+            --container hostile --op delete --keys "$T/hostile.txt" --yes --out "$T/hostile$i.csv" >"$T/hostile$i.out" 2>&1
+    else
+        s3env "$SCHED" run --s3 "http://127.0.0.1:$port" --bucket hostile --op delete --keys "$T/hostile.txt" --yes \
+            --out "$T/hostile$i.csv" >"$T/hostile$i.out" 2>&1
+    fi
+    hres+=("$? $(grep -c canned= "$T/fp$i.log") $(rows "$T/hostile$i.csv" http | paste -sd' ') / $(hostile_left)")
+done
+check "hostile bulk answers (Swift: foreign key and counts, not JSON; S3: another key): each key deleted on its own, the named key stays" \
+    "0 1 h1 ok 204 h2 ok 204 / victim|0 1 h1 ok 204 h2 ok 204 / victim|0 1 h1 ok 204 h2 ok 204 / victim" \
+    "${hres[0]}|${hres[1]}|${hres[2]}"
+
+# A quota exceeded: a container that takes 10 bytes (Swift's
+# container_quotas) gets a 5-byte file and refuses a 20-byte one, over
+# Swift and over S3; the row says so in one sentence, the job ends.
+mkdir -p "$IN/q" && printf 'small' >"$IN/q/small.txt" && printf '%020d' 0 >"$IN/q/large.txt"
+swiftenv $PY -c '
+import os, swiftclient
+c = swiftclient.Connection(authurl=os.environ["ST_AUTH"], user=os.environ["ST_USER"], key=os.environ["ST_KEY"])
+for b in ("quota", "quotas3"): c.put_container(b, headers={"X-Container-Meta-Quota-Bytes": "10"})'
+swiftenv "$SCHED" run --swift --container quota --op put --from-dir "$IN/q" --out "$T/quota.csv" >"$T/quota.out" 2>&1
+rc1=$?
+s3env "$SCHED" run --s3 "$HAUL_TEST_S3" --bucket quotas3 --op put --from-dir "$IN/q" --out "$T/quotas3.csv" \
+    >"$T/quotas3.out" 2>&1
+rc2=$?
+check "quota: the small file ok, the large one refused (Swift 413, s3api 400), the jobs end (exit 1)" \
+    "1 1|large.txt error 413|small.txt ok 201|large.txt error 400|small.txt ok 200" \
+    "$rc1 $rc2|$(rows "$T/quota.csv" http | paste -sd'|')|$(rows "$T/quotas3.csv" http | paste -sd'|')"
+check "quota: the sentences" \
+    "Swift PUT quota/large.txt: 413 Request Entity Too Large: Upload exceeds quota. (a quota of the container or the account is full, or the object is larger than the store takes)|S3 PUT quotas3/large.txt: 400 EntityTooLarge (larger than the store takes in one object, or over a quota)" \
+    "$($PY -c '
+import csv, sys
+for f in sys.argv[1:]:
+    print([r["error"] for r in csv.DictReader(open(f)) if r["key"] == "large.txt"][0])' "$T/quota.csv" "$T/quotas3.csv" | paste -sd'|')"
 
 # 5. Confinement: a source outside the worker's --in-root, and a worker
 #    without one.

@@ -18,6 +18,12 @@ random draw picks some requests for a fault:
                    Content-Length) and half of the body, then reset the connection
     --pstall P     sleep --stall-seconds (default 2.5), then forward and answer normally
 
+    --canned REGEX=CODE:FILE
+                   a request whose target (path and query, as sent) matches REGEX is
+                   answered CODE with FILE's bytes as its body, without asking upstream
+                   (a hostile or broken answer; repeatable, the first match wins; any
+                   method, whatever --fault-all says; counted as "canned")
+
 At most one fault per request; the probabilities add up (at most 1).  By default only object
 GET and HEAD requests can be faulted: Swift /v1/ACCOUNT/CONTAINER/OBJECT and S3 path-style
 /BUCKET/KEY.  Never auth (/auth/...), /healthcheck, /info, account or container requests
@@ -65,7 +71,7 @@ MAX_HEADERS = 200
 class Stats:
     def __init__(self):
         self.lock = threading.Lock()
-        self.c = {"requests": 0, "candidates": 0, "faulted": 0, "never_matched": 0,
+        self.c = {"requests": 0, "candidates": 0, "faulted": 0, "never_matched": 0, "canned": 0,
                   "connections": 0, "upstream_errors": 0, "bad_requests": 0,
                   "faults": {}, "by_method": {}, "upstream_status": {},
                   "candidate_by_method": {}, "usr1": 0, "writes": 0}
@@ -109,6 +115,14 @@ class Proxy:
         if any(p < 0 for _, p in self.kinds) or total > 1.0 + 1e-9:
             sys.exit("%s: fault probabilities must be >= 0 and add up to at most 1 (got %g)"
                      % (TOOL, total))
+        self.canned = []
+        for spec in a.canned:
+            rx, _, rest = spec.rpartition("=")
+            code, _, path = rest.partition(":")
+            if not rx or not code.isdigit() or not path:
+                sys.exit("%s: --canned %r: want REGEX=CODE:FILE" % (TOOL, spec))
+            with open(path, "rb") as f:
+                self.canned.append((re.compile(rx.encode("latin-1")), int(code), f.read()))
         self.logf = open(a.log, "a", buffering=1, encoding="utf-8") if a.log else None
         self.lsock = None
         self.port = None
@@ -241,6 +255,15 @@ class Proxy:
         self.stats.inc("requests")
         self.stats.inc("by_method", m)
         fault = None
+        for rx, code, cbody in self.canned:
+            if rx.search(target):
+                self.stats.inc("canned")
+                self.log("canned=%d %s %s client=%s" % (code, m, target.decode("latin-1"), client))
+                reason = http.client.responses.get(code, "Canned")
+                h = ["HTTP/1.1 %d %s" % (code, reason), "Content-Length: %d" % len(cbody),
+                     "X-Fault-Proxy: %s" % TOOL, "Connection: %s" % ("keep-alive" if keep else "close")]
+                send(c, ("\r\n".join(h) + "\r\n\r\n").encode("latin-1") + (b"" if m == "HEAD" else cbody))
+                return up, keep
         if self.candidate(m, target):
             if any(r.search(target) for r in self.never):
                 self.stats.inc("never_matched")
@@ -452,6 +475,7 @@ def main():
     ap.add_argument("--retry-after", type=int, default=None,
                     help="add Retry-After: N to injected 429 and 503 answers")
     ap.add_argument("--never", action="append", default=[], metavar="REGEX")
+    ap.add_argument("--canned", action="append", default=[], metavar="REGEX=CODE:FILE")
     ap.add_argument("--fault-all", action="store_true",
                     help="any request may be faulted, not only object GET/HEAD")
     ap.add_argument("--no-rewrite-storage-url", dest="rewrite_storage_url",
