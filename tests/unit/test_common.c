@@ -921,6 +921,21 @@ TEST(test_store_error_swift)
     ASSERT_STREQ(err, "Swift GET CONT/k: 404 Not Found");
     haul_store_error(&c, "GET CONT/k", 503, NULL, 0, err);
     ASSERT_STREQ(err, "Swift GET CONT/k: 503 Service Unavailable");
+    /* A 4xx's own words: a quota's plain text; an HTML page's text with its
+     * tags, control bytes and non-ASCII dropped, cut to 127 bytes. */
+    const char *quota = "Upload exceeds quota.";
+    haul_store_error(&c, "PUT CONT/k", 413, quota, strlen(quota), err);
+    ASSERT_STREQ(err, "Swift PUT CONT/k: 413 Request Entity Too Large: Upload exceeds quota. (a quota of the "
+                      "container or the account is full, or the object is larger than the store takes)");
+    const char *page = "<html><h1>Conflict</h1>\r\n<p>There was a\x1b[31m conflict \xc3\xa9\n"
+                       "when trying to complete your request.</p></html>";
+    haul_store_error(&c, "PUT CONT/k", 409, page, strlen(page), err);
+    ASSERT_STREQ(err, "Swift PUT CONT/k: 409 HTTP error: Conflict There was a [31m conflict when trying to "
+                      "complete your request.");
+    char big[600];
+    memset(big, 'x', sizeof big);
+    haul_store_error(&c, "PUT CONT/k", 400, big, sizeof big, err);
+    ASSERT_EQ(strlen(err), strlen("Swift PUT CONT/k: 400 Bad Request: ") + 127);
 }
 
 TEST(test_store_error_redacts)
