@@ -157,7 +157,7 @@ static void task_finished(loop *L, wtask *wt)
     broker_store(L->b, wt);
 }
 
-/* A Swift delete's keys that HEAD found plain wait (bulk_pending) until
+/* A delete's keys that HEAD found there wait (bulk_pending) until
  * every other key of the task is done or waits too; then the first of them
  * is started again to lead one bulk request for them all (ops.c). */
 static void bulk_due(loop *L, wtask *wt)

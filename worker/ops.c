@@ -197,9 +197,8 @@ static void forget_segments(unit *u)
 }
 
 static void fail_waiters(worker *w, unit *leader, long http, const char *err, int transient);
-static void release_bulk_keys(worker *w, unit *u, int ok, long http, const char *err);
+static void release_bulk_keys(worker *w, unit *u, int ok, long http, const char *err, int transient);
 static void hash_join(worker *w, unit *u);
-static void bulk_remove(worker *w, unit *u);
 static int bulk_over(worker *w, unit *u, CURLcode cc, long http);
 
 /* A unit's buffers are kept from one key to the next (no allocation per
@@ -222,11 +221,7 @@ void haul_unit_reset(worker *w, unit *u)
         fail_waiters(w, u, 0, "Swift auth was abandoned", 1);
         release_keys(w, u, 0, 0, "Swift auth was abandoned", 1);
     }
-    if (u->step == STEP_BULK && u->key_waiters) {
-        bulk_remove(w, u);
-        release_keys(w, u, 0, 0, "the DeleteObjects it waited on was abandoned", 1);
-    }
-    if (u->bulk_keys) release_bulk_keys(w, u, 0, 0, "the bulk delete it waited on was abandoned");
+    if (u->bulk_keys) release_bulk_keys(w, u, 0, 0, "the bulk delete it waited on was abandoned", 1);
     haul_req_free(&u->req);
     forget_body(u);
     forget_segments(u);
@@ -571,18 +566,19 @@ static void setup_easy(worker *w, unit *u)
     (void)w;
 }
 
-/* delete over S3: POST ?delete naming the keys idx .. idx+bulk_n-1, with
- * the Content-MD5 S3 requires of it. */
+/* delete over S3: POST ?delete (DeleteObjects) naming this key and those
+ * in u->bulk_keys, with the Content-MD5 S3 requires of it. */
 static int build_bulk(unit *u, const char *token, const char *surl, char *err)
 {
     const haul_task *t = &u->wt->t;
     char md5[33];
     haul_buf_reset(&u->reqbody);
     haul_buf_adds(&u->reqbody, "<Delete><Quiet>false</Quiet>");
-    for (size_t i = u->idx; i < u->idx + u->bulk_n; i++) {
+    for (wkey *k = NULL;; k = k ? k->next : u->bulk_keys) {
         haul_buf_adds(&u->reqbody, "<Object><Key>");
-        xmltext_escape(&u->reqbody, t->keys[i]);
+        xmltext_escape(&u->reqbody, t->keys[k ? k->idx : u->idx]);
         haul_buf_adds(&u->reqbody, "</Key></Object>");
+        if (k ? !k->next : !u->bulk_keys) break;
     }
     haul_buf_adds(&u->reqbody, "</Delete>");
     if (upload_md5_buf(u->reqbody.p, u->reqbody.len, md5) < 0) {
@@ -1140,12 +1136,12 @@ static int hash_pump(worker *w, unit **out)
     return UNIT_RUNNING;
 }
 
-/* delete over Swift: the keys of the task that HEAD found plain
- * (bulk_pending) are deleted together, up to HAUL_BULK_DELETE_MAX in one
- * POST ?bulk-delete led by the first of them (the loop starts it once every
- * other key of the task is done or pending). Their attempt goes on: the
- * HEAD began it. */
-static int swift_bulk_start(worker *w, unit *u)
+/* delete: the keys of the task that HEAD found there (bulk_pending) are
+ * deleted together, up to HAUL_BULK_DELETE_MAX in one request (S3
+ * DeleteObjects, Swift POST ?bulk-delete) led by the first of them (the
+ * loop starts it once every other key of the task is done or pending).
+ * Their attempt goes on: the HEAD began it. */
+static int bulk_start(worker *w, unit *u)
 {
     wtask *wt = u->wt;
     wresult *r = &wt->res[u->idx];
@@ -1173,7 +1169,7 @@ static int swift_bulk_start(worker *w, unit *u)
     wt->bulk_leading = 0;
     if (start_step(w, u, STEP_BULK) < 0) {
         snprintf(err, sizeof err, "%s", r->error ? r->error : "the bulk delete could not start");
-        release_bulk_keys(w, u, 0, 0, err);
+        release_bulk_keys(w, u, 0, 0, err, r->transient);
         r->ms = haul_mono_ms() - u->t0;
         return UNIT_FINISHED;
     }
@@ -1191,24 +1187,7 @@ int haul_unit_start(worker *w, unit *u)
         r->bulk_done = 0;
         return UNIT_FINISHED;
     }
-    if (r->bulk_pending) return swift_bulk_start(w, u);
-    if (t->op == HAUL_OP_DELETE && t->conn.kind == HAUL_STORE_S3 && !(t->flags & HAUL_TASK_DRY_RUN) &&
-        t->nkeys > 1 && r->tries == 0) {
-        /* Deleted with others, in one DeleteObjects: a key of the range
-         * of a bulk under way waits for it without a unit. */
-        for (unit *l = w->bulks; l; l = l->bulk_next) {
-            if (l->wt == u->wt && u->idx > l->idx && u->idx < l->idx + l->bulk_n) {
-                wkey *k = haul_malloc(sizeof *k);
-                k->wt = u->wt;
-                k->idx = u->idx;
-                k->next = l->key_waiters;
-                l->key_waiters = k;
-                w->deferred++;
-                return UNIT_DEFERRED;
-            }
-        }
-    }
-
+    if (r->bulk_pending) return bulk_start(w, u);
     if (t->op == HAUL_OP_SIDECAR) {
         request = 0; /* the notebook's rule: only keys with a sidecar suffix have one */
         for (size_t i = 0; i < t->nsuffixes && !request; i++) request = ends_with(key, t->suffixes[i]);
@@ -1264,21 +1243,10 @@ int haul_unit_start(worker *w, unit *u)
         }
         if (r->resume) u->list_next = haul_strdup(r->resume);
     }
-    /* A Swift delete looks first: an SLO goes with its segments, and a
-     * missing key is told by the HEAD. */
-    int swift_delete = t->op == HAUL_OP_DELETE && t->conn.kind == HAUL_STORE_SWIFT &&
-                       !(t->flags & HAUL_TASK_DRY_RUN);
-    /* Over S3 the first try of a task's keys is one DeleteObjects for up
-     * to 1000 of them, this one and those after it (keys are started in
-     * order: none of them has started yet). */
-    unit_step first = swift_delete ? STEP_PROBE : STEP_REQUEST;
-    if (t->op == HAUL_OP_DELETE && t->conn.kind == HAUL_STORE_S3 && !(t->flags & HAUL_TASK_DRY_RUN) &&
-        t->nkeys - u->idx > 1 && r->tries == 1) {
-        u->bulk_n = t->nkeys - u->idx < HAUL_BULK_DELETE_MAX ? t->nkeys - u->idx : HAUL_BULK_DELETE_MAX;
-        u->bulk_next = w->bulks;
-        w->bulks = u;
-        first = STEP_BULK;
-    }
+    /* A delete looks first: a missing key is told by the HEAD (a DELETE
+     * and DeleteObjects answer the same whether the key was there), and
+     * over Swift an SLO goes with its segments. */
+    unit_step first = t->op == HAUL_OP_DELETE && !(t->flags & HAUL_TASK_DRY_RUN) ? STEP_PROBE : STEP_REQUEST;
     if (start_step(w, u, first) < 0) {
         r->ms = haul_mono_ms() - u->t0;
         if (t->op == HAUL_OP_LIST || t->op == HAUL_OP_LIST_BUCKETS) r->count = r->listed;
@@ -1590,8 +1558,9 @@ static int slo_delete_failed(unit *u, long http)
     return failed;
 }
 
-/* delete over Swift: what HEAD said. Missing: a row, nothing to do; an
- * SLO: deleted with its segments (u->slo); else a plain DELETE. */
+/* delete: what HEAD said. Missing: a row, nothing to do; over Swift an
+ * SLO: deleted with its segments (u->slo); else with the task's others in
+ * one request (the first try of a task of several keys), or alone. */
 static int delete_probe_done(worker *w, unit *u, long http)
 {
     wresult *r = &u->wt->res[u->idx];
@@ -1607,9 +1576,11 @@ static int delete_probe_done(worker *w, unit *u, long http)
         haul_result_fail(r, http, err, haul_store_transient(http) || http == 401);
         return UNIT_FINISHED;
     }
-    u->slo_delete = u->slo;
-    if (!u->slo && (u->wt->t.flags & HAUL_TASK_BULK) && u->wt->t.nkeys > 1 && r->tries == 1) {
-        r->bulk_pending = 1; /* deleted with the task's others (swift_bulk_start) */
+    const haul_task *t = &u->wt->t;
+    u->slo_delete = t->conn.kind == HAUL_STORE_SWIFT && u->slo;
+    int bulk = t->conn.kind == HAUL_STORE_S3 || (t->flags & HAUL_TASK_BULK);
+    if (!u->slo_delete && bulk && t->nkeys > 1 && r->tries == 1) {
+        r->bulk_pending = 1; /* deleted with the task's others (bulk_start) */
         return UNIT_FINISHED;
     }
     return start_step(w, u, STEP_REQUEST) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
@@ -1666,100 +1637,86 @@ static int probe_done(worker *w, unit *u, long http)
     return start_step(w, u, put_first(u)) == 0 ? UNIT_RUNNING : UNIT_FINISHED;
 }
 
-/* Take u off the bulk deletes under way. */
-static void bulk_remove(worker *w, unit *u)
-{
-    for (unit **pp = &w->bulks; *pp; pp = &(*pp)->bulk_next)
-        if (*pp == u) { *pp = u->bulk_next; break; }
-    u->bulk_next = NULL;
-}
-
-/* The DeleteObjects answer (or its failure) gives every key of the range
- * its row: <Deleted> ok, <Error> its code and message, a key the answer
- * does not name an error worth another try (then deleted one by one). The
- * other keys of the range finish with it when they are started (or started
- * again: those that waited). */
+/* The DeleteObjects answer (or its failure) gives every key sent its row:
+ * <Deleted> ok, <Error> its code and message, a key the answer does not
+ * name an error worth another try (then deleted alone). The other keys
+ * finish with it when the loop starts them again (release_bulk_keys). */
 static int bulk_over(worker *w, unit *u, CURLcode cc, long http)
 {
     const haul_task *t = &u->wt->t;
     char why[HAUL_ERR_LEN];
-    int failed = 0, transient = 0;
-    bulk_remove(w, u);
+    int transient = 0;
+    *why = '\0';
     if (cc != CURLE_OK) {
         snprintf(why, sizeof why, "S3 POST %s?delete: %s", t->bucket, curl_easy_strerror(cc));
-        failed = 1;
         transient = curl_transient(cc);
     } else if (http < 200 || http > 299) {
         haul_buf what = HAUL_BUF_INIT;
         haul_buf_printf(&what, "POST %s?delete", t->bucket);
         haul_store_error(&t->conn, what.p, http, u->side.p, u->side.len, why);
         haul_buf_free(&what);
-        failed = 1;
         transient = haul_store_transient(http);
     }
-    /* Every key of the range: failed, or unknown until the answer names it. */
-    for (size_t i = u->idx; i < u->idx + u->bulk_n; i++) {
-        wresult *r = &u->wt->res[i];
-        if (i != u->idx) {
-            r->tries++;
-            r->bytes = -1;
-            r->count = -1;
-            r->ms = haul_mono_ms() - u->t0;
-            r->bulk_done = 1;
-        }
-        if (failed) haul_result_fail(r, http, why, transient);
-        else haul_result_fail(r, http, "S3 POST ?delete: the answer does not name this key", 1);
+    if (*why) {
+        fail_key(u, http, why, transient);
+        release_bulk_keys(w, u, 0, http, why, transient);
+        return UNIT_FINISHED;
     }
-    if (!failed) {
-        const char *p = u->side.p ? u->side.p : "", *end = p + u->side.len;
-        haul_buf key = HAUL_BUF_INIT, code = HAUL_BUF_INIT, msg = HAUL_BUF_INIT;
-        size_t hint = u->idx;
-        for (;;) {
-            const char *d = memmem(p, (size_t)(end - p), "<Deleted>", 9);
-            const char *e = memmem(p, (size_t)(end - p), "<Error>", 7);
-            const char *at = d && (!e || d < e) ? d : e;
-            if (!at) break;
-            int ok = at == d;
-            const char *stop = memmem(at, (size_t)(end - at), ok ? "</Deleted>" : "</Error>", ok ? 10 : 8);
-            if (!stop) break;
-            if (xmltext_field(at, stop, "Key", &key)) {
-                /* Answers come in the order asked: look from the last found. */
-                size_t n = u->bulk_n, found = (size_t)-1;
-                for (size_t j = 0; j < n; j++) {
-                    size_t i = u->idx + (hint - u->idx + j) % n;
-                    if (!strcmp(t->keys[i], haul_buf_str(&key))) { found = i; break; }
-                }
-                if (found != (size_t)-1) {
-                    wresult *r = &u->wt->res[found];
-                    hint = found + 1 < u->idx + n ? found + 1 : u->idx;
-                    if (ok) {
-                        haul_result_set(r, 1, http, NULL);
-                    } else {
-                        xmltext_field(at, stop, "Code", &code);
-                        xmltext_field(at, stop, "Message", &msg);
-                        snprintf(why, sizeof why, "S3 DELETE %s/%s (in a DeleteObjects): %s%s%s", t->bucket,
-                                 t->keys[found], code.len ? haul_buf_str(&code) : "an error",
-                                 msg.len ? ": " : "", haul_buf_str(&msg));
-                        haul_result_fail(r, http, why, !strcmp(haul_buf_str(&code), "InternalError") ||
-                                         !strcmp(haul_buf_str(&code), "SlowDown"));
-                    }
-                    if (found != u->idx) r->bulk_done = 1;
+    /* The keys sent, in order; each unknown until the answer names it. */
+    size_t n = u->bulk_n, *ids = haul_malloc(n * sizeof *ids), m = 0;
+    ids[m++] = u->idx;
+    for (wkey *k = u->bulk_keys; k && m < n; k = k->next) ids[m++] = k->idx;
+    for (size_t j = 0; j < m; j++)
+        haul_result_fail(&u->wt->res[ids[j]], http, "S3 POST ?delete: the answer does not name this key", 1);
+    const char *p = u->side.p ? u->side.p : "", *end = p + u->side.len;
+    haul_buf key = HAUL_BUF_INIT, code = HAUL_BUF_INIT, msg = HAUL_BUF_INIT;
+    size_t hint = 0;
+    for (;;) {
+        const char *d = memmem(p, (size_t)(end - p), "<Deleted>", 9);
+        const char *e = memmem(p, (size_t)(end - p), "<Error>", 7);
+        const char *at = d && (!e || d < e) ? d : e;
+        if (!at) break;
+        int ok = at == d;
+        const char *stop = memmem(at, (size_t)(end - at), ok ? "</Deleted>" : "</Error>", ok ? 10 : 8);
+        if (!stop) break;
+        if (xmltext_field(at, stop, "Key", &key)) {
+            /* Answers come in the order asked: look from the last found. */
+            size_t found = (size_t)-1;
+            for (size_t j = 0; j < m; j++) {
+                size_t x = (hint + j) % m;
+                if (!strcmp(t->keys[ids[x]], haul_buf_str(&key))) { found = x; break; }
+            }
+            if (found != (size_t)-1) {
+                size_t i = ids[found];
+                wresult *r = &u->wt->res[i];
+                hint = (found + 1) % m;
+                if (ok) {
+                    haul_result_set(r, 1, http, NULL);
+                } else {
+                    xmltext_field(at, stop, "Code", &code);
+                    xmltext_field(at, stop, "Message", &msg);
+                    snprintf(why, sizeof why, "S3 DELETE %s/%s (in a DeleteObjects): %s%s%s", t->bucket,
+                             t->keys[i], code.len ? haul_buf_str(&code) : "an error",
+                             msg.len ? ": " : "", haul_buf_str(&msg));
+                    haul_result_fail(r, http, why, !strcmp(haul_buf_str(&code), "InternalError") ||
+                                     !strcmp(haul_buf_str(&code), "SlowDown"));
                 }
             }
-            p = stop;
         }
-        haul_buf_free(&key);
-        haul_buf_free(&code);
-        haul_buf_free(&msg);
+        p = stop;
     }
-    release_keys(w, u, 1, 0, NULL, 0);
+    haul_buf_free(&key);
+    haul_buf_free(&code);
+    haul_buf_free(&msg);
+    free(ids);
+    release_bulk_keys(w, u, 1, http, NULL, 0);
     return UNIT_FINISHED;
 }
 
-/* Hand a Swift bulk delete's other keys back to the loop: started again,
- * they finish at once (bulk_done) with the rows set here (ok) or failed
- * with err, worth another attempt, one by one. */
-static void release_bulk_keys(worker *w, unit *u, int ok, long http, const char *err)
+/* Hand a bulk delete's other keys back to the loop: started again, they
+ * finish at once (bulk_done) with the rows set already (ok) or failed with
+ * err (transient: worth another attempt, alone). */
+static void release_bulk_keys(worker *w, unit *u, int ok, long http, const char *err, int transient)
 {
     wkey *k = u->bulk_keys;
     u->bulk_keys = NULL;
@@ -1767,7 +1724,7 @@ static void release_bulk_keys(worker *w, unit *u, int ok, long http, const char 
         wkey *next = k->next;
         wresult *r = &k->wt->res[k->idx];
         w->deferred--;
-        if (!ok) haul_result_fail(r, http, err, 1);
+        if (!ok) haul_result_fail(r, http, err, transient);
         r->ms = haul_mono_ms() - u->t0;
         r->bulk_done = 1;
         k->next = w->ready;
@@ -1860,7 +1817,7 @@ static int swift_bulk_over(worker *w, unit *u, CURLcode cc, long http)
     }
     if (*why) {
         fail_key(u, http, why, 1);
-        release_bulk_keys(w, u, 0, http, why);
+        release_bulk_keys(w, u, 0, http, why, 1);
         json_decref(o);
         return UNIT_FINISHED;
     }
@@ -1873,7 +1830,7 @@ static int swift_bulk_over(worker *w, unit *u, CURLcode cc, long http)
                  "since their HEAD)", t->id, (long long)nf, u->bulk_n);
     bulk_row(t, u->idx, r, http, errs, counted);
     for (wkey *k = u->bulk_keys; k; k = k->next) bulk_row(t, k->idx, &u->wt->res[k->idx], http, errs, counted);
-    release_bulk_keys(w, u, 1, http, NULL);
+    release_bulk_keys(w, u, 1, http, NULL, 0);
     json_decref(o);
     return UNIT_FINISHED;
 }

@@ -35,9 +35,9 @@ typedef struct wresult {
                             static); NULL: ok or error as `ok` says */
     char md5[33];        /* put: the file's MD5; "" none */
     int bulk_done;       /* set by another key's bulk request: finish with it when started */
-    int bulk_pending;    /* delete over Swift: HEAD found a plain object, to be deleted
-                            with the task's others in one bulk request (the loop counts
-                            it in wt->npending, not as done) */
+    int bulk_pending;    /* delete: HEAD found the object, to be deleted with the task's
+                            others in one bulk request (the loop counts it in
+                            wt->npending, not as done) */
     char *etag;          /* put: the ETag the store returned; verify: the object's */
     /* list: the checkpoint this key's rows are committed up to (broker.c reads
      * it from Redis before every attempt and after every commit). */
@@ -55,7 +55,7 @@ typedef struct wtask {
     size_t next;         /* next key to start */
     size_t ndone;        /* keys with a result */
     size_t npending;     /* keys bulk_pending, not yet taken by a bulk request */
-    int bulk_leading;    /* a key is due to lead a Swift bulk delete of them */
+    int bulk_leading;    /* a key is due to lead a bulk delete of them */
     wresult *res;        /* nkeys results */
     struct wtask *link;  /* the loop's list of tasks with keys to do */
     struct wtask *blink; /* the broker's list of tasks held (taken, not stored) */
@@ -132,10 +132,8 @@ typedef struct unit {
     struct upload_job *hjob; /* put: the thread hashing a large file (upload.h) */
     int zip;             /* put: the key is a zip of several files (collate.h) */
     int seg_ended;       /* put in parts: ended; STEP_PROBE asks the object's ETag */
-    size_t bulk_n;       /* STEP_BULK: keys idx .. idx + bulk_n - 1 of the task (S3),
-                            or this key and those in bulk_keys (Swift) */
-    wkey *bulk_keys;     /* STEP_BULK over Swift: the other keys of the bulk request */
-    struct unit *bulk_next; /* link in w->bulks */
+    size_t bulk_n;       /* STEP_BULK: the keys sent, this one and those in bulk_keys */
+    wkey *bulk_keys;     /* STEP_BULK: the other keys of the bulk request */
     haul_buf sidecar;    /* ... and its sidecar's text */
     struct unit *hnext;  /* link in w->hashing */
     const char *seg_arg; /* STEP_SEG_DROP: the upload id; STEP_SEG_ABORT (Swift): the segment */
@@ -186,7 +184,6 @@ typedef struct worker {
     struct wrange *rhashing; /* ranged: downloads with a hashing thread */
     int rwake;           /* ranged: the hashing threads' eventfd; -1: none yet */
     unit *hashing;       /* put: units whose file a thread hashes */
-    unit *bulks;         /* delete over S3: units leading a DeleteObjects */
 } worker;
 
 /* ops.c */

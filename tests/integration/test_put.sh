@@ -212,18 +212,20 @@ for k in ("run42/big.bin", "run42/d1/d2/d3/d4/deep.txt"):
     except swiftclient.ClientException as e: out.append(str(e.http_status))
 print(" ".join(out))')"
 
-# delete over S3: one DeleteObjects for the task's keys (a key with XML's
-# special characters among them), each key's row from its answer.
+# delete over S3: each key HEADed (a missing one a 404 row: DeleteObjects
+# would name it among the deleted), then one DeleteObjects for the others
+# (a key with XML's special characters among them), each key's row from
+# its answer.
 $PY - "$HAUL_TEST_S3" <<'PYEOF'
 import sys, boto3
 c = boto3.client("s3", endpoint_url=sys.argv[1], aws_access_key_id="test:tester",
                  aws_secret_access_key="testing", region_name="us-east-1")
 c.put_object(Bucket="backups3", Key='x&<y>"z', Body=b"odd")
 PYEOF
-printf 'run42/a b.txt\nrun42/big.bin\nx&<y>"z\nrun42/unicodé/ñ.txt\n' >"$T/s3del.txt"
+printf 'run42/a b.txt\nrun42/big.bin\nx&<y>"z\nrun42/nothere\nrun42/unicodé/ñ.txt\n' >"$T/s3del.txt"
 s3env "$SCHED" run --s3 "$HAUL_TEST_S3" --bucket backups3 --op delete --keys "$T/s3del.txt" --yes \
     --out "$T/s3del.csv" >"$T/s3del.out" 2>&1
-check "delete over S3: rows" 'run42/a b.txt ok 200|run42/big.bin ok 200|run42/unicodé/ñ.txt ok 200|x&<y>"z ok 200' \
+check "delete over S3: rows" 'run42/a b.txt ok 200|run42/big.bin ok 200|run42/nothere missing 404|run42/unicodé/ñ.txt ok 200|x&<y>"z ok 200' \
     "$(rows "$T/s3del.csv" http | paste -sd'|')"
 # (the proxy's log line: "POST /backups3%3Fdelete%3D")
 check "delete over S3: one DeleteObjects, the objects gone, the others stay" "1|4|4" \
