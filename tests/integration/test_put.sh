@@ -239,6 +239,40 @@ print("%d|%d" % (gone, len(keys)))
 PYEOF
 )"
 
+# Many keys: 300 objects (and 20 keys never written) deleted with --batch
+# 160, over each API: two tasks, two bulk requests, 300 ok rows and 20
+# missing ones, nothing left.
+mkdir -p "$IN/many" && for i in $(seq 1 300); do printf '%d' "$i" >"$IN/many/f$i"; done
+for api in s3 swift; do
+    seq -f 'm/f%g' 1 320 >"$T/many-$api.txt"
+    haul_swift_mkcontainer "many$api" || fail "making container many$api"
+    if [ $api = s3 ]; then
+        s3env "$SCHED" run --s3 "$HAUL_TEST_S3" --bucket "many$api" --op put --from-dir "$IN/many" --prefix m/ \
+            --out "$T/many-put-$api.csv" >"$T/many-put-$api.out" 2>&1
+        s3env "$SCHED" run --s3 "$HAUL_TEST_S3" --bucket "many$api" --op delete --keys "$T/many-$api.txt" --yes \
+            --batch 160 --out "$T/many-del-$api.csv" >/dev/null 2>&1
+    else
+        swiftenv "$SCHED" run --swift --container "many$api" --op put --from-dir "$IN/many" --prefix m/ \
+            --out "$T/many-put-$api.csv" >"$T/many-put-$api.out" 2>&1
+        swiftenv "$SCHED" run --swift --container "many$api" --op delete --keys "$T/many-$api.txt" --yes \
+            --batch 160 --out "$T/many-del-$api.csv" >/dev/null 2>&1
+    fi
+done
+many_left() { swiftenv $PY -c '
+import os, sys, swiftclient
+c = swiftclient.Connection(authurl=os.environ["ST_AUTH"], user=os.environ["ST_USER"], key=os.environ["ST_KEY"])
+print(len(c.get_container(sys.argv[1], full_listing=True)[1]))' "$1"; }
+check "delete 320 keys (300 there) in tasks of 160: rows, bulk requests, objects left (S3 | Swift)" \
+    "300 ok 200, 20 missing 404, 2 requests, 0 left|300 ok 200, 20 missing 404, 2 requests, 0 left" \
+    "$($PY -c '
+import csv, sys
+for f in sys.argv[1:]:
+    rows = list(csv.DictReader(open(f)))
+    print(len(rows) and "%d ok 200, %d missing 404" % (
+        sum(r["status"] == "ok" and r["http"] == "200" for r in rows),
+        sum(r["status"] == "missing" and r["http"] == "404" for r in rows)))' "$T/many-del-s3.csv" "$T/many-del-swift.csv" |
+      paste -d'|' - - | sed "s/|/, $(grep -c 'POST /manys3%3Fdelete' "$HAUL_TEST_DIR/log/proxy.log") requests, $(many_left manys3) left|/"), $(grep -c 'POST /v1/AUTH_test%3Fbulk-delete.*HTTP/1.0 200 - - AUTH_[^ ]* [0-9]\{4,\}' "$HAUL_TEST_DIR/log/proxy.log") requests, $(many_left manyswift) left"
+
 # Hostile answers to a bulk delete, given by a faultproxy in front of the
 # store instead of the store's (tests/lib/faultproxy.py --canned): a Swift
 # bulk answer that names a key not asked for and counts more deletions than
