@@ -319,6 +319,29 @@ check "hostile bulk answers (Swift: foreign key and counts, not JSON; S3: anothe
     "0 1 h1 ok 204 h2 ok 204 / victim|0 1 h1 ok 204 h2 ok 204 / victim|0 1 h1 ok 204 h2 ok 204 / victim" \
     "${hres[0]}|${hres[1]}|${hres[2]}"
 
+# A file that is not there (gone since it was listed) and one the worker
+# may not read (a worker running as nobody, a file of mode 000): one
+# sentence each, the other file of the job uploaded.
+P=$(mktemp -d /tmp/haul-perm.XXXXXX)
+chmod 755 "$P"
+printf 'fine' >"$P/fine.txt"
+printf 'secret' >"$P/locked.txt"
+chmod 000 "$P/locked.txt"
+printf '%s\t%s\n' "$P/fine.txt" k/fine "$P/gone.txt" k/gone "$P/locked.txt" k/locked >"$T/perm-keys.txt"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$WORKER" --queue perm --concurrency 4 --in-root "$P" \
+    --out-root "$P" >>"$T/worker-nobody.log" 2>&1 &
+WPIDS+=($!)
+haul_swift_mkcontainer perm || fail "making container perm"
+swiftenv "$SCHED" run --swift --container perm --queue perm --op put --keys "$T/perm-keys.txt" \
+    --out "$T/perm.csv" >"$T/perm.out" 2>&1
+check "put: a file gone and a file the worker may not read: one sentence each, the other uploaded" \
+    "k/fine ok |k/gone error cannot read $P/gone.txt: No such file or directory|k/locked error cannot read $P/locked.txt: Permission denied" \
+    "$($PY -c '
+import csv, sys
+for r in sorted(csv.DictReader(open(sys.argv[1])), key=lambda r: r["key"]):
+    print(r["key"], r["status"], r["error"])' "$T/perm.csv" | paste -sd'|')"
+rm -rf "$P"
+
 # A quota exceeded: a container that takes 10 bytes (Swift's
 # container_quotas) gets a 5-byte file and refuses a 20-byte one, over
 # Swift and over S3; the row says so in one sentence, the job ends.
