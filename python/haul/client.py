@@ -104,6 +104,9 @@ class Client:
             raise RedisError("cannot connect to Redis at %s: %s (is redis-server running there? check --redis / "
                              "HAUL_REDIS_URL)" % (self.url, self._redact(e))) from None
         except redis.RedisError as e:
+            if self._password is not None and "AUTH" in str(e):  # hiredis's AUTH reply, as the C side says it
+                raise RedisError("Redis at %s refused the password: %s (check the user and password in the URL)"
+                                 % (self.url, self._redact(e))) from None
             raise RedisError("Redis at %s: %s" % (self.url, self._redact(e))) from None
         key_file = key_file or os.environ.get("HAUL_KEY_FILE")
         self._key = load_key(key_file, warn=lambda m: warnings.warn(m, stacklevel=3)) if key_file else None

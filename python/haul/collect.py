@@ -179,6 +179,7 @@ class Collector:
         names = ["state", "keys", "distinct", "rows", "dup_floor", "error", "trimmed", "tasks"]
         v = dict(zip(names, (_s(x) for x in self.r.hmget(self.jkey, names))))
         st = v["state"]
+        self.keys = max(self.keys, _int(v["keys"], 0))
         if st is None:
             raise JobFailed("job %s vanished from Redis (its hash expired or was deleted)" % self.job, job=self.job)
         if st == "cancelled":
