@@ -198,12 +198,12 @@ def _check_str(name, idx, v, limit, required):
             raise field_err(name, idx, "missing")
         return
     raw = b(v)
-    if required and not raw:
-        raise field_err(name, idx, "empty")
     if len(raw) > limit:
         raise field_err(name, idx, "%d bytes, limit %d" % (len(raw), limit))
+    if required and not raw:
+        raise field_err(name, idx, "empty")
     if b"\0" in raw:
-        raise field_err(name, idx, "holds a NUL byte at byte %d" % raw.index(b"\0"))
+        raise field_err(name, idx, "contains a NUL byte (at offset %d of the string)" % raw.index(b"\0"))
 
 
 def conn_check(conn):
@@ -523,7 +523,7 @@ def _rstr(name, v, limit, nil_ok=False, idx=None):
     if len(v) > limit:
         raise field_err(name, idx, "%d bytes, limit %d" % (len(v), limit))
     if b"\0" in v:
-        raise field_err(name, idx, "holds a NUL byte at byte %d" % v.index(b"\0"))
+        raise field_err(name, idx, "contains a NUL byte (at offset %d of the string)" % v.index(b"\0"))
     return s(v)
 
 
@@ -531,7 +531,7 @@ def _ruint(name, v, limit):
     if isinstance(v, bool) or not isinstance(v, int):
         raise field_err(name, None, "expected an unsigned integer, got %s" % _tname(v))
     if v < 0:
-        raise field_err(name, None, "%d is negative" % v)
+        raise field_err(name, None, "negative (%d), expected an unsigned integer" % v)
     if v > limit:
         raise field_err(name, None, "%d out of range, limit %d" % (v, limit))
     return v
@@ -603,8 +603,9 @@ def decode(data, key=None):
     try:
         raw = msgpack.unpackb(data, raw=True, strict_map_key=False, use_list=True,
                               object_pairs_hook=list, max_bin_len=MAX_BYTES, max_str_len=MAX_BYTES)
-    except msgpack.ExtraData:
-        raise TaskError("task: trailing bytes after the task map") from None
+    except msgpack.ExtraData as e:
+        raise TaskError("task: trailing bytes after the task map (%d bytes from byte %d of %d)"
+                        % (len(e.extra), len(data) - len(e.extra), len(data))) from None
     except (ValueError, msgpack.UnpackException) as e:
         raise TaskError("task: %s" % e) from None
     _depth(raw)
