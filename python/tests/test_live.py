@@ -206,3 +206,54 @@ def test_no_secret_in_any_repr_or_message(client):
     for obj in (s3(), key, client):
         with pytest.raises(TypeError):
             pickle.dumps(obj)
+
+
+def test_coalescing_and_records_as_the_c_scheduler(client, expected, tmp_path):
+    """The same keys (duplicates scattered) submitted by haul-scheduler and by
+    this client: the same slots in the same tasks, the same duplicate runs,
+    the same job hash figures, the same expiries."""
+    import random
+    rnd = random.Random(7)
+    keys = [rnd.choice(expected[:50])[0] for _ in range(300)]
+    path = tmp_path / "dups.txt"
+    path.write_text("".join(k + "\n" for k in keys), encoding="utf-8")
+    r = client._r
+    qc, qp = "cmp-c-%d" % os.getpid(), "cmp-py-%d" % os.getpid()
+    p = sched("submit", "--swift", "--container", BUCKET, "--keys", str(path), "--queue", qc, "--batch", "7",
+              "--max-queued", "0")
+    assert p.returncode == 0, p.stderr
+    cjob = p.stdout.strip()
+    pjob = client.submit("sidecar", keys, swift(), BUCKET, queue=qp, batch=7, max_queued=0)
+    assert pjob.wait_submitted(30)
+    key = load_key(E["HAUL_TEST_KEY_FILE"])
+
+    def tasks(q):
+        return [(t.first, t.keys) for t in (T.decode(x, key=key) for x in r.lrange("haul:q:" + q, 0, -1))]
+    assert tasks(qp) == tasks(qc)
+    assert r.lrange("haul:dup:" + pjob.id, 0, -1) == r.lrange("haul:dup:" + cjob, 0, -1)
+    hc, hp = client.job(cjob).status(), pjob.status()
+    for f in ("state", "keys", "distinct", "rows", "dup_floor", "tasks", "runs", "batch", "coalesce", "op", "store",
+              "endpoint", "bucket", "max_inline", "max_queued", "job_ttl"):
+        assert hp[f] == hc[f], f
+    for k in ("haul:job:", "haul:res:", "haul:dup:"):
+        assert abs(r.ttl(k + pjob.id) - r.ttl(k + cjob)) <= 2 and r.ttl(k + pjob.id) > 604000
+    assert r.zscore("haul:jobs", pjob.id) and r.sismember("haul:queues", qp)
+    for j in (cjob, pjob.id):
+        client.cancel(j, retention=0)
+    assert not r.exists("haul:job:" + pjob.id) and r.zscore("haul:jobs", pjob.id) is None
+    r.delete("haul:q:" + qc, "haul:q:" + qp)
+
+
+def test_retention_after_collection(client, expected):
+    keys = [k for k, _ in expected[:20]]
+    job = client.submit("sidecar", keys, swift(), BUCKET, retention=120)
+    job.results()
+    r = client._r
+    assert job.status()["state"] == "done"
+    assert 0 < r.ttl("haul:job:" + job.id) <= 120 and 0 < r.ttl("haul:res:" + job.id) <= 120
+    assert r.xlen("haul:res:" + job.id) == 0  # trimmed as written
+    with pytest.raises(haul.HaulError, match="was collected already: its results were trimmed"):
+        client.job(job.id).results()
+    job2 = client.submit("sidecar", keys, swift(), BUCKET, retention=0)
+    job2.results()
+    assert not r.exists("haul:job:" + job2.id) and not r.exists("haul:res:" + job2.id)
