@@ -87,7 +87,7 @@ DEB_PKGS := build-essential pkg-config libhiredis-dev libmsgpack-dev \
 	swift-object python3-swift python3-swiftclient python3-boto3 python3-msgpack redis-tools \
 	strace curl iproute2 util-linux procps \
 	python3-redis python3-cryptography python3-pytest python3-pandas python3-tqdm \
-	jupyter-nbconvert python3-ipykernel
+	jupyter-nbconvert python3-ipykernel python3-pip python3-setuptools python3-venv
 
 deps:
 	@tests/lib/deps.sh $(DEB_PKGS)

@@ -57,6 +57,15 @@ if [ -n "${HAUL_PY_HOLD:-}" ]; then
     exit 0
 fi
 
+# 0. The package installs with pip (offline: Debian's setuptools, no index) and imports from there.
+$PY -m venv --system-site-packages "$T/venv" >"$T/pip.log" 2>&1 &&
+    (cd "$T" && "$T/venv/bin/pip" install --no-build-isolation --no-index "$TOP/python") >>"$T/pip.log" 2>&1
+where=$(cd "$T" && "$T/venv/bin/python" -c 'import haul; print(haul.__file__)' 2>>"$T/pip.log")
+case $where in
+    "$T/venv/"*) ok "pip install ./python: haul imports from the venv ($where)" ;;
+    *) fail "pip install ./python (haul from '$where')" "$T/pip.log" ;;
+esac
+
 # 1. pytest: its own closing line is printed; its counts join this test's.
 PYTHONPATH=$TOP/python $PY -m pytest -q -p no:cacheprovider python/tests >"$T/pytest.log" 2>&1
 prc=$?
