@@ -57,9 +57,11 @@ if [ -n "${HAUL_PY_HOLD:-}" ]; then
     exit 0
 fi
 
-# 0. The package installs with pip (offline: Debian's setuptools, no index) and imports from there.
+# 0. The package installs with pip (offline: Debian's setuptools, no index) and imports from there;
+# from a copy, as pip builds in the source tree.
+cp -r "$TOP/python" "$T/pysrc" && rm -rf "$T/pysrc/build" "$T/pysrc/"*.egg-info
 $PY -m venv --system-site-packages "$T/venv" >"$T/pip.log" 2>&1 &&
-    (cd "$T" && "$T/venv/bin/pip" install --no-build-isolation --no-index "$TOP/python") >>"$T/pip.log" 2>&1
+    (cd "$T" && "$T/venv/bin/pip" install --no-build-isolation --no-index "$T/pysrc") >>"$T/pip.log" 2>&1
 where=$(cd "$T" && "$T/venv/bin/python" -c 'import haul; print(haul.__file__)' 2>>"$T/pip.log")
 case $where in
     "$T/venv/"*) ok "pip install ./python: haul imports from the venv ($where)" ;;
