@@ -83,7 +83,11 @@ def _redis_url(url):
 def _frame(rows, cols):
     if _pd is None:
         return rows
-    return _pd.DataFrame(rows, columns=list(cols))
+    df = _pd.DataFrame(rows, columns=list(cols))
+    for c in ("http", "bytes", "size", "ms", "tries"):  # integers that may be absent: not floats
+        if c in df.columns:
+            df[c] = df[c].astype("Int64")
+    return df
 
 
 class Client:
