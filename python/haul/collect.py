@@ -414,6 +414,8 @@ class Collector:
         """Every row, in order (listings: as they come)."""
         self.attach()
         self.refresh()
+        if self.sub is None and not self.final:
+            self.check_submitter()
         last_refresh = last_check = last_dead = last_trim = last_ttl = time.monotonic()
         last_progress = last_trim
         none_since = None
@@ -464,19 +466,21 @@ class Collector:
                 if self.r.sismember("haul:cancelled", self.job):
                     raise JobFailed("job %s was cancelled (%d of %d keys done)"
                                     % (self.job, self.done_rows(), self.keys), job=self.job)
+                if self.sub is None and not self.final:
+                    self.check_submitter()
             if now - last_ttl >= TTL_S:
                 job_expire(self.r, self.job, self.job_ttl)
                 last_ttl = now
             idle = now - last_progress
             if idle >= DEAD_AFTER_S and now - last_dead >= DEAD_EVERY_S:
                 last_dead = now
+                before = len(self.results) + len(self.pdone)
                 rows = self.scan_dead()
-                if rows or len(self.results) != getattr(self, "_seen_results", -1):
-                    self._seen_results = len(self.results)
-                    if rows:
-                        last_progress = now
-                        yield from rows
-                        continue
+                yield from rows
+                if len(self.results) + len(self.pdone) != before:  # dead letters answered keys
+                    last_progress = now
+                    none_since = None
+                    continue
             if idle >= DEAD_AFTER_S and self.final and not self.complete():
                 if self.inflight():
                     none_since = None
@@ -485,6 +489,40 @@ class Collector:
                 elif now - none_since >= LOST_AFTER_S:
                     self.lost()
         self.finish()
+
+    def check_submitter(self):
+        """A job left `submitting` by a submitter that is gone cannot complete
+        (collect.c's submitter_gone and left_submitting): the same host, its
+        process no longer exists; another, its submitter_seen has not moved
+        for a minute."""
+        who, seen = (_s(x) or "" for x in self.r.hmget(self.jkey, ["submitter", "submitter_seen"]))
+        now = time.monotonic()
+        if seen != getattr(self, "_seen", None):
+            self._seen, self._seen_at = seen, now
+        host, _, pid = who.rpartition(":")
+        why = None
+        if host == socket.gethostname():
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                why = "its submitter (%s) is no longer running" % who
+            except (ValueError, PermissionError):
+                pass
+        elif now - self._seen_at > 60:
+            why = "its submitter (%s) has not been seen for %d s" % (who, now - self._seen_at)
+        if not why:
+            return
+        msg = ("job %s was left 'submitting': %s after queueing %d keys; the rest of its keys were never queued, so "
+               "it cannot complete. Cancel it (haul-scheduler cancel %s) and submit the job again"
+               % (self.job, why, self.keys, self.job))
+        if "no longer running" in why:
+            marked = self.r.eval("if redis.call('HGET', KEYS[1], 'state') == ARGV[1] then "
+                                 "redis.call('HSET', KEYS[1], 'state', ARGV[2], 'error', ARGV[3]) return 1 end "
+                                 "return 0", 1, self.jkey, "submitting", "failed", msg)
+            if marked == 1:
+                self.r.sadd("haul:cancelled", self.job)
+                job_retire(self.r, self.job, self.retention)
+        raise JobFailed(msg, job=self.job)
 
     def lost(self):
         n = (self.slots - len(self.pdone)) if self.listing else (self.slots - len(self.results))
