@@ -257,3 +257,30 @@ def test_retention_after_collection(client, expected):
     job2 = client.submit("sidecar", keys, swift(), BUCKET, retention=0)
     job2.results()
     assert not r.exists("haul:job:" + job2.id) and not r.exists("haul:res:" + job2.id)
+
+
+def test_window_and_task_lifetime(client, expected):
+    """max_queued tasks at a time, more as a worker takes them; each task bound
+    to its queue and its lifetime (expires = created + task_ttl)."""
+    r = client._r
+    q = "window-%d" % os.getpid()
+    keys = [k for k, _ in expected]
+    job = client.submit("sidecar", keys, swift(), BUCKET, queue=q, batch=2, max_queued=5, task_ttl=600)
+    time.sleep(0.6)
+    assert r.llen("haul:q:" + q) == 5
+    st = job.status()
+    assert (st["state"], st["tasks"], st["keys"], st["max_queued"]) == ("submitting", "5", "80", "5")
+    t = T.decode(r.lindex("haul:q:" + q, 0), key=load_key(E["HAUL_TEST_KEY_FILE"]))
+    assert (t.queue, t.expires - t.created, t.id, t.first, t.keys) == (q, 600000, job.id + ":0", 0, keys[:2])
+    worker = os.path.join(os.path.dirname(E["HAUL_TEST_SCHED"]), "haul-worker")
+    log = open(os.path.join(E["HAUL_TEST_TMP"], "window-worker.log"), "ab")
+    w = subprocess.Popen([worker, "--redis", E["HAUL_TEST_REDIS_URL"], "--queue", q, "--key-file",
+                          E["HAUL_TEST_KEY_FILE"], "--concurrency", "4"], stdout=log, stderr=log,
+                         env={k: v for k, v in E.items() if not k.startswith("HAUL_")})
+    try:
+        df = job.results()
+    finally:
+        w.terminate()
+        w.wait(20)
+    assert list(zip(df["key"], df["value"].fillna(""))) == expected
+    assert job.status()["tasks"] == "40"
