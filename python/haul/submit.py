@@ -19,6 +19,8 @@ import socket
 import threading
 import time
 
+import redis
+
 from . import task as T
 from .errors import HaulError
 
@@ -143,6 +145,7 @@ class Submission:
         self.jkey, self.qkey = "haul:job:" + self.job, "haul:q:" + opts["queue"]
         self.who = "%s:%d" % (socket.gethostname(), os.getpid())
         self.last_publish = self.last_ttl = 0.0
+        self.waiting = None          # why the last step could not write (Redis out of memory)
         self._thread = None
 
     # -- writes, guarded by the job's state --
@@ -200,7 +203,21 @@ class Submission:
         return T.encode(t, key=self.key)
 
     def step(self):
-        """Queue what the window allows. True once every task is queued."""
+        """Queue what the window allows. True once every task is queued. Redis
+        refusing writes for lack of memory (maxmemory, noeviction) pauses the
+        submission, as it does the C scheduler's: the collector's trimming frees
+        memory, and the next step writes again."""
+        self.waiting = None
+        try:
+            return self._step()
+        except redis.ResponseError as e:
+            if "OOM" not in str(e):
+                raise
+            self.waiting = ("Redis is out of memory (maxmemory, noeviction): Redis: %s; queueing waits until "
+                            "results are trimmed or memory is freed" % e)
+            return False
+
+    def _step(self):
         if self.finished:
             return True
         o = self.opts

@@ -152,3 +152,34 @@ def test_encoder_refuses_what_the_decoder_would():
         T.encode(T.Task(**base), key=bytes(32))
     data = T.encode(T.Task(**base))
     assert T.bump_attempt(data)[13:17] == b"\0\0\0\1" and len(T.bump_attempt(data)) == len(data)
+
+
+def test_submission_pauses_when_redis_is_out_of_memory():
+    """An OOM refusal pauses the submission (the step says why and returns
+    False); the next step queues what was not."""
+    import redis
+    from haul.submit import Submission
+
+    class R:
+        oom = True
+        pushed = []
+
+        def llen(self, key):
+            return 0
+
+        def eval(self, script, nkeys, *args):
+            if "RPUSH" in args and self.oom:
+                raise redis.ResponseError("OOM command not allowed when used memory > 'maxmemory'.")
+            if "RPUSH" in args:
+                self.pushed += args[6:]  # after: job key, key, states, command, ttl, counter
+            return b"ok"
+
+    conn = haul.S3("http://h", access_key="a", secret_key="s").conn()
+    t = T.Task(op="sidecar", conn=conn, bucket="b", queue="q", suffixes=[".zip"], id="x:0", job="x")
+    opts = dict(coalesce=True, batch=2, queue="q", max_queued=10, job_ttl=600, task_ttl=60, retention=0)
+    r = R()
+    s = Submission(r, t, ["a", "b", "c"], opts)
+    assert s.step() is False and s.waiting.startswith("Redis is out of memory (maxmemory, noeviction)")
+    r.oom = False
+    assert s.step() is True and s.waiting is None and len(r.pushed) == 2
+    assert [T.decode(x).keys for x in r.pushed] == [["a", "b"], ["c"]]
