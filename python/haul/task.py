@@ -40,7 +40,8 @@ OP_PUT = OPS.index("put")
 FLAG_SKIP_EXISTING = 1
 FLAG_DRY_RUN = 2
 FLAG_DEEP = 4
-FLAGS = 7
+FLAG_BULK = 8        # delete over Swift: the store offers bulk delete (main's common/task.h, issue 10)
+FLAGS = 15
 
 # conn's strings, in the encoder's order, with the kind they belong to (None: both).
 CONN_STRS = (
