@@ -427,7 +427,8 @@ class Collector:
                 if self.sub._thread is None:
                     self.sub.answered = len(self.results)
                     try:
-                        self.sub.step()
+                        if self.sub.step():
+                            last_refresh = 0.0  # it just published the totals: learn them now
                     except HaulError as e:
                         self.sub.fail(str(e))
                         raise JobFailed(str(e), job=self.job) from None
