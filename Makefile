@@ -13,6 +13,7 @@
 #   make fuzz         libFuzzer targets, FUZZ_SECONDS (60) each (clang; see below)
 #   make fuzz-smoke   the same for 15 s each, as CI runs them
 #   make bench        the benchmark (bench/run.sh, as root); make bench-window its big-job row
+#   make vectors      remake tests/vectors/vectors.json (the conformance vectors) with python/haul
 
 PKGS      := hiredis msgpack libcurl openssl expat jansson libzip
 CC        ?= cc
@@ -84,7 +85,9 @@ DEB_PKGS := build-essential pkg-config libhiredis-dev libmsgpack-dev \
 	libcurl4-openssl-dev libssl-dev libexpat1-dev libjansson-dev libzip-dev \
 	redis-server memcached swift swift-proxy swift-account swift-container \
 	swift-object python3-swift python3-swiftclient python3-boto3 python3-msgpack redis-tools \
-	strace curl iproute2 util-linux procps
+	strace curl iproute2 util-linux procps \
+	python3-redis python3-cryptography python3-pytest python3-pandas python3-tqdm \
+	jupyter-nbconvert python3-ipykernel python3-pip python3-setuptools python3-venv
 
 deps:
 	@tests/lib/deps.sh $(DEB_PKGS)
@@ -187,6 +190,13 @@ $(B)/fuzz/gen_seeds: tests/fuzz/gen_seeds.c $(LIB)
 fuzz-seeds: $(B)/fuzz/gen_seeds
 	@mkdir -p tests/fuzz/corpus/fuzz_task
 	$(B)/fuzz/gen_seeds tests/fuzz/corpus/fuzz_task
+	PYTHONPATH=python /usr/bin/python3 python/tests/make_fuzz_seeds.py tests/fuzz/corpus/fuzz_task
+
+# The conformance vectors both codecs check (tests/unit/test_vectors.c, python/tests/test_vectors.py),
+# made by the Python codec: remake them only when the wire format changes, then commit them.
+.PHONY: vectors
+vectors:
+	PYTHONPATH=python /usr/bin/python3 python/tests/make_vectors.py >tests/vectors/vectors.json
 
 -include $(FUZZ_OBJ:.o=.d) $(FUZZ_HOBJ:.o=.d) $(B)/fuzz/gen_seeds.d
 

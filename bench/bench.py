@@ -393,6 +393,42 @@ class Python:
         return dict(res[-1], keys=self.nkeys)
 
 
+class HaulPython(Haul):
+    """haul's Python client (contenders/haul_client.py) on workers of its own, as a Haul row has
+    them: the call timed by the script (after its own warm-up), the workers' CPU counted here and
+    added to the script's; `sched_cpu` is the client's own (the Python process), as it is
+    haul-scheduler's for the other haul rows, so the two overheads per key compare."""
+
+    def __init__(self, ctx, name, hosts, per_host, concurrency, api, keysfile, expected, nkeys, env):
+        super().__init__(ctx, name, hosts, per_host, concurrency, [], env, None, nkeys, warm=False)
+        self.api, self.keysfile, self.expected = api, keysfile, expected
+
+    def run(self):
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE='1', PYTHONPATH=os.path.join(TOP, 'python'),
+                   BENCH_REDIS=self.a.redis, BENCH_QUEUE=self.queue, BENCH_API=self.api, **self.env)
+        env.pop('HAUL_KEY_FILE', None)
+        cmd = inns(self.a.client_ns, [PY, '-W', 'ignore', os.path.join(HERE, 'contenders', 'haul_client.py'),
+                                      '--keys', self.keysfile, '--expected', self.expected,
+                                      '--runs', '1', '--warmup', str(self.a.warmup)])
+        w0 = sum(proc_cpu(w.pid) for w in self.workers)
+        try:
+            p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=self.a.timeout, cwd=self.a.work)
+        except subprocess.TimeoutExpired:
+            return {'seconds': 0, 'cpu': 0, 'ok': False, 'problem': 'timed out after %ds' % self.a.timeout}
+        w1 = sum(proc_cpu(w.pid) for w in self.workers)
+        res = [json.loads(x) for x in p.stdout.splitlines() if x.startswith('{')]
+        if not res or p.returncode != 0:
+            tail = (p.stderr.strip().splitlines() or [''])[-1]
+            return {'seconds': 0, 'cpu': 0, 'ok': False, 'problem': 'exit %d: %s' % (p.returncode, tail[-300:])}
+        r = res[-1]
+        # The workers ran the warm-up too: count their CPU over both calls, halved (the same job twice).
+        share = (w1 - w0) / (1 + self.a.warmup)
+        return dict(r, keys=self.nkeys, cpu=r['cpu'] + share, sched_cpu=r['cpu'],
+                    worker_rss_kb=max(proc_kb(w.pid, 'VmRSS') for w in self.workers),
+                    worker_hwm_kb=max(proc_kb(w.pid, 'VmHWM') for w in self.workers),
+                    worker_rss_start_kb=self.rss_start)
+
+
 class Wrk:
     """The ceiling: wrk fetching the same URLs with the same number of connections."""
 
@@ -552,6 +588,11 @@ def workload1(ctx, a):
                          ('pandas + swiftclient (serial)', 'pandas_swift.py'),
                          ('Dask LocalCluster 2x4 + swiftclient', 'dask_swift.py')]:
         cs.append(Python(ctx, name, script, keysfile, expfile, len(keys), penv))
+    # haul from the notebook: the Python client, beside haul-scheduler with the same workers (2 x conc).
+    for api, env in (('swift', {}), ('s3', {})):
+        cs.append(HaulPython(ctx, 'haul Python client %s, 2 workers x %d' % ('Swift' if api == 'swift' else 'S3',
+                                                                             a.w1_conc),
+                             host, 2, a.w1_conc, api, keysfile, expfile, len(keys), dict(penv, **env)))
     return 'w1', cs
 
 

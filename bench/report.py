@@ -60,6 +60,8 @@ def summarise(row):
         'keys_s': med([r['keys'] / r['seconds'] for r in ok]),
         'cpu_per_1k': med([r['cpu'] * 1000 / r['keys'] for r in ok]),
     })
+    if all('sched_cpu' in r for r in ok):
+        s['sched_us_per_key'] = med([r['sched_cpu'] * 1e6 / r['keys'] for r in ok])
     if any('redis_cpu' in r for r in ok):
         s['redis_cpu_per_1k'] = med([r['redis_cpu'] * 1000 / r['keys'] for r in ok if 'redis_cpu' in r])
     if any('worker_hwm_kb' in r for r in ok):
@@ -91,6 +93,17 @@ def compare(s, rows):
             and 'keys_s' in r]
     c = s['contender']
     if s['workload'] == 'w1':
+        if c.startswith('haul Python client'):
+            # The client's own overhead per key beside haul-scheduler's, same workers, same API.
+            api = 'S3' if ' S3' in c else 'Swift'
+            ref = next((r for r in same if r['contender'].startswith('haul %s, 2 workers' % api)), None)
+            mine = s.get('sched_us_per_key')
+            if mine is None:
+                return '-'
+            if not ref or ref.get('sched_us_per_key') is None:
+                return 'client CPU %.0f us/key' % mine
+            return 'client CPU %.0f us/key (haul-scheduler %.0f); %s haul %s 2w\'s time' % (
+                mine, ref['sched_us_per_key'], x(s['median_s'] / ref['median_s']), api)
         if c.startswith('haul'):
             return '-'
         api = 'S3' if 'boto3' in c else 'Swift'
