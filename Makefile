@@ -14,7 +14,7 @@
 #   make fuzz-smoke   the same for 15 s each, as CI runs them
 #   make bench        the benchmark (bench/run.sh, as root); make bench-window its big-job row
 
-PKGS      := hiredis msgpack libcurl openssl expat jansson libzip
+PKGS      := hiredis msgpack libcurl openssl expat jansson libzip libmicrohttpd
 CC        ?= cc
 OPT       ?= -O2
 CFLAGS    ?= $(OPT) -g
@@ -81,7 +81,7 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(SCHED_LIBOBJ) $(WORKER_LIB) $(LIB)
 
 # Packages: build, the real servers the tests start, and the reference tools.
 DEB_PKGS := build-essential pkg-config libhiredis-dev libmsgpack-dev \
-	libcurl4-openssl-dev libssl-dev libexpat1-dev libjansson-dev libzip-dev \
+	libcurl4-openssl-dev libssl-dev libexpat1-dev libjansson-dev libzip-dev libmicrohttpd-dev \
 	redis-server memcached swift swift-proxy swift-account swift-container \
 	swift-object python3-swift python3-swiftclient python3-boto3 python3-msgpack redis-tools \
 	strace curl iproute2 util-linux procps
