@@ -59,6 +59,9 @@ $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# The dashboard's page is built into the scheduler (scheduler/dashboard.c, .incbin).
+$(B)/scheduler/dashboard.o: scheduler/dashboard.html
+
 $(LIB): $(COMMON_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^

@@ -118,3 +118,18 @@ const char *haul_prom_code_name(int idx)
     if (idx > (int)NCODES && idx <= (int)NCODES + 5) return classes[idx - 1 - (int)NCODES];
     return "other";
 }
+
+static const char *const statuses[HAUL_PROM_NSTATUS] = {"ok", "error", "skipped", "would-upload",
+                                                        "would-delete", "missing", "mismatch", "other"};
+
+int haul_prom_status_index(const char *status)
+{
+    for (int i = 0; status && i < HAUL_PROM_NSTATUS - 1; i++)
+        if (!strcmp(status, statuses[i])) return i;
+    return HAUL_PROM_NSTATUS - 1;
+}
+
+const char *haul_prom_status_name(int idx)
+{
+    return idx >= 0 && idx < HAUL_PROM_NSTATUS ? statuses[idx] : "other";
+}

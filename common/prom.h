@@ -43,4 +43,10 @@ void haul_prom_escape(haul_buf *b, const char *v);
 int haul_prom_code_index(long http);
 const char *haul_prom_code_name(int idx);
 
+/* The same for a result row's status (docs/protocol.md: ok, error, skipped,
+ * would-upload, would-delete, missing, mismatch; anything else "other"). */
+#define HAUL_PROM_NSTATUS 8
+int haul_prom_status_index(const char *status);
+const char *haul_prom_status_name(int idx);
+
 #endif

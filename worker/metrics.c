@@ -2,17 +2,13 @@
 #include "metrics.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #include "prom.h"
 
 #define NOPS (HAUL_OP_VERIFY + 1)
 #define NSTORES 3
 
-/* The statuses a result row may have (docs/protocol.md), and "other". */
-static const char *const statuses[] = {"ok", "error", "skipped", "would-upload", "would-delete",
-                                       "missing", "mismatch", "other"};
-#define NSTATUS (sizeof statuses / sizeof statuses[0])
+#define NSTATUS HAUL_PROM_NSTATUS
 
 static const double bounds[WM_NBUCKETS] = WM_LATENCY_BUCKETS;
 
@@ -76,10 +72,7 @@ void wmetrics_request(wmetrics *m, haul_op op, haul_store_kind store, long http,
 void wmetrics_result(wmetrics *m, haul_op op, const char *status, long http)
 {
     if (!m) return;
-    size_t st = NSTATUS - 1;
-    for (size_t i = 0; status && i + 1 < NSTATUS; i++)
-        if (!strcmp(status, statuses[i])) { st = i; break; }
-    m->results[op_index(op)][st][haul_prom_code_index(http)]++;
+    m->results[op_index(op)][haul_prom_status_index(status)][haul_prom_code_index(http)]++;
 }
 
 void wmetrics_count(wmetrics *m, wm_counter c, long long n)
@@ -137,10 +130,10 @@ void wmetrics_render(const wmetrics *m, haul_buf *out)
     haul_prom_family(out, "haul_worker_results_total", "counter",
                      "Keys whose result is final (written to the job's stream), by op, status and last HTTP status.");
     for (int o = 0; o < NOPS; o++)
-        for (size_t st = 0; st < NSTATUS; st++)
+        for (int st = 0; st < NSTATUS; st++)
             for (int c = 0; c < HAUL_PROM_NCODES; c++) {
                 if (!m->results[o][st][c]) continue;
-                const char *l[] = {"op", haul_op_str((haul_op)o), "status", statuses[st],
+                const char *l[] = {"op", haul_op_str((haul_op)o), "status", haul_prom_status_name(st),
                                    "code", haul_prom_code_name(c), NULL};
                 haul_prom_sample_ll(out, "haul_worker_results_total", l, m->results[o][st][c]);
             }
