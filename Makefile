@@ -82,12 +82,14 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(SCHED_LIBOBJ) $(WORKER_LIB) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# Packages: build, the real servers the tests start, and the reference tools.
+# Packages: build, the real servers the tests start, and the reference tools
+# (prometheus scrapes the metrics in test_metrics; chromium, with a font to
+# draw text, loads the dashboard in test_dashboard).
 DEB_PKGS := build-essential pkg-config libhiredis-dev libmsgpack-dev \
 	libcurl4-openssl-dev libssl-dev libexpat1-dev libjansson-dev libzip-dev libmicrohttpd-dev \
 	redis-server memcached swift swift-proxy swift-account swift-container \
 	swift-object python3-swift python3-swiftclient python3-boto3 python3-msgpack redis-tools \
-	strace curl iproute2 util-linux procps
+	strace curl iproute2 util-linux procps prometheus chromium fonts-dejavu-core
 
 deps:
 	@tests/lib/deps.sh $(DEB_PKGS)

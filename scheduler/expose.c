@@ -50,7 +50,7 @@ void expose_metrics(const sysview *v, haul_buf *out)
     for (size_t k = 0; k < sizeof js / sizeof js[0]; k++) {
         haul_prom_family(out, js[k].name, "gauge", js[k].help);
         for (size_t i = 0; i < v->njobs; i++) {
-            const char *l[] = {"job", v->jobs[i].id, NULL};
+            const char *l[] = {"job_id", v->jobs[i].id, NULL};
             haul_prom_sample_ll(out, js[k].name, l, js[k].f(&v->jobs[i]));
         }
     }
@@ -59,14 +59,14 @@ void expose_metrics(const sysview *v, haul_buf *out)
     for (size_t i = 0; i < v->njobs; i++)
         for (int e = 0; e < v->jobs[i].nerrors; e++) {
             const sv_errkind *k = &v->jobs[i].errors[e];
-            const char *l[] = {"job", v->jobs[i].id, "status", k->status, "code", k->code, NULL};
+            const char *l[] = {"job_id", v->jobs[i].id, "status", k->status, "code", k->code, NULL};
             haul_prom_sample_ll(out, "haul_job_errors", l, k->n);
         }
     haul_prom_family(out, "haul_job_state", "gauge", "1 for the job's state, 0 for the others.");
     for (size_t i = 0; i < v->njobs; i++) {
         haul_job_state st = haul_job_state_parse(v->jobs[i].state);
         for (int s = HAUL_JOB_SUBMITTING; s <= HAUL_JOB_CANCELLED; s++) {
-            const char *l[] = {"job", v->jobs[i].id, "state", haul_job_state_str((haul_job_state)s), NULL};
+            const char *l[] = {"job_id", v->jobs[i].id, "state", haul_job_state_str((haul_job_state)s), NULL};
             haul_prom_sample_ll(out, "haul_job_state", l, st == (haul_job_state)s);
         }
     }

@@ -2,7 +2,7 @@
  * format for /metrics, and the JSON of /api/status.json (docs/metrics.md
  * documents both). Pure functions over the view: no I/O.
  *
- * Labels: queue (a queue's name), job (a job's id: bounded, because only the
+ * Labels: queue (a queue's name), job_id (a job's id: bounded, because only the
  * latest SV_MAX_JOBS jobs whose keys have not expired are shown), state (one
  * of six). Never a key, a bucket or a worker id: the JSON names buckets and
  * workers, the metrics do not. */

@@ -258,6 +258,7 @@ static int status(haul_redis *hr)
                    hget(h, "endpoint"), hget(h, "keys"),
                    *hget(h, "distinct") ? hget(h, "distinct") : hget(h, "keys"), hget(h, "tasks"),
                    x ? x->integer : 0);
+            if (*hget(h, "done")) printf("  %s rows written, %s failed", hget(h, "done"), hget(h, "failed"));
             if (haul_job_state_parse(hget(h, "state")) == HAUL_JOB_SUBMITTING)
                 printf("  submitter %s", hget(h, "submitter"));
             if (*hget(h, "error")) printf("  error: %.200s", hget(h, "error"));

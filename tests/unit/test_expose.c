@@ -79,13 +79,13 @@ TEST(metrics_show_queues_and_jobs)
     ASSERT_LINE(t, "haul_queue_dead_letters{queue=\"default\"} 1");
     ASSERT_LINE(t, "haul_workers_live{queue=\"default\"} 2");
     ASSERT_LINE(t, "haul_workers_requests_in_flight{queue=\"default\"} 17");
-    ASSERT_LINE(t, "haul_job_keys{job=\"20260101-000000-0badf00d\"} 800");
-    ASSERT_LINE(t, "haul_job_keys_done{job=\"20260101-000000-0badf00d\"} 640");
-    ASSERT_LINE(t, "haul_job_keys_failed{job=\"20260101-000000-0badf00d\"} 3");
-    ASSERT_LINE(t, "haul_job_results_waiting{job=\"20260101-000000-0badf00d\"} 12");
-    ASSERT_LINE(t, "haul_job_errors{job=\"20260101-000000-0badf00d\",status=\"error\",code=\"404\"} 3");
-    ASSERT_LINE(t, "haul_job_state{job=\"20260101-000000-0badf00d\",state=\"running\"} 1");
-    ASSERT_LINE(t, "haul_job_state{job=\"20260101-000000-0badf00d\",state=\"done\"} 0");
+    ASSERT_LINE(t, "haul_job_keys{job_id=\"20260101-000000-0badf00d\"} 800");
+    ASSERT_LINE(t, "haul_job_keys_done{job_id=\"20260101-000000-0badf00d\"} 640");
+    ASSERT_LINE(t, "haul_job_keys_failed{job_id=\"20260101-000000-0badf00d\"} 3");
+    ASSERT_LINE(t, "haul_job_results_waiting{job_id=\"20260101-000000-0badf00d\"} 12");
+    ASSERT_LINE(t, "haul_job_errors{job_id=\"20260101-000000-0badf00d\",status=\"error\",code=\"404\"} 3");
+    ASSERT_LINE(t, "haul_job_state{job_id=\"20260101-000000-0badf00d\",state=\"running\"} 1");
+    ASSERT_LINE(t, "haul_job_state{job_id=\"20260101-000000-0badf00d\",state=\"done\"} 0");
     ASSERT_LINE(t, "haul_jobs_shown 1");
     /* Bounded labels: neither the bucket nor the worker's id is a label. */
     ASSERT(!strstr(t, "LSST"));
