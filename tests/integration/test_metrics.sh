@@ -179,13 +179,15 @@ done
 [ $leak -eq 0 ] && ok "no page holds the Swift key or a token" || fail "a page holds a secret"
 
 # A collector whose stderr is a file prints a progress line every --progress-interval:
-# a job on a queue no worker serves yet, collected for 2.5 s, then a worker comes.
+# a job on a queue no worker serves yet, collected until two lines said 0/800, then a
+# worker comes.
 swiftenv "$SCHED" submit --redis "$R" --queue slow --swift --container "$BUCKET" --prefix dummy \
     --op sidecar --repeat 10 >"$T/slow.id" 2>"$T/slow.submit.err"
 sjob=$(cat "$T/slow.id")
 "$SCHED" collect "$sjob" --redis "$R" --progress-interval 1 --out "$T/slow.csv" 2>"$T/slow.err" &
 cpid=$!
-sleep 2.5
+d=$((SECONDS + 20))
+until [ "$(grep -c "^haul: job $sjob: 0/800 keys" "$T/slow.err")" -ge 2 ] || [ $SECONDS -ge $d ]; do sleep 0.1; done
 "$WORKER" --redis "$R" --queue slow --name metrics-slow --out-root "$T" >>"$T/worker-slow.log" 2>&1 &
 PIDS+=($!)
 wait $cpid
