@@ -15,7 +15,7 @@
 #   make bench        the benchmark (bench/run.sh, as root); make bench-window its big-job row
 #   make vectors      remake tests/vectors/vectors.json (the conformance vectors) with python/haul
 
-PKGS      := hiredis msgpack libcurl openssl expat jansson libzip
+PKGS      := hiredis msgpack libcurl openssl expat jansson libzip libmicrohttpd
 CC        ?= cc
 OPT       ?= -O2
 CFLAGS    ?= $(OPT) -g
@@ -60,6 +60,9 @@ $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# The dashboard's page is built into the scheduler (scheduler/dashboard.c, .incbin).
+$(B)/scheduler/dashboard.o: scheduler/dashboard.html
+
 $(LIB): $(COMMON_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -80,12 +83,14 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(SCHED_LIBOBJ) $(WORKER_LIB) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# Packages: build, the real servers the tests start, and the reference tools.
+# Packages: build, the real servers the tests start, and the reference tools
+# (prometheus scrapes the metrics in test_metrics; chromium, with a font to
+# draw text, loads the dashboard in test_dashboard).
 DEB_PKGS := build-essential pkg-config libhiredis-dev libmsgpack-dev \
-	libcurl4-openssl-dev libssl-dev libexpat1-dev libjansson-dev libzip-dev \
+	libcurl4-openssl-dev libssl-dev libexpat1-dev libjansson-dev libzip-dev libmicrohttpd-dev \
 	redis-server memcached swift swift-proxy swift-account swift-container \
 	swift-object python3-swift python3-swiftclient python3-boto3 python3-msgpack redis-tools \
-	strace curl iproute2 util-linux procps \
+	strace curl iproute2 util-linux procps prometheus chromium fonts-dejavu-core \
 	python3-redis python3-cryptography python3-pytest python3-pandas python3-tqdm \
 	jupyter-nbconvert python3-ipykernel python3-pip python3-setuptools python3-venv
 

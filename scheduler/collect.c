@@ -43,6 +43,7 @@
 #include "job.h"
 #include "log.h"
 #include "order.h"
+#include "prom.h"
 #include "output.h"
 #include "queue.h"
 #include "rowmac.h"
@@ -58,6 +59,7 @@
 #define TTL_MS 30000          /* the job's keys' expiry refreshed */
 #define TRIM_ENTRIES 10000    /* trim after this many entries read ... */
 #define TRIM_MS 1000          /* ... or this long */
+#define PUBLISH_MS 1000       /* the rows written so far, in the job hash, at most this often */
 #define DEAD_AFTER_MS 2000    /* stalled this long: read the dead letters ... */
 #define DEAD_EVERY_MS 3000    /* ... at most this often */
 #define DEAD_BATCH 64         /* dead letters per read */
@@ -101,6 +103,7 @@ typedef struct collector {
     long long pdone_n, listed;
     /* counters */
     long long ok, errors, rows_out, forged, bogus, dead_rows;
+    long long errtab[HAUL_PROM_NSTATUS][HAUL_PROM_NCODES]; /* rows not ok, by status and HTTP code */
     int write_failed;
     /* the stream */
     char last[64];            /* the last entry read */
@@ -129,7 +132,11 @@ static void write_row(collector *c, const haul_row *r)
     c->rows_out++;
     /* A success by the op's rule (a delete's `missing` is one, a verify's is
      * not); the job hash's ok and errors, and the exit status, follow it. */
-    if (haul_status_ok(c->op, r->status)) c->ok++; else c->errors++;
+    if (haul_status_ok(c->op, r->status)) c->ok++;
+    else {
+        c->errors++;
+        c->errtab[haul_prom_status_index(r->status)][haul_prom_code_index(r->http)]++;
+    }
 }
 
 static void emit(void *ud, const haul_row *r)
@@ -589,6 +596,39 @@ static long long rows_done(const collector *c)
     return c->listing ? c->pdone_n : haul_order_rows_written(c->order);
 }
 
+/* The job hash's `done` and `failed`: rows written so far, and how many of
+ * them are errors, for `status`, `serve` and its dashboard (which read
+ * Redis, not this process). Only while the hash exists: a job that expired
+ * or was deleted is not made again without an expiry. */
+static void errors_by(const collector *c, haul_buf *out)
+{
+    for (int s = 0; s < HAUL_PROM_NSTATUS; s++)
+        for (int h = 0; h < HAUL_PROM_NCODES; h++)
+            if (c->errtab[s][h])
+                haul_buf_printf(out, "%s%s %s %lld", out->len ? "," : "", haul_prom_status_name(s),
+                                haul_prom_code_name(h), c->errtab[s][h]);
+}
+
+static void publish_progress(collector *c, long long *published)
+{
+    char err[HAUL_ERR_LEN];
+    long long done = rows_done(c);
+    if (done == *published) return;
+    haul_buf eb = HAUL_BUF_INIT;
+    errors_by(c, &eb);
+    redisReply *r = haul_redis_call(c->r, err, "EVAL %s 1 %s %lld %lld %s",
+        "if redis.call('EXISTS', KEYS[1]) == 1 then "
+        "redis.call('HSET', KEYS[1], 'done', ARGV[1], 'failed', ARGV[2], 'errors_by', ARGV[3]) end return 0",
+        c->jkey.p, done, c->errors, haul_buf_str(&eb));
+    haul_buf_free(&eb);
+    if (r) {
+        freeReplyObject(r);
+        *published = done;
+    } else {
+        note(c, "publishing the rows written", err);
+    }
+}
+
 /* Every 30 s without progress: why. */
 static void report_stall(collector *c, long long idle_ms)
 {
@@ -719,6 +759,33 @@ static void progress_line(collector *c, long long t0, int final)
     if (final) fputc('\n', stderr);
 }
 
+/* A duration a person reads at a glance: "45s", "12m05s", "3h20m". */
+static void fmt_secs(char *out, size_t n, double s)
+{
+    long long t = (long long)(s + 0.5);
+    if (t < 60) snprintf(out, n, "%llds", t);
+    else if (t < 3600) snprintf(out, n, "%lldm%02llds", t / 60, t % 60);
+    else snprintf(out, n, "%lldh%02lldm", t / 3600, t / 60 % 60);
+}
+
+/* The progress line of a log (stderr not a terminal), one full line each
+ * time: done/total, the rate over the last interval, the ETA at that rate. */
+static void progress_log(collector *c, long long t0, long long span_ms, long long *last_done)
+{
+    long long done = rows_done(c);
+    double rate = span_ms > 0 ? (double)(done - *last_done) * 1000.0 / (double)span_ms : 0;
+    double secs = (double)(haul_now_ms() - t0) / 1000.0;
+    char eta[32] = "unknown", took[32];
+    if (c->final && done >= c->keys) snprintf(eta, sizeof eta, "0s");
+    else if (c->final && rate > 0) fmt_secs(eta, sizeof eta, (double)(c->keys - done) / rate);
+    else if (!c->final) snprintf(eta, sizeof eta, "unknown (still submitting)");
+    fmt_secs(took, sizeof took, secs);
+    fprintf(stderr, "haul: job %s: %lld/%lld%s keys (%.0f%%), %.0f keys/s, ETA %s, %lld errors, %s elapsed\n",
+            c->job, done, c->keys, c->final ? "" : "+",
+            c->keys > 0 ? 100.0 * (double)done / (double)c->keys : 0.0, rate, eta, c->errors, took);
+    *last_done = done;
+}
+
 /* ---- the loop ------------------------------------------------------------- */
 
 /* Read the job before writing anything: 0 go on, or an exit status. */
@@ -763,8 +830,14 @@ int haul_collect(const sched_cfg *cfg, haul_redis *rc, const char *job, long lon
 {
     collector c;
     char err[HAUL_ERR_LEN];
-    int status = EXIT_USAGE, show = cfg->progress < 0 ? isatty(2) : cfg->progress, announced = 0;
-    long long last_show = 0, last_refresh = 0, last_check = 0, last_ttl = 0;
+    /* Progress: on a terminal, one line rewritten 4 times a second; in a log
+     * (stderr not a terminal), a line every --progress-interval seconds.
+     * --no-progress: neither. The final summary is always written. */
+    int tty = isatty(2), announced = 0, status = EXIT_USAGE;
+    int show = tty && cfg->progress != 0;
+    long long every_ms = !tty && cfg->progress != 0 ? cfg->progress_interval * 1000 : 0;
+    long long last_show = 0, last_refresh = 0, last_check = 0, last_ttl = 0, last_publish = 0, published = -1;
+    long long last_line = haul_mono_ms(), line_done = 0;
 
     memset(&c, 0, sizeof c);
     c.cfg = cfg;
@@ -903,6 +976,10 @@ int haul_collect(const sched_cfg *cfg, haul_redis *rc, const char *job, long lon
             if ((f = trim(&c, err)) < 0) goto fail;
             if (f > 0) { fprintf(stderr, "haul-scheduler: %s\n", err); goto out; }
         }
+        if (now - last_publish >= PUBLISH_MS) {
+            publish_progress(&c, &published);
+            last_publish = now;
+        }
         if (c.progress != before) {
             c.last_progress = now;
             c.none_since = 0;
@@ -967,6 +1044,10 @@ int haul_collect(const sched_cfg *cfg, haul_redis *rc, const char *job, long lon
             c.last_report = now;
         }
         if (show && now - last_show >= 250) { progress_line(&c, t0, 0); last_show = now; }
+        if (every_ms > 0 && now - last_line >= every_ms) {
+            progress_log(&c, t0, now - last_line, &line_done);
+            last_line = now;
+        }
     }
 
     if (fflush(c.out) != 0 || c.write_failed) {
@@ -980,9 +1061,13 @@ int haul_collect(const sched_cfg *cfg, haul_redis *rc, const char *job, long lon
     if (show) progress_line(&c, t0, 1);
     double secs = (double)(haul_now_ms() - t0) / 1000.0;
     {
-        redisReply *r = haul_redis_call(rc, err, "HSET %s state %s finished %lld ok %lld errors %lld forged %lld",
-                                        c.jkey.p, haul_job_state_str(HAUL_JOB_DONE), haul_now_ms(), c.ok,
-                                        c.errors, c.forged);
+        haul_buf eb = HAUL_BUF_INIT;
+        errors_by(&c, &eb);
+        redisReply *r = haul_redis_call(rc, err, "HSET %s state %s finished %lld ok %lld errors %lld forged %lld "
+                                        "done %lld failed %lld errors_by %s", c.jkey.p,
+                                        haul_job_state_str(HAUL_JOB_DONE), haul_now_ms(), c.ok, c.errors,
+                                        c.forged, rows_done(&c), c.errors, haul_buf_str(&eb));
+        haul_buf_free(&eb);
         if (r) freeReplyObject(r);
         else note(&c, "recording the job done", err);
         /* Collected: the job's keys now live only as long as the retention. */

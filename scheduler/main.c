@@ -8,7 +8,8 @@
  * job's result stream, writes rows in the input keys' order and trims what
  * it has written from Redis. `run` does both in one loop, so Redis holds a
  * window of the job, not the job. `status` shows queues, workers and jobs,
- * and never a secret. Every key a job makes expires (job.h).
+ * and never a secret; `serve` shows the same over HTTP (serve.c: a dashboard,
+ * Prometheus metrics, JSON). Every key a job makes expires (job.h).
  *
  * Exit status: 0 every key ok, 1 some keys failed, 2 usage or infrastructure. */
 #include <stdio.h>
@@ -85,6 +86,8 @@ static haul_opt opts[] = {
     {"keep-results", HAUL_OPT_BOOL, &cfg.keep_results, "0", 0, 0, NULL, NULL, "keep results in Redis after writing them, so the job can be collected again (by default they are trimmed as written)", 0},
     {"task-ttl", HAUL_OPT_INT, &cfg.task_ttl, "86400", 60, 1LL << 31, NULL, "SECONDS", "a task no worker ran within this long of being queued is refused (bound to sealed tasks: no replay later)", 0},
     {"key-file", HAUL_OPT_STR, &cfg.key_file, NULL, 0, 0, NULL, "FILE", "seal the connection state in tasks with this key (haul-scheduler keygen makes one)", 0},
+    {"progress-interval", HAUL_OPT_INT, &cfg.progress_interval, "10", 0, 86400, NULL, "SECONDS", "run, collect: when stderr is not a terminal, a progress line (done/total, rate, ETA) this often (0: none)", 0},
+    {"listen", HAUL_OPT_STR, &cfg.listen, "127.0.0.1:9177", 0, 0, NULL, "ADDR:PORT", "serve: where to serve the dashboard, /metrics and /api/status.json (see docs/security.md before leaving loopback)", 0},
     {"log-level", HAUL_OPT_STR, &cfg.log_level, "info", 0, 0, NULL, "LEVEL", "debug, info, warn or error", 0},
     {NULL, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0}
 };
@@ -98,6 +101,7 @@ static void usage(FILE *f)
         "  submit     submit a job and print its id\n"
         "  collect JOB  write the results of a job (also one submitted earlier)\n"
         "  status     queues, workers, jobs and dead letters\n"
+        "  serve      a live dashboard, Prometheus /metrics and /api/status.json (--listen)\n"
         "  cancel JOB   stop a job: workers drop its remaining tasks\n"
         "  requeue-dead move the queue's dead letters back to it (after fixing their cause)\n"
         "  keygen FILE  write a new key for --key-file / HAUL_KEY_FILE (mode 0600)\n"
@@ -254,6 +258,7 @@ static int status(haul_redis *hr)
                    hget(h, "endpoint"), hget(h, "keys"),
                    *hget(h, "distinct") ? hget(h, "distinct") : hget(h, "keys"), hget(h, "tasks"),
                    x ? x->integer : 0);
+            if (*hget(h, "done")) printf("  %s rows written, %s failed", hget(h, "done"), hget(h, "failed"));
             if (haul_job_state_parse(hget(h, "state")) == HAUL_JOB_SUBMITTING)
                 printf("  submitter %s", hget(h, "submitter"));
             if (*hget(h, "error")) printf("  error: %.200s", hget(h, "error"));
@@ -324,7 +329,7 @@ int main(int argc, char **argv)
         goto out;
     }
     static const struct { const char *name; int args; const char *usage; } cmds[] = {
-        {"run", 0, NULL}, {"submit", 0, NULL}, {"status", 0, NULL}, {"requeue-dead", 0, NULL},
+        {"run", 0, NULL}, {"submit", 0, NULL}, {"status", 0, NULL}, {"requeue-dead", 0, NULL}, {"serve", 0, NULL},
         {"collect", 1, "collect needs the job id: haul-scheduler collect JOB"},
         {"cancel", 1, "cancel needs the job id: haul-scheduler cancel JOB"},
         {"keygen", 1, "keygen needs a file name: haul-scheduler keygen FILE"},
@@ -333,7 +338,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(cmd, cmds[i].name)) known = (int)i;
     if (known < 0) {
-        fprintf(stderr, "haul-scheduler: unknown command '%s' (run, submit, collect, status, cancel, "
+        fprintf(stderr, "haul-scheduler: unknown command '%s' (run, submit, collect, status, serve, cancel, "
                 "requeue-dead, keygen; see --help)\n", cmd);
         goto out;
     }
@@ -370,6 +375,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "status")) {
         rc_ = status(&hr);
+    } else if (!strcmp(cmd, "serve")) {
+        rc_ = haul_serve(cfg.listen, &hr);
     } else if (!strcmp(cmd, "collect")) {
         rc_ = haul_collect(&cfg, &hr, pos[0], 0, NULL);
     } else if (!strcmp(cmd, "cancel")) {

@@ -27,6 +27,9 @@ typedef struct sched_cfg {
     long long segment_size;
     long long collate, collate_below; /* put --collate SIZE: files below collate_below in zips */
     int skip_existing, dry_run, deep, yes;
+    char *listen;                     /* serve: ADDR:PORT */
+    long long progress_interval;      /* run, collect: seconds between progress lines
+                                         when stderr is not a terminal */
 } sched_cfg;
 
 /* Delete jobs of more keys than this need --yes (or --dry-run). */
@@ -72,6 +75,10 @@ int haul_submit_published(haul_submission *s);
  * memory), or NULL. */
 const char *haul_submit_waiting(const haul_submission *s);
 void haul_submit_free(haul_submission *s); /* NULL ok */
+
+/* serve.c: `serve --listen ADDR:PORT`: /metrics, /api/status.json and the
+ * dashboard, read from Redis on hr; until SIGINT or SIGTERM. An exit status. */
+int haul_serve(const char *listen, haul_redis *hr);
 
 /* collect.c: read the job's results and write them out; an exit status.
  * sub: the job's submission when it runs in this process (`run`), driven

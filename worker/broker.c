@@ -27,6 +27,7 @@ typedef struct rconn {
     long long last_reply_ms;    /* when a reply last came (or the first was awaited) */
     long long backoff_ms;
     wev_timer retry;            /* reconnection */
+    int was_up;                 /* connected before: the next connection is a reconnection */
 } rconn;
 
 /* One results transaction: MULTI, the tasks' XADDs and LREMs, the counts,
@@ -237,6 +238,7 @@ static void on_reconcile(redisAsyncContext *ac, void *reply, void *priv)
                             haul_now_ms(), n);
             haul_buf_add(&entry, bumped, e->len);
             send_fmt(&b->cmd, NULL, NULL, "RPUSH %s %b", kdead.p, entry.p, entry.len);
+            wmetrics_count(b->cfg.metrics, WM_TASKS_DEAD, 1);
             dead++;
         } else {
             send_fmt(&b->cmd, NULL, NULL, "LPUSH %s %b", kq.p, counted ? bumped : e->str, e->len);
@@ -268,6 +270,7 @@ static void on_lease(redisAsyncContext *ac, void *reply, void *priv)
         b->lease_ok = 0;
         return;
     }
+    wmetrics_count(b->cfg.metrics, WM_LEASE_RENEWALS, 1);
     if (haul_lease_reply(reply) && b->had_lease)
         log_warn("my lease had lapsed (paused or cut off for over %lld ms): the tasks I held were "
                  "requeued, so their keys may be answered twice (the collector keeps one)", b->cfg.lease_ms);
@@ -430,6 +433,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
     broker *b = c->b;
     if (status == REDIS_OK) {
         if (c->backoff_ms && c == &b->cmd) log_info("reconnected to Redis");
+        if (c->was_up) wmetrics_count(b->cfg.metrics, WM_REDIS_RECONNECTS, 1);
+        c->was_up = 1;
         c->backoff_ms = 0;
         return;
     }
@@ -526,6 +531,7 @@ static void dead_letter(broker *b, const char *raw, size_t rawlen, const char *r
     send_fmt(&b->cmd, on_dead_letter, b, "RPUSH %s %b", b->k1.p, entry.p, entry.len);
     send_fmt(&b->cmd, on_dead_letter, b, "LREM %s 1 %b", b->k2.p, raw, rawlen);
     send_fmt(&b->cmd, on_dead_letter, b, "EXEC");
+    wmetrics_count(b->cfg.metrics, WM_TASKS_DEAD, 1);
     log_warn("task refused and moved to %s: %s", b->k1.p, reason);
     haul_seal_buf_wipe(&entry);
 }
@@ -534,6 +540,7 @@ static void dead_letter(broker *b, const char *raw, size_t rawlen, const char *r
 static void accept_task(broker *b, const char *bytes, size_t len)
 {
     char err[HAUL_ERR_LEN];
+    wmetrics_count(b->cfg.metrics, WM_TASKS_TAKEN, 1);
     wtask *wt = haul_calloc(1, sizeof *wt);
     wt->raw = haul_malloc(len + 1);
     memcpy(wt->raw, bytes, len);
@@ -728,6 +735,7 @@ static void batch_done(fbatch *fb)
         for (size_t i = 0; i < fb->n; i++) keys += (long long)fb->v[i]->t.nkeys;
         b->tasks_done += (long long)fb->n;
         b->keys_done += keys;
+        wmetrics_count(b->cfg.metrics, WM_TASKS_STORED, (long long)fb->n);
         b->flush_backoff_ms = 0;
         b->next_flush_ms = 0;
         set_writable(b);
@@ -1066,6 +1074,7 @@ int broker_is_cancelled(const broker *b, const char *job)
 int broker_full(const broker *b) { return b->full; }
 long long broker_tasks_done(const broker *b) { return b->tasks_done; }
 long long broker_keys_done(const broker *b) { return b->keys_done; }
+long long broker_tasks_held(const broker *b) { return (long long)held_count(b); }
 
 void broker_note_load(broker *b, long long inflight, long long retries, const char *state)
 {

@@ -25,6 +25,7 @@
 #ifndef HAUL_BROKER_H
 #define HAUL_BROKER_H
 
+#include "metrics.h"
 #include "rowmac.h"
 #include "wev.h"
 #include "worker.h"
@@ -38,6 +39,7 @@ typedef struct broker_cfg {
     long long lease_ms, max_deliveries;
     const unsigned char *key;  /* unseals tasks; NULL: none */
     haul_rowmac *mac;          /* signs result entries; NULL: none */
+    wmetrics *metrics;         /* counts tasks, reconnections, renewals; NULL: none */
 } broker_cfg;
 
 /* What the broker tells the loop. Every callback runs on the loop, from
@@ -91,6 +93,8 @@ int broker_full(const broker *b);
 void broker_note_load(broker *b, long long inflight, long long retries, const char *state);
 long long broker_tasks_done(const broker *b);
 long long broker_keys_done(const broker *b);
+/* Tasks taken and not yet stored. */
+long long broker_tasks_held(const broker *b);
 
 /* After the loop: put every task still in the processing list back at the
  * head of the queue (past the shutdown bound: the unfinished ones; always:

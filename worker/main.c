@@ -37,7 +37,15 @@
  *
  * SIGTERM/SIGINT: take no more tasks, finish those held and store their
  * results; after --shutdown-timeout (or a second signal) return the tasks
- * still held to the queue, then exit. */
+ * still held to the queue, then exit.
+ *
+ * --metrics-listen ADDR:PORT serves /metrics (Prometheus's text format) from
+ * the same loop: libmicrohttpd in its epoll mode without a thread of its own
+ * (httpd.h) -- its epoll descriptor is one more watcher here, and its timeout
+ * one more timer. Why not its internal thread: the counters (metrics.h) are
+ * then touched by one thread only, so they need no lock and a scrape reads
+ * them as they are at that instant; rendering them costs a few microseconds
+ * of the loop, far less than a transfer's callbacks. Off by default. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,7 +55,10 @@
 
 #include "broker.h"
 #include "config.h"
+#include "httpd.h"
 #include "log.h"
+#include "metrics.h"
+#include "prom.h"
 #include "queue.h"
 #include "retry.h"
 #include "rowmac.h"
@@ -75,10 +86,14 @@ typedef struct loop {
     long long abandon_until;
     char *id;             /* this worker's name */
     wev_io *wake;         /* the transfers' wake-up descriptor */
+    wmetrics *metrics;    /* NULL: --metrics-listen not given */
+    haul_httpd *http;     /* serves /metrics */
+    wev_io *http_io;
+    wev_timer http_timer;
 } loop;
 
 static struct {
-    char *redis_url, *queue, *name, *log_level, *key_file, *out_root, *in_root, *allow;
+    char *redis_url, *queue, *name, *log_level, *key_file, *out_root, *in_root, *allow, *metrics_listen;
     long long concurrency, max_deliveries, lease_s, shutdown_s, part_size, part_streams;
     int fsync_files;
     int read_only;
@@ -116,6 +131,9 @@ static haul_opt opts[] = {
     {"allow-endpoint", HAUL_OPT_LIST, &opt.allow, NULL, 0, 0, NULL, "HOST[:PORT]",
      "contact only stores (and Swift auth servers) matching these patterns ('*' globs; "
      "repeatable, or comma-separated); default: any", 0},
+    {"metrics-listen", HAUL_OPT_STR, &opt.metrics_listen, NULL, 0, 0, NULL, "ADDR:PORT",
+     "serve Prometheus metrics at http://ADDR:PORT/metrics (default: off; prefer a loopback or "
+     "private address: see docs/security.md)", 0},
     {"log-level", HAUL_OPT_STR, &opt.log_level, "info", 0, 0, NULL, "LEVEL", "debug, info, warn or error", 0},
     {NULL, 0, NULL, NULL, 0, 0, NULL, NULL, NULL, 0}
 };
@@ -185,15 +203,16 @@ static void key_over(loop *L, wtask *wt, size_t idx)
     }
     if (!r->ok && r->transient && r->tries < (int)wt->t.max_attempts && L->stop_requested < 2) {
         long long wait = haul_retry_backoff_ms(r->tries, &L->seed);
+        wmetrics_count(L->metrics, WM_RETRIES, 1);
         log_debug("task %s key %zu: attempt %d failed (%s); retrying in %lld ms", wt->t.id,
                   idx, r->tries, r->error ? r->error : "", wait);
         r->done = 0;
         haul_retryq_push(&L->retries, (haul_retry){haul_mono_ms() + wait, wt, idx});
         L->nretries++;
-    } else if (++wt->ndone == wt->t.nkeys && wt->next == wt->t.nkeys) {
-        task_finished(L, wt);
     } else {
-        bulk_due(L, wt);
+        wmetrics_result(L->metrics, wt->t.op, r->status ? r->status : r->ok ? "ok" : "error", r->http);
+        if (++wt->ndone == wt->t.nkeys && wt->next == wt->t.nkeys) task_finished(L, wt);
+        else bulk_due(L, wt);
     }
 }
 
@@ -391,6 +410,59 @@ static void on_curl_timer(wev_loop *l, wev_timer *t)
         wev_timer_start(L->ev, &L->curl_timer, next + 1);
 }
 
+/* ---- /metrics ------------------------------------------------------------------ */
+
+static long long rss_bytes(void)
+{
+    long long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return 0;
+    if (fscanf(f, "%lld %lld", &pages, &resident) != 2) resident = 0;
+    fclose(f);
+    return resident * sysconf(_SC_PAGESIZE);
+}
+
+static int on_http(void *ud, const char *path, haul_buf *body, const char **ctype)
+{
+    loop *L = ud;
+    if (!strcmp(path, "/metrics")) {
+        wmetrics_gauge(L->metrics, WM_IN_FLIGHT, L->w.running);
+        wmetrics_gauge(L->metrics, WM_TASKS_HELD, (double)broker_tasks_held(L->b));
+        wmetrics_gauge(L->metrics, WM_RSS_BYTES, (double)rss_bytes());
+        wmetrics_render(L->metrics, body);
+        *ctype = HAUL_PROM_CONTENT_TYPE;
+        return 200;
+    }
+    if (!strcmp(path, "/")) {
+        haul_buf_adds(body, "haul-worker: metrics at /metrics\n");
+        return 200;
+    }
+    haul_buf_adds(body, "not found: this worker serves /metrics\n");
+    return 404;
+}
+
+/* Serve what is ready, then wait for the descriptor or libmicrohttpd's
+ * next deadline (an idle connection's timeout). */
+static void http_serve(loop *L)
+{
+    haul_httpd_run(L->http);
+    long long t = haul_httpd_timeout_ms(L->http);
+    if (t >= 0) wev_timer_start(L->ev, &L->http_timer, t);
+    else wev_timer_stop(L->ev, &L->http_timer);
+}
+
+static void on_http_io(wev_loop *l, wev_io *io, int events)
+{
+    (void)l; (void)events;
+    http_serve(wev_io_data(io));
+}
+
+static void on_http_timer(wev_loop *l, wev_timer *t)
+{
+    (void)l;
+    http_serve(t->ud);
+}
+
 /* ---- stopping ---------------------------------------------------------------- */
 
 /* Past the shutdown bound: drop the transfers; the tasks still held go back
@@ -543,10 +615,25 @@ int main(int argc, char **argv)
         fprintf(stderr, "haul-worker: libcurl failed to initialise\n");
         return 2;
     }
+    if (opt.metrics_listen && *opt.metrics_listen) {
+        L.metrics = w->metrics = wmetrics_new();
+        if (!(L.http = haul_httpd_start("--metrics-listen", opt.metrics_listen, HAUL_HTTPD_EXTERNAL, on_http,
+                                        &L, err))) {
+            fprintf(stderr, "haul-worker: %s\n", err);
+            return 2;
+        }
+        wev_timer_init(&L.http_timer, on_http_timer, &L);
+        L.http_io = wev_io_new(L.ev, haul_httpd_fd(L.http), on_http_io, &L);
+        if (wev_io_want(L.ev, L.http_io, WEV_READ) < 0) {
+            fprintf(stderr, "haul-worker: --metrics-listen: epoll_ctl: %s\n", strerror(errno));
+            return 2;
+        }
+        log_info("serving metrics at http://%s/metrics (port %d)", opt.metrics_listen, haul_httpd_port(L.http));
+    }
     broker_cfg bc = {
         .url = opt.redis_url, .queue = opt.queue, .id = L.id, .host = host,
         .concurrency = opt.concurrency, .lease_ms = opt.lease_s * 1000,
-        .max_deliveries = opt.max_deliveries, .key = key, .mac = mac,
+        .max_deliveries = opt.max_deliveries, .key = key, .mac = mac, .metrics = L.metrics,
     };
     broker_events be = {&L, on_task, on_checkpoint, on_page, on_stored};
     if (!(L.b = broker_new(L.ev, &bc, &be, err))) {
@@ -608,6 +695,10 @@ int main(int argc, char **argv)
     curl_multi_cleanup(w->multi);
     broker_free(L.b);
     wev_io_free(L.ev, L.wake);
+    wev_io_free(L.ev, L.http_io);
+    wev_timer_stop(L.ev, &L.http_timer);
+    haul_httpd_stop(L.http);
+    wmetrics_free(L.metrics);
     wev_free(L.ev);
     haul_swift_cache_clear();
     curl_global_cleanup();

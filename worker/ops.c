@@ -31,6 +31,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "queue.h"
 #include "ranged.h"
 #include "collate.h"
@@ -1490,10 +1491,27 @@ int haul_transfer_pump(worker *w, unit **out)
     return hash_pump(w, out);
 }
 
+/* Every request that ends is counted here, whoever made it (a key's own,
+ * an auth, a part): by the op and store of the key it was for. */
+static void count_request(worker *w, CURL *e, const unit *u)
+{
+    if (!w->metrics || !u || !u->wt) return;
+    long http = 0;
+    curl_off_t down = 0, up = 0, us = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &http);
+    curl_easy_getinfo(e, CURLINFO_SIZE_DOWNLOAD_T, &down);
+    curl_easy_getinfo(e, CURLINFO_SIZE_UPLOAD_T, &up);
+    curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &us);
+    wmetrics_request(w->metrics, u->wt->t.op, u->wt->t.conn.kind, http, (long long)down, (long long)up,
+                     (double)us / 1e6);
+}
+
 int haul_transfer_done(worker *w, CURL *e, CURLcode cc, unit **out)
 {
     void *priv = NULL;
     curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&priv);
+    count_request(w, e, wrange_is_stream(priv) ? wrange_stream_unit(priv) :
+                        segput_is_stream(priv) ? segput_stream_unit(priv) : priv);
     if (wrange_is_stream(priv)) {
         unit *lead = wrange_stream_done(w, priv, cc);
         *out = lead;

@@ -89,6 +89,7 @@ static int over(struct wrange *r)
 }
 
 int wrange_is_stream(const void *priv) { return priv && *(const int *)priv == 1; }
+unit *wrange_stream_unit(const void *stream) { return ((const rstream *)stream)->r->lead; }
 
 static int endpoint_noranges(const worker *w, const char *ep)
 {

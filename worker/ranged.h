@@ -72,6 +72,8 @@ void wrange_abort(worker *w, unit *u);
 int wrange_wakefd(worker *w);
 /* An easy handle's private pointer is a stream's (not a unit's). */
 int wrange_is_stream(const void *priv);
+/* The unit a stream fetches a part for. */
+unit *wrange_stream_unit(const void *stream);
 /* Easy handles for transfers beside a unit's own (ranged parts here,
  * segput.c's upload parts): from the worker's spares, kept (up to 16) when
  * given back. */

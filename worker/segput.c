@@ -65,6 +65,7 @@ typedef struct wseg {
 static wseg *pending;
 
 int segput_is_stream(const void *priv) { return priv && *(const int *)priv == 2; }
+unit *segput_stream_unit(const void *stream) { return ((const sstream *)stream)->s->u; }
 
 /* The task's segment size; 0: SEGPUT_DEFAULT_SIZE (what the users' backup
  * tool uses, and under S3's 5 GiB limit on one PUT). */

@@ -83,5 +83,7 @@ unit *segput_stream_done(worker *w, void *stream, CURLcode cc);
 int segput_parts_ok(const unit *u, long *http, int *transient, char *err);
 /* An easy handle's private pointer is a part stream's. */
 int segput_is_stream(const void *priv);
+/* The unit a part stream uploads for. */
+unit *segput_stream_unit(const void *stream);
 
 #endif

@@ -184,6 +184,7 @@ typedef struct worker {
     struct wrange *rhashing; /* ranged: downloads with a hashing thread */
     int rwake;           /* ranged: the hashing threads' eventfd; -1: none yet */
     unit *hashing;       /* put: units whose file a thread hashes */
+    struct wmetrics *metrics; /* every request counted (metrics.h); NULL: metrics off */
 } worker;
 
 /* ops.c */
