@@ -12,6 +12,7 @@
 #   make TEST_PREFIX="valgrind --error-exitcode=9" unit
 #   make fuzz         libFuzzer targets, FUZZ_SECONDS (60) each (clang; see below)
 #   make fuzz-smoke   the same for 15 s each, as CI runs them
+#   make up           the main job with Docker (installs and starts it when missing)
 #   make bench        the benchmark (bench/run.sh, as root); make bench-window its big-job row
 #   make vectors      remake tests/vectors/vectors.json (the conformance vectors) with python/haul
 
@@ -114,6 +115,12 @@ test-compose:
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@tests/demo.sh
+
+# The main job with Docker (docker/up.sh): Docker and Compose installed and
+# started when missing (as root), then `docker compose up` or `docker-compose up`.
+.PHONY: up
+up:
+	@docker/up.sh $(UP_ARGS)
 
 # The benchmark (bench/run.sh; not part of test): it installs what it needs (the Python
 # contenders, nginx, wrk, libnetfilter-queue-dev) and then builds all and bench-tools itself.

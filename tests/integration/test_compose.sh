@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The deployment users run: compose.yaml with Docker, end to end.
 #
-# Makes sure Docker is there (as root: installs docker.io and docker-compose,
-# starts dockerd -- logging to HAUL_DOCKERD_LOG -- when none answers, and
-# leaves it running), makes the debian:bookworm-slim base image with
-# debootstrap when it is missing (docker/base-image.sh), builds the images
+# Makes sure Docker is there (docker/docker.sh, as `make up` does: as root
+# installs docker.io and docker-compose, starts dockerd -- logging to
+# HAUL_DOCKERD_LOG -- when none answers, and leaves it running, makes the
+# debian:bookworm-slim base image with debootstrap when it is missing), builds the images
 # (timed), then, on the compose file itself, under a project name of its own:
 #
 #   1. `up --scale worker=3 --exit-code-from scheduler`, as a user would:
@@ -16,7 +16,11 @@
 #   2. the job again with `--scale worker=1`, then `--scale worker=4`, the
 #      store and Redis already up, 3 times each (HAUL_COMPOSE_REPS): each
 #      right, the results from exactly 1, then from at least 2, workers; the
-#      median times printed.
+#      median times printed;
+#   3. `--profile monitoring up serve prometheus` beside the 4 workers (with
+#      the other spelling of Compose when both are installed): Prometheus's
+#      API says it scrapes the 4 workers and serve, 4 live workers, the last
+#      job's 800 keys done; serve's /metrics answers on the host's loopback.
 #
 # Then `down -v`: containers, network and volumes go; the images stay, so a
 # second run builds from cache.  Hermetic: the caller's HAUL_*, ST_*, AWS_*,
@@ -55,31 +59,9 @@ no_docker() {
 
 # ---- Docker itself -------------------------------------------------------
 
-DOCKERD_LOG=${HAUL_DOCKERD_LOG:-/var/log/haul-dockerd.log}
-have_compose() { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1; }
-if ! command -v docker >/dev/null 2>&1 || ! have_compose ||
-    { ! docker info >/dev/null 2>&1 && ! command -v dockerd >/dev/null 2>&1; }; then
-    [ "$(id -u)" -eq 0 ] || no_docker "docker or docker-compose is missing and installing them needs root"
-    tests/lib/deps.sh docker.io docker-compose >&2 || no_docker "installing docker.io and docker-compose failed"
-fi
-if ! docker info >/dev/null 2>&1; then
-    [ "$(id -u)" -eq 0 ] || no_docker "no Docker daemon answers, and starting one needs root"
-    info "no Docker daemon answers: starting dockerd (log: $DOCKERD_LOG; it is left running)"
-    setsid dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
-    for _ in $(seq 120); do
-        docker info >/dev/null 2>&1 && break
-        sleep 0.5
-    done
-    if ! docker info >/dev/null 2>&1; then
-        tail -n 15 "$DOCKERD_LOG" 2>/dev/null | sed 's/^/  | /'
-        no_docker "dockerd did not start within 60 s (log: $DOCKERD_LOG)"
-    fi
-fi
-if docker compose version >/dev/null 2>&1; then
-    COMPOSE=(docker compose)
-else
-    COMPOSE=(docker-compose)
-fi
+. docker/docker.sh
+haul_docker_ready || no_docker "$HAUL_DOCKER_WHY"
+COMPOSE=("${HAUL_COMPOSE[@]}")
 info "$(docker version -f 'Docker {{.Server.Version}}' 2>/dev/null), $("${COMPOSE[@]}" version --short 2>/dev/null || "${COMPOSE[@]}" version | head -1) (${COMPOSE[*]})"
 
 # ---- the project ---------------------------------------------------------
@@ -324,6 +306,55 @@ run_job 1
 J1=$JOB_S S1=$SCHED_S
 run_job 4
 J4=$JOB_S S4=$SCHED_S
+
+# ---- 3. the monitoring profile ---------------------------------------------
+
+# serve (the dashboard and /metrics from Redis) and Debian's Prometheus
+# (docker/prometheus) beside the 4 workers, published on the host's
+# loopback on free ports. Prometheus must find every worker replica (DNS)
+# and serve, and its API must show what Redis shows: 4 live workers, the
+# last job's 800 keys done. Spelled with the other Compose when both are
+# there (`docker compose` and `docker-compose`): each spelling runs once.
+if [ "${COMPOSE[0]}" = docker ] && command -v docker-compose >/dev/null 2>&1; then
+    MCOMPOSE=(docker-compose)
+else
+    MCOMPOSE=("${COMPOSE[@]}")
+fi
+mdc() {
+    env HAUL_SERVE_PORT="$SPORT" HAUL_PROMETHEUS_PORT="$PPORT" "${MCOMPOSE[@]}" --env-file "$T/empty.env" \
+        -p "$P" -f "$TOP/compose.yaml" --project-directory "$TOP" --profile monitoring "$@"
+}
+read -r SPORT PPORT < <(/usr/bin/python3 -c '
+import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+t0=$(now)
+if mdc build prometheus >"$T/mon-build.log" 2>&1 && mdc up -d serve prometheus >"$T/mon-up.log" 2>&1; then
+    want_job=$(latest_job)
+    prom() { curl -s --max-time 5 "http://127.0.0.1:$PPORT/api/v1/query" --data-urlencode "query=$1" |
+        /usr/bin/python3 -c 'import json, sys; r = json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "none")' 2>/dev/null; }
+    deadline=$((SECONDS + 120)) got=""
+    while [ $SECONDS -lt $deadline ]; do
+        got="$(prom 'count(up{job="haul-worker"} == 1)') $(prom 'up{job="haul-serve"}') $(prom 'haul_workers_live') $(prom "haul_job_keys_done{job_id=\"$want_job\"}")"
+        [ "$got" = "4 1 4 800" ] && break
+        sleep 2
+    done
+    if [ "$got" = "4 1 4 800" ]; then
+        ok "--profile monitoring (${MCOMPOSE[*]}): Prometheus scrapes the 4 workers and serve; live workers 4, the last job's keys done 800 ($(secs "$t0" "$(now)") s, image build included)"
+    else
+        curl -s --max-time 5 "http://127.0.0.1:$PPORT/api/v1/targets" >"$T/mon-targets.json" 2>&1
+        fail "--profile monitoring: Prometheus saw 'workers up, serve up, live workers, keys done' = '$got', not '4 1 4 800'" "$T/mon-targets.json"
+    fi
+    if curl -s --max-time 5 "http://127.0.0.1:$SPORT/metrics" | grep -q '^haul_queue_tasks{queue="default"} 0$'; then
+        ok "--profile monitoring: serve's /metrics on the host's loopback: the queue empty"
+    else
+        fail "--profile monitoring: serve's /metrics at 127.0.0.1:$SPORT"
+    fi
+else
+    fail "--profile monitoring (${MCOMPOSE[*]}): build or up failed" "$T/mon-up.log"
+    tail -n 20 "$T/mon-build.log" | sed 's/^/  | /'
+fi
 
 info "timings: image build $BUILD_S s ($cache)"
 info "whole demo, up --scale worker=3 --exit-code-from scheduler, store start-up included: $UP_S s"
