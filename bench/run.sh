@@ -281,7 +281,7 @@ if [ -n "$NS_WL" ]; then
 
     ports=("$HAUL_TEST_SWIFT_PORT")
     ngport="" bigport=""
-    if [ -n "$(wl_in w1 w2 w3 enqueue)" ]; then
+    if [ -n "$(wl_in w2 w3 enqueue)" ]; then   # (workload 1 is Swift's alone)
         ngport=$(haul_free_port "$HAUL_TEST_SWIFT_PORT") || exit 2
         BENCH_NETNS=$BENCH_NS_STORE nginx_up "$D/nginx" "$D/objs" "$BENCH_STORE_IP" "$ngport" || die "nginx did not start"
         ports+=("$ngport")
