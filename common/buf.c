@@ -47,6 +47,14 @@ void haul_errf(char *err, const char *fmt, ...)
     va_end(ap);
 }
 
+int haul_hexval(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
 void haul_wipe(void *p, size_t n)
 {
     if (p && n) explicit_bzero(p, n);

@@ -36,6 +36,8 @@ char *haul_strndup(const char *s, size_t n);
  * (explicit_bzero), then (haul_free_secret) free it. NULL ok. */
 void haul_wipe(void *p, size_t n);
 void haul_free_secret(char *s);
+/* The value of one hex digit (either case), or -1. */
+int haul_hexval(int c);
 
 void haul_buf_reserve(haul_buf *b, size_t extra);
 void haul_buf_add(haul_buf *b, const void *p, size_t n);

@@ -76,14 +76,6 @@ static char *dup_unquoted(const char *s, size_t n)
     return n ? haul_strndup(s, n) : NULL;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes an S3 "url"-encoded name in place.
  *
  * With encoding-type=url AWS S3 form-encodes names: UTF-8 bytes as %XX, a
@@ -102,8 +94,8 @@ static int url_decode(char *s)
         if (*r == '+') {
             *w++ = ' ';
         } else if (*r == '%') {
-            int hi = hexval((unsigned char)r[1]);
-            int lo = hi < 0 ? -1 : hexval((unsigned char)r[2]);
+            int hi = haul_hexval((unsigned char)r[1]);
+            int lo = hi < 0 ? -1 : haul_hexval((unsigned char)r[2]);
             if (lo < 0) return -1;
             if (hi == 0 && lo == 0) return -2;
             *w++ = (char)(hi * 16 + lo);

@@ -27,14 +27,6 @@
 /* Longest file worth reading: 64 hex digits and some trailing whitespace. */
 #define KEYFILE_MAX 128
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* Read at most KEYFILE_MAX bytes; *toolong when there was more. */
 static int read_small(int fd, unsigned char *buf, size_t *n, int *toolong)
 {
@@ -92,7 +84,7 @@ int haul_seal_key_load(const char *path, unsigned char key[HAUL_SEAL_KEY_LEN], c
             goto out;
         }
         for (size_t i = 0; i < len; i++) {
-            if (hexval(buf[i]) < 0) {
+            if (haul_hexval(buf[i]) < 0) {
                 /* Say where, never what: the byte may be part of a key. */
                 snprintf(err, HAUL_ERR_LEN, "key file %s: byte %zu is not a hex digit; "
                          KEY_FORMS, path, i);
@@ -100,7 +92,7 @@ int haul_seal_key_load(const char *path, unsigned char key[HAUL_SEAL_KEY_LEN], c
             }
         }
         for (size_t i = 0; i < HAUL_SEAL_KEY_LEN; i++)
-            key[i] = (unsigned char)(hexval(buf[2 * i]) << 4 | hexval(buf[2 * i + 1]));
+            key[i] = (unsigned char)(haul_hexval(buf[2 * i]) << 4 | haul_hexval(buf[2 * i + 1]));
     }
     rc = 0;
     if (st.st_mode & 077) {

@@ -81,19 +81,11 @@ static void to_hex(const unsigned char d[16], char out[33])
     out[32] = '\0';
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes exactly 32 hex digits s[0..32) into d. -1 on any other byte. */
 static int hex32(const char *s, unsigned char d[16])
 {
     for (int i = 0; i < 16; i++) {
-        int hi = hexval((unsigned char)s[2 * i]), lo = hexval((unsigned char)s[2 * i + 1]);
+        int hi = haul_hexval((unsigned char)s[2 * i]), lo = haul_hexval((unsigned char)s[2 * i + 1]);
         if (hi < 0 || lo < 0) return -1;
         d[i] = (unsigned char)(hi << 4 | lo);
     }

@@ -567,20 +567,31 @@ static void setup_easy(worker *w, unit *u)
     (void)w;
 }
 
-/* delete over S3: POST ?delete (DeleteObjects) naming this key and those
- * in u->bulk_keys, with the Content-MD5 S3 requires of it. */
+/* The keys of u's bulk delete in the order sent: its own, then those in
+ * u->bulk_keys; u->bulk_n of them (the caller frees the array). */
+static size_t *bulk_ids(const unit *u)
+{
+    size_t *ids = haul_malloc(u->bulk_n * sizeof *ids), m = 0;
+    ids[m++] = u->idx;
+    for (const wkey *k = u->bulk_keys; k && m < u->bulk_n; k = k->next) ids[m++] = k->idx;
+    return ids;
+}
+
+/* delete over S3: POST ?delete (DeleteObjects) naming the keys of
+ * bulk_ids(), with the Content-MD5 S3 requires of it. */
 static int build_bulk(unit *u, const char *token, const char *surl, char *err)
 {
     const haul_task *t = &u->wt->t;
     char md5[33];
+    size_t *ids = bulk_ids(u);
     haul_buf_reset(&u->reqbody);
     haul_buf_adds(&u->reqbody, "<Delete><Quiet>false</Quiet>");
-    for (wkey *k = NULL;; k = k ? k->next : u->bulk_keys) {
+    for (size_t j = 0; j < u->bulk_n; j++) {
         haul_buf_adds(&u->reqbody, "<Object><Key>");
-        xmltext_escape(&u->reqbody, t->keys[k ? k->idx : u->idx]);
+        xmltext_escape(&u->reqbody, t->keys[ids[j]]);
         haul_buf_adds(&u->reqbody, "</Key></Object>");
-        if (k ? !k->next : !u->bulk_keys) break;
     }
+    free(ids);
     haul_buf_adds(&u->reqbody, "</Delete>");
     if (upload_md5_buf(u->reqbody.p, u->reqbody.len, md5) < 0) {
         snprintf(err, HAUL_ERR_LEN, "this OpenSSL offers no MD5");
@@ -599,22 +610,22 @@ static int build_bulk(unit *u, const char *token, const char *surl, char *err)
     return rc;
 }
 
-/* delete over Swift: POST ?bulk-delete naming this key and those in
- * u->bulk_keys, one "/container/key" a line, URL-encoded (Swift's bulk
- * middleware; the answer in JSON). */
+/* delete over Swift: POST ?bulk-delete naming the keys of bulk_ids(), one
+ * "/container/key" a line, URL-encoded (Swift's bulk middleware; the answer
+ * in JSON). */
 static int build_swift_bulk(unit *u, const char *token, const char *surl, char *err)
 {
     const haul_task *t = &u->wt->t;
+    size_t *ids = bulk_ids(u);
     haul_buf_reset(&u->reqbody);
-    for (wkey *k = NULL;; k = k ? k->next : u->bulk_keys) {
-        size_t i = k ? k->idx : u->idx;
+    for (size_t j = 0; j < u->bulk_n; j++) {
         haul_buf_addc(&u->reqbody, '/');
         haul_uri_encode(&u->reqbody, t->bucket, strlen(t->bucket), 0);
         haul_buf_addc(&u->reqbody, '/');
-        haul_uri_encode(&u->reqbody, t->keys[i], strlen(t->keys[i]), 1);
+        haul_uri_encode(&u->reqbody, t->keys[ids[j]], strlen(t->keys[ids[j]]), 1);
         haul_buf_addc(&u->reqbody, '\n');
-        if (k ? !k->next : !u->bulk_keys) break;
     }
+    free(ids);
     haul_kv q[1] = {{"bulk-delete", ""}};
     haul_kv h[2] = {{"Accept", "application/json"}, {"Content-Type", "text/plain"}};
     return haul_store_request_hdrs(&t->conn, token, surl, "POST", NULL, NULL, q, 1, h, 2, &u->req, err);
@@ -1681,9 +1692,7 @@ static int bulk_over(worker *w, unit *u, CURLcode cc, long http)
         return UNIT_FINISHED;
     }
     /* The keys sent, in order; each unknown until the answer names it. */
-    size_t n = u->bulk_n, *ids = haul_malloc(n * sizeof *ids), m = 0;
-    ids[m++] = u->idx;
-    for (wkey *k = u->bulk_keys; k && m < n; k = k->next) ids[m++] = k->idx;
+    size_t m = u->bulk_n, *ids = bulk_ids(u);
     for (size_t j = 0; j < m; j++)
         haul_result_fail(&u->wt->res[ids[j]], http, "S3 POST ?delete: the answer does not name this key", 1);
     const char *p = u->side.p ? u->side.p : "", *end = p + u->side.len;
@@ -1751,12 +1760,6 @@ static void release_bulk_keys(worker *w, unit *u, int ok, long http, const char 
     }
 }
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-           c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 /* "/container/key" percent-decoded from a name in the bulk answer's
  * Errors, compared with the key's. */
 static int bulk_name_is(const char *name, const char *bucket, const char *key)
@@ -1765,7 +1768,7 @@ static int bulk_name_is(const char *name, const char *bucket, const char *key)
     haul_buf_printf(&want, "/%s/%s", bucket, key);
     for (const char *p = name; *p; p++) {
         int hi, lo;
-        if (*p == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0) {
+        if (*p == '%' && (hi = haul_hexval(p[1])) >= 0 && (lo = haul_hexval(p[2])) >= 0) {
             haul_buf_addc(&got, (char)(hi * 16 + lo));
             p += 2;
         } else {
@@ -1804,7 +1807,6 @@ static void bulk_row(const haul_task *t, size_t i, wresult *r, long http, json_t
 static int swift_bulk_over(worker *w, unit *u, CURLcode cc, long http)
 {
     const haul_task *t = &u->wt->t;
-    wresult *r = &u->wt->res[u->idx];
     char why[HAUL_ERR_LEN] = "";
     json_t *o = NULL, *errs = NULL;
     json_int_t nd = 0, nf = 0;
@@ -1846,8 +1848,9 @@ static int swift_bulk_over(worker *w, unit *u, CURLcode cc, long http)
     if (nf > 0)
         log_info("task %s: %lld of the %zu keys of a bulk delete were gone before it (deleted "
                  "since their HEAD)", t->id, (long long)nf, u->bulk_n);
-    bulk_row(t, u->idx, r, http, errs, counted);
-    for (wkey *k = u->bulk_keys; k; k = k->next) bulk_row(t, k->idx, &u->wt->res[k->idx], http, errs, counted);
+    size_t *ids = bulk_ids(u);
+    for (size_t j = 0; j < u->bulk_n; j++) bulk_row(t, ids[j], &u->wt->res[ids[j]], http, errs, counted);
+    free(ids);
     release_bulk_keys(w, u, 1, http, NULL, 0);
     json_decref(o);
     return UNIT_FINISHED;
