@@ -327,6 +327,7 @@ static int stream_next(worker *w, rstream *s)
     haul_req_header(&s->req, range);
     curl_easy_reset(s->e);
     haul_store_setup(s->e, &t->conn, &s->req);
+    haul_easy_hooks(w, s->e);
     curl_easy_setopt(s->e, CURLOPT_WRITEFUNCTION, stream_write);
     curl_easy_setopt(s->e, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(s->e, CURLOPT_HEADERFUNCTION, stream_header);
@@ -539,7 +540,7 @@ unit *wrange_pump(worker *w)
         r->spawn = 0;
         if (over(r)) return r->lead; /* a stream could not start, and the lead is done */
     }
-    if (w->rwake >= 0) {
+    if (w->rwake >= 0 && w->rhashing) { /* not a read per turn while nothing hashes */
         uint64_t n;
         while (read(w->rwake, &n, sizeof n) > 0) {}
     }

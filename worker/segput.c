@@ -425,6 +425,7 @@ static int stream_next(worker *w, sstream *st)
     haul_req_header(&st->req, "Expect:");
     curl_easy_reset(st->e);
     haul_store_setup(st->e, &t->conn, &st->req);
+    haul_easy_hooks(w, st->e);
     curl_easy_setopt(st->e, CURLOPT_READFUNCTION, part_read);
     curl_easy_setopt(st->e, CURLOPT_READDATA, st);
     curl_easy_setopt(st->e, CURLOPT_SEEKFUNCTION, part_seek);

@@ -185,7 +185,23 @@ typedef struct worker {
     int rwake;           /* ranged: the hashing threads' eventfd; -1: none yet */
     unit *hashing;       /* put: units whose file a thread hashes */
     struct wmetrics *metrics; /* every request counted (metrics.h); NULL: metrics off */
+    /* Given to every easy handle as its CURLOPT_OPENSOCKETFUNCTION and
+     * CURLOPT_CLOSESOCKETFUNCTION (the loop's: it keeps idle connections'
+     * sockets watched, main.c); NULL: curl's own. */
+    curl_opensocket_callback opensocket;
+    curl_closesocket_callback closesocket;
+    void *sockets_ud;
 } worker;
+
+/* The options every easy handle of the worker gets after curl_easy_reset. */
+static inline void haul_easy_hooks(const worker *w, CURL *e)
+{
+    if (!w->opensocket) return;
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, w->opensocket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, w->sockets_ud);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, w->closesocket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, w->sockets_ud);
+}
 
 /* ops.c */
 enum {
