@@ -28,6 +28,7 @@ typedef struct rconn {
     long long backoff_ms;
     wev_timer retry;            /* reconnection */
     int was_up;                 /* connected before: the next connection is a reconnection */
+    haul_buf fmt;               /* send_argv's command, formatted here, kept between uses */
 } rconn;
 
 /* One results transaction: MULTI, the tasks' XADDs and LREMs, the counts,
@@ -116,11 +117,42 @@ static void count_cb(redisAsyncContext *ac, void *reply, void *priv)
     if (c) got_reply(c, reply);
 }
 
+/* "<c><n>\r\n" at p; returns the end. */
+static char *resp_len(char *p, char c, size_t n)
+{
+    char tmp[24];
+    int k = 0;
+    do { tmp[k++] = (char)('0' + n % 10); n /= 10; } while (n);
+    *p++ = c;
+    while (k) *p++ = tmp[--k];
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+/* The command in RESP, formatted into c->fmt (a buffer kept between calls,
+ * not a string allocated for each, as redisAsyncCommandArgv does: a result's
+ * body is copied once less). */
 static int send_argv(rconn *c, redisCallbackFn *cb, void *priv, int argc, const char **argv,
                      const size_t *argl)
 {
     if (!c->up) return -1;
-    if (redisAsyncCommandArgv(c->ac, cb ? cb : count_cb, priv, argc, argv, argl) != REDIS_OK) return -1;
+    size_t total = 16;
+    for (int i = 0; i < argc; i++) total += argl[i] + 24;
+    haul_buf_reset(&c->fmt);
+    haul_buf_reserve(&c->fmt, total);
+    char *p = c->fmt.p;
+    p = resp_len(p, '*', (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        p = resp_len(p, '$', argl[i]);
+        memcpy(p, argv[i], argl[i]);
+        p += argl[i];
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    int rc = redisAsyncFormattedCommand(c->ac, cb ? cb : count_cb, priv, c->fmt.p, (size_t)(p - c->fmt.p));
+    if (c->fmt.cap > (4u << 20)) haul_buf_free(&c->fmt); /* one large body: not kept */
+    if (rc != REDIS_OK) return -1;
     sent(c, 1);
     return 0;
 }
@@ -1186,5 +1218,6 @@ void broker_free(broker *b)
     free(b->store);
     haul_redis_url_free(&b->url);
     haul_buf_free(&b->k1); haul_buf_free(&b->k2); haul_buf_free(&b->k3);
+    haul_buf_free(&b->cmd.fmt); haul_buf_free(&b->take.fmt);
     free(b);
 }
