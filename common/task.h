@@ -118,7 +118,9 @@ typedef struct haul_task {
 #define HAUL_TASK_DRY_RUN       2u /* put, delete: say what would be done, change nothing */
 #define HAUL_TASK_DEEP          4u /* verify: GET and hash the body, not only HEAD */
 #define HAUL_TASK_BULK          8u /* delete over Swift: the store offers bulk delete (its /info) */
-#define HAUL_TASK_FLAGS        15u /* every flag this version knows */
+#define HAUL_TASK_NO_CHECKSUM  16u /* get, sidecar: check the body's length, not its hash
+                                      (--ignore-checksum; verified "none") */
+#define HAUL_TASK_FLAGS        31u /* every flag this version knows */
 
 /* The encoder's rule for args.meta (n entries: name, value, ...), for a
  * scheduler to apply to its options before it makes a job: names of 1 to

@@ -68,6 +68,7 @@ static haul_opt opts[] = {
     {"yes", HAUL_OPT_SET, &cfg.yes, NULL, 0, 1, NULL, NULL, "delete: more than 1000 keys (refused without it)", 0},
     {"manifest", HAUL_OPT_STR, &cfg.manifest, NULL, 0, 0, NULL, "FILE", "verify: a CSV with a header naming key, size (or bytes), md5 -- a put's --out is one", 0},
     {"deep", HAUL_OPT_BOOL, &cfg.deep, "0", 0, 0, NULL, NULL, "verify: GET and hash every body, not only HEAD", 0},
+    {"ignore-checksum", HAUL_OPT_BOOL, &cfg.ignore_checksum, "0", 0, 0, NULL, NULL, "get, sidecar: check each body's length only, not its MD5 (rows say verified none)", 0},
     {"coalesce", HAUL_OPT_BOOL, &cfg.coalesce, "1", 0, 0, NULL, NULL, "fetch a key that occurs several times in a job once, and answer every occurrence", 0},
     {"batch", HAUL_OPT_INT, &cfg.batch, "16", 1, HAUL_TASK_MAX_KEYS, NULL, "N", "keys per task", 0},
     {"max-inline", HAUL_OPT_INT, &cfg.max_inline, "1M", 0, HAUL_MAX_INLINE, NULL, "BYTES", "get: bodies up to this size go in the result (one Redis value and one row: at most 64M); larger to --out-dir", 0},

@@ -27,6 +27,7 @@ typedef struct sched_cfg {
     long long segment_size;
     long long collate, collate_below; /* put --collate SIZE: files below collate_below in zips */
     int skip_existing, dry_run, deep, yes;
+    int ignore_checksum;              /* get, sidecar: no MD5 of the bodies */
     char *listen;                     /* serve: ADDR:PORT */
     long long progress_interval;      /* run, collect: seconds between progress lines
                                          when stderr is not a terminal */

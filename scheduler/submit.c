@@ -865,6 +865,10 @@ int haul_submit_check_opts(const sched_cfg *c, haul_op op, char *err)
                  own[i].ops == (1u << HAUL_OP_PUT | 1u << HAUL_OP_DELETE) ? " and --op delete" : "", name);
         return -1;
     }
+    if (c->ignore_checksum && op != HAUL_OP_GET && op != HAUL_OP_SIDECAR) {
+        snprintf(err, HAUL_ERR_LEN, "--ignore-checksum is for --op get and --op sidecar, not --op %s", name);
+        return -1;
+    }
     if (op < HAUL_OP_PUT) return 0;
     if (c->repeat > 1) {
         snprintf(err, HAUL_ERR_LEN, "--repeat is for the read ops; --op %s does each key once", name);
@@ -983,7 +987,7 @@ haul_submission *haul_submit_start(const sched_cfg *cfg, haul_redis *r, char *er
         s->t.src_dir = haul_strdup(cfg->from_dir); /* exactly as given: the workers read it */
     }
     s->t.flags = (cfg->skip_existing ? HAUL_TASK_SKIP_EXISTING : 0) | (cfg->dry_run ? HAUL_TASK_DRY_RUN : 0) |
-                 (cfg->deep ? HAUL_TASK_DEEP : 0);
+                 (cfg->deep ? HAUL_TASK_DEEP : 0) | (cfg->ignore_checksum ? HAUL_TASK_NO_CHECKSUM : 0);
     if (haul_conn_from_cfg(cfg, &s->t.conn, err) < 0) goto fail;
     if (s->op != HAUL_OP_LIST_BUCKETS) {
         char e2[HAUL_ERR_LEN];

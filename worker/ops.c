@@ -504,7 +504,7 @@ static int plan(worker *w, unit *u)
     haul_etag_kind kind = haul_etag_parse(u->etag.p, u->etag.len, md5, &nparts);
 
     u->planned = 1;
-    if (!haul_md5_available()) return 0;
+    if (!haul_md5_available() || (t->flags & HAUL_TASK_NO_CHECKSUM)) return 0;
     if (u->slo && t->conn.kind == HAUL_STORE_S3)
         return 0; /* an SLO read over S3 (Ceph RGW marks it): no manifest to be had */
     if (u->slo || u->manifest_hdr.len) {

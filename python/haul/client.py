@@ -34,7 +34,8 @@ except ImportError:  # plain lists without pandas
 
 DEFAULTS = dict(queue="default", batch=16, coalesce=True, max_attempts=4, max_inline=1 << 20, out_dir=None,
                 suffixes=".zip", sidecar_ext=".metadata", max_queued=1000, job_ttl=604800, task_ttl=86400,
-                retention=86400, keep_results=False, repeat=1, prefix=None, progress=None)
+                retention=86400, keep_results=False, repeat=1, prefix=None, progress=None,
+                ignore_checksum=False)
 LIMITS = dict(batch=(1, T.MAX_KEYS), max_attempts=(1, 1000), max_inline=(0, T.MAX_INLINE), max_queued=(0, 1 << 30),
               job_ttl=(60, 1 << 40), task_ttl=(60, 1 << 31), retention=(0, 1 << 40), repeat=(1, 1000000))
 READ_OPS = ("list-buckets", "list", "head", "get", "sidecar")
@@ -196,7 +197,10 @@ class Client:
             raise HaulError("--suffixes: more than %d suffixes" % T.SUFFIX_MAX)
         t = T.Task(op=op, conn=store.conn(), bucket=None if op == "list-buckets" else bucket,
                    max_inline=o["max_inline"], out_dir=o["out_dir"], suffixes=sfx, sidecar_ext=o["sidecar_ext"],
-                   max_attempts=o["max_attempts"], queue=o["queue"], id="x:0", job="x")
+                   max_attempts=o["max_attempts"], queue=o["queue"], id="x:0", job="x",
+                   flags=T.FLAG_NO_CHECKSUM if o["ignore_checksum"] else 0)
+        if o["ignore_checksum"] and op not in ("get", "sidecar"):
+            raise HaulError("--ignore-checksum is for --op get and --op sidecar, not --op %s" % op)
         T._encode_check(t)  # a bad option is said before Redis is asked anything
         if not self._key and not self._warned:
             warnings.warn(NO_KEY_WARNING, stacklevel=4)

@@ -41,7 +41,8 @@ FLAG_SKIP_EXISTING = 1
 FLAG_DRY_RUN = 2
 FLAG_DEEP = 4
 FLAG_BULK = 8        # delete over Swift: the store offers bulk delete (main's common/task.h, issue 10)
-FLAGS = 15
+FLAG_NO_CHECKSUM = 16  # get, sidecar: the body's length checked, not its MD5 (--ignore-checksum)
+FLAGS = 31
 
 # conn's strings, in the encoder's order, with the kind they belong to (None: both).
 CONN_STRS = (

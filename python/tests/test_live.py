@@ -79,6 +79,20 @@ def test_run_columns_stream_and_coalescing(client, expected):
     assert [r["key"] for r in rows] == keys[:20] and all(r["status"] == "ok" for r in rows)
 
 
+def test_ignore_checksum(client, expected):
+    """ignore_checksum=True: the worker hashes nothing, and says so (verified
+    none); the bodies are the same. Refused for an op it does not apply to."""
+    zips = [(k, v) for k, v in expected if k.endswith(".zip")][:5]
+    keys = [k + ".metadata" for k, _ in zips]
+    checked = client.run("get", keys, swift(), BUCKET, progress=False)
+    trusted = client.run("get", keys, swift(), BUCKET, ignore_checksum=True, progress=False)
+    assert list(checked["verified"]) == ["md5"] * 5
+    assert list(trusted["verified"]) == ["none"] * 5
+    assert list(trusted["value"]) == list(checked["value"]) == [v for _, v in zips]
+    with pytest.raises(haul.HaulError, match="--ignore-checksum is for --op get and --op sidecar, not --op head"):
+        client.run("head", keys, swift(), BUCKET, ignore_checksum=True, progress=False)
+
+
 def test_clear_tasks_on_a_worker_without_key(expected):
     """Without a key the connection travels in the clear (with the C side's
     warning), and a worker without a key runs it."""

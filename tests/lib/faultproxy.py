@@ -17,6 +17,9 @@ random draw picks some requests for a fault:
     --ptruncate P  forward, answer the status line, the headers (with the full
                    Content-Length) and half of the body, then reset the connection
     --pstall P     sleep --stall-seconds (default 2.5), then forward and answer normally
+    --pflip P      forward, and answer with one byte in the middle of the body flipped,
+                   every header intact (a body corrupted on the way: its ETag no longer
+                   matches; a GET whose status has no body is passed unchanged)
 
     --canned REGEX=CODE:FILE
                    a request whose target (path and query, as sent) matches REGEX is
@@ -110,7 +113,7 @@ class Proxy:
             if not code.isdigit() or not 100 <= int(code) <= 599 or prob < 0:
                 sys.exit("%s: --pcode %r: want CODE=P, e.g. 502=0.05" % (TOOL, spec))
             self.kinds.append((code, prob))
-        self.kinds += [("reset", a.preset), ("truncate", a.ptruncate), ("stall", a.pstall)]
+        self.kinds += [("reset", a.preset), ("truncate", a.ptruncate), ("stall", a.pstall), ("flip", a.pflip)]
         total = sum(p for _, p in self.kinds)
         if any(p < 0 for _, p in self.kinds) or total > 1.0 + 1e-9:
             sys.exit("%s: fault probabilities must be >= 0 and add up to at most 1 (got %g)"
@@ -343,6 +346,10 @@ class Proxy:
             payload = rbody
         out.append("Connection: %s\r\n\r\n" % ("keep-alive" if keep else "close"))
         head = "".join(out).encode("latin-1")
+        if fault == "flip" and payload:
+            b = bytearray(payload)
+            b[len(b) // 2] ^= 0xff
+            payload = bytes(b)
         if fault == "truncate" and payload:
             send(c, head + payload[:len(payload) // 2])
             reset(c)
@@ -471,6 +478,7 @@ def main():
     ap.add_argument("--preset", type=float, default=0.0)
     ap.add_argument("--ptruncate", type=float, default=0.0)
     ap.add_argument("--pstall", type=float, default=0.0)
+    ap.add_argument("--pflip", type=float, default=0.0)
     ap.add_argument("--stall-seconds", type=float, default=2.5)
     ap.add_argument("--retry-after", type=int, default=None,
                     help="add Retry-After: N to injected 429 and 503 answers")

@@ -2329,7 +2329,7 @@ static void meta_odd(haul_task *t) { free(t->meta[3]); t->nmeta = 3; }
 static void srcs_short(haul_task *t) { free(t->srcs[2]); t->nsrcs = 2; }
 static void srcs_empty(haul_task *t) { free(t->srcs[1]); t->srcs[1] = haul_strdup(""); }
 static void srcs_on_get(haul_task *t) { t->op = HAUL_OP_GET; }
-static void bad_flags(haul_task *t) { t->flags = 16; }
+static void bad_flags(haul_task *t) { t->flags = 32; }
 static void counts_off(haul_task *t) { t->member_counts[1] = 3; }
 
 TEST(write_args_refused)
@@ -2344,7 +2344,7 @@ TEST(write_args_refused)
     if ((e = put_refused(srcs_short, "2 entries for 3 keys"))) FAIL_("short: %s", e);
     if ((e = put_refused(srcs_empty, "args.srcs'[1]: empty"))) FAIL_("srcs empty: %s", e);
     if ((e = put_refused(srcs_on_get, "only put reads files"))) FAIL_("get: %s", e);
-    if ((e = put_refused(bad_flags, "unknown flags 0x10"))) FAIL_("flags: %s", e);
+    if ((e = put_refused(bad_flags, "unknown flags 0x20"))) FAIL_("flags: %s", e);
     if ((e = put_refused(counts_off, "args.member_counts adds up to 3"))) FAIL_("counts: %s", e);
 }
 
