@@ -658,10 +658,22 @@ def workload2plain(ctx, a):
     def tofiles(out, outdir):
         return check_get_dir(out, outdir, keys, expected, 'md5')
 
+    # --ignore-checksum: no MD5 of the bodies, as wrk (the bench still checks every body).
+    def inline_nosum(out, _outdir):
+        return check_get_inline(out, keys, expected, 'none')
+
+    def tofiles_nosum(out, outdir):
+        return check_get_dir(out, outdir, keys, expected, 'none')
+
+    nosum = ['--ignore-checksum']
     cs.append(Haul(ctx, 'haul Swift, %s, inline' % workers, [a.client_ns], a.w2_workers, a.w2_conc,
                    swift + get, {}, inline, len(keys), batch=a.w2_batch))
     cs.append(Haul(ctx, 'haul Swift, %s, to files' % workers, [a.client_ns], a.w2_workers, a.w2_conc,
                    swift + get + files, {}, tofiles, len(keys), batch=a.w2_batch))
+    cs.append(Haul(ctx, 'haul Swift, %s, inline, --ignore-checksum' % workers, [a.client_ns], a.w2_workers,
+                   a.w2_conc, swift + get + nosum, {}, inline_nosum, len(keys), batch=a.w2_batch))
+    cs.append(Haul(ctx, 'haul Swift, %s, to files, --ignore-checksum' % workers, [a.client_ns], a.w2_workers,
+                   a.w2_conc, swift + get + files + nosum, {}, tofiles_nosum, len(keys), batch=a.w2_batch))
     cs.append(Haul(ctx, 'haul S3, %s, to files' % workers, [a.client_ns], a.w2_workers, a.w2_conc,
                    ['--s3', a.nginx, '--bucket', a.w2_bucket] + get + files, s3_env(), tofiles,
                    len(keys), batch=a.w2_batch))
@@ -711,6 +723,9 @@ def workload4(ctx, a):
         def tofiles(out, outdir, ks=ks):
             return check_get_dir(out, outdir, ks, expected, 'md5')
 
+        def tofiles_nosum(out, outdir, ks=ks):
+            return check_get_dir(out, outdir, ks, expected, 'none')
+
         cs = []
         if wl == 'w4one':
             def size_only(_outdir, out, n=nbytes):
@@ -737,6 +752,11 @@ def workload4(ctx, a):
                        ['--s3', a.big_url, '--bucket', a.big_bucket, '--op', 'get', '--keys', kfile,
                         '--max-inline', '0', '--out-dir', '{outdir}', '--no-check'],
                        s3_env(), tofiles, len(ks), batch=1, warm=False, nbytes=nbytes))
+        cs.append(Haul(ctx, 'haul S3, %d workers x %d, --ignore-checksum (%s)' % (a.w4_workers, a.w4_conc, what),
+                       [a.client_ns], a.w4_workers, a.w4_conc,
+                       ['--s3', a.big_url, '--bucket', a.big_bucket, '--op', 'get', '--keys', kfile,
+                        '--max-inline', '0', '--out-dir', '{outdir}', '--no-check', '--ignore-checksum'],
+                       s3_env(), tofiles_nosum, len(ks), batch=1, warm=False, nbytes=nbytes))
         argv, env = rclone(a, wl, a.big_url, a.big_bucket, kfile, USER, KEY, 'us-east-1', len(ks),
                            streams=a.w4_streams)
         cs.append(Tool(ctx, 'rclone copy, --transfers %d --multi-thread-streams %d' % (len(ks), a.w4_streams),

@@ -10,7 +10,8 @@
 # workers' CPU per key (utime+stime from /proc before and after) for each run. With
 # PROF_PERF=1, the last run is recorded with `perf record -g` on the workers and the top
 # entries of `perf report --no-children` are printed. Every file's size is checked after a
-# files run. PROF_SCHED_ARGS adds options to the scheduler's run; PROF_TRACE=1 prints, every
+# files run (PROF_PERF_OUT=FILE keeps the perf.data; PROF_REDIS_STATS=1 prints Redis's
+# INFO commandstats per key; PROF_PERF_SCHED=1 profiles the last run's scheduler). PROF_SCHED_ARGS adds options to the scheduler's run; PROF_TRACE=1 prints, every
 # 500 ms of each run, the tasks queued and the bytes unread at nginx and at the workers,
 # Redis's slowest PINGs and slow log, and with PROF_LOG=debug each worker's longest silences. Not part of `make test`: for the closing note's profiles and quick comparisons
 # of two builds (BIN_DIR).
@@ -71,7 +72,7 @@ for r in $(seq "$RUNS"); do
     extra+=(${PROF_SCHED_ARGS:-})
     perfpid=""
     if [ "${PROF_PERF:-0}" = 1 ] && [ "$r" = "$RUNS" ]; then
-        perf record -F 2000 -g -o "$T/perf.data" -p "$(echo $WPIDS | tr ' ' ',')" >/dev/null 2>&1 &
+        perf record -F 2000 ${PROF_PERF_ARGS:--g} -o "$T/perf.data" -p "$(echo $WPIDS | tr ' ' ',')" >/dev/null 2>&1 &
         perfpid=$!
         sleep 0.3
     fi
@@ -84,7 +85,7 @@ for r in $(seq "$RUNS"); do
     fi
     stracepid=""
     if [ "${PROF_STRACE:-0}" = 1 ] && [ "$r" = "$RUNS" ]; then
-        strace -c -f -o "$T/strace.txt" -p "${WPIDS%% *}" -p "$(echo $WPIDS | cut -d' ' -f2)" 2>/dev/null &
+        strace ${PROF_STRACE_ARGS:--c} -f -o "$T/strace.txt" -p "$(echo $WPIDS | cut -d" " -f1)" -p "$(echo $WPIDS | cut -d" " -f2)" 2>/dev/null &
         stracepid=$!
         sleep 0.5
     fi
@@ -116,7 +117,11 @@ except BaseException: pass' "$RP" >"$T/ping.$r" 2>/dev/null &
     fi
     c0=$(cpu_of $WPIDS)
     t0=$(date +%s.%N)
-    ST_AUTH="$BENCH_NGINX_ST_AUTH" ST_USER=u ST_KEY=k "$BIN/haul-scheduler" "${args[@]}" "${extra[@]}" \
+    wrap=()
+    if [ "${PROF_PERF_SCHED:-0}" = 1 ] && [ "$r" = "$RUNS" ]; then
+        wrap=(perf record -F 2000 -g -o "$T/sched.perf" --)
+    fi
+    ST_AUTH="$BENCH_NGINX_ST_AUTH" ST_USER=u ST_KEY=k "${wrap[@]}" "$BIN/haul-scheduler" "${args[@]}" "${extra[@]}" \
         --out "$T/out.csv" 2>"$T/sched.err"
     rc=$?
     t1=$(date +%s.%N)
@@ -143,7 +148,7 @@ except BaseException: pass' "$RP" >"$T/ping.$r" 2>/dev/null &
         redis-cli -p "$RP" slowlog reset >/dev/null
     fi
     [ -n "$perfpid" ] && { kill -INT "$perfpid"; wait "$perfpid" 2>/dev/null; }
-    [ -n "$stracepid" ] && { kill -INT "$stracepid"; wait "$stracepid" 2>/dev/null; head -25 "$T/strace.txt"; }
+    [ -n "$stracepid" ] && { kill -INT "$stracepid"; wait "$stracepid" 2>/dev/null; head -25 "$T/strace.txt"; [ -n "${PROF_STRACE_OUT:-}" ] && cp "$T/strace.txt" "$PROF_STRACE_OUT"; }
     if [ -n "$statpid" ]; then
         kill -INT "$statpid"; wait "$statpid" 2>/dev/null
         awk -F, -v n="$N" '$3 ~ /instructions/ {printf "  %s per key: %.0f\n", $3, $1 / n}' "$T/stat.txt"
@@ -158,7 +163,18 @@ print("exit %s ok rows %s%s  %.2f s  %.0f keys/s  worker CPU %.1f us/key" % (
     sys.argv[7], sys.argv[8], sys.argv[9], t1 - t0, n / (t1 - t0), (c1 - c0) / tick / n * 1e6))
 PY
 done
+if [ "${PROF_REDIS_STATS:-0}" = 1 ]; then
+    echo "-- Redis: calls and usec per call, all runs (INFO commandstats)"
+    redis-cli -p "$RP" info commandstats | tr -d '\r' | grep '^cmdstat' | sed 's/cmdstat_//; s/:calls=/ /; s/,usec=/ /; s/,usec_per_call=/ /' |
+        awk -v n="$((N * RUNS))" '{printf "  %-16s %9d calls %8.2f per key %8.1f us total/key\n", $1, $2, $2 / n, $3 / n}' | sort -k6 -rn | head -12
+fi
+if [ -f "$T/sched.perf" ]; then
+    echo "-- the scheduler, by function"
+    perf report -i "$T/sched.perf" --no-children --sort dso,sym --percent-limit 0.7 --stdio -g none 2>/dev/null |
+        grep -E '^ +[0-9.]+%' | head -${PROF_TOP:-30}
+fi
 if [ -f "$T/perf.data" ]; then
+    [ -n "${PROF_PERF_OUT:-}" ] && cp "$T/perf.data" "$PROF_PERF_OUT"
     echo "-- by object"
     perf report -i "$T/perf.data" --no-children --sort dso --stdio 2>/dev/null |
         grep -E '^ +[0-9.]+%' | head -12
@@ -166,4 +182,4 @@ if [ -f "$T/perf.data" ]; then
     perf report -i "$T/perf.data" --no-children --sort dso,sym --percent-limit 0.7 --stdio -g none 2>/dev/null |
         grep -E '^ +[0-9.]+%' | head -${PROF_TOP:-30}
 fi
-grep -v '^$' "$T/worker.log" | head -5
+cat "$T"/worker.log.* 2>/dev/null | grep -v '^$' | head -5
