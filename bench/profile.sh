@@ -121,7 +121,8 @@ except BaseException: pass' "$RP" >"$T/ping.$r" 2>/dev/null &
     if [ "${PROF_PERF_SCHED:-0}" = 1 ] && [ "$r" = "$RUNS" ]; then
         wrap=(perf record -F 2000 -g -o "$T/sched.perf" --)
     fi
-    ST_AUTH="$BENCH_NGINX_ST_AUTH" ST_USER=u ST_KEY=k "${wrap[@]}" "$BIN/haul-scheduler" "${args[@]}" "${extra[@]}" \
+    ST_AUTH="$BENCH_NGINX_ST_AUTH" ST_USER=u ST_KEY=k "${wrap[@]}" /usr/bin/time -o "$T/sched.time" -f '%U %S' \
+        "$BIN/haul-scheduler" "${args[@]}" "${extra[@]}" \
         --out "$T/out.csv" 2>"$T/sched.err"
     rc=$?
     t1=$(date +%s.%N)
@@ -156,11 +157,15 @@ except BaseException: pass' "$RP" >"$T/ping.$r" 2>/dev/null &
     okrows=$(grep -c ',ok,200,' "$T/out.csv")
     files=""
     if [ "$MODE" = files ]; then files=" files=$(find "$OUT/d" -type f | wc -l)"; fi
-    python3 - "$t0" "$t1" "$c0" "$c1" "$TICK" "$N" "$rc" "$okrows" "$files" <<'PY'
+    python3 - "$t0" "$t1" "$c0" "$c1" "$TICK" "$N" "$rc" "$okrows" "$files" "$(tail -1 "$T/sched.time")" <<'PY'
 import sys
 t0, t1, c0, c1, tick, n = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-print("exit %s ok rows %s%s  %.2f s  %.0f keys/s  worker CPU %.1f us/key" % (
-    sys.argv[7], sys.argv[8], sys.argv[9], t1 - t0, n / (t1 - t0), (c1 - c0) / tick / n * 1e6))
+try:
+    sched = sum(float(x) for x in sys.argv[10].split()) / n * 1e6
+except ValueError:
+    sched = float("nan")
+print("exit %s ok rows %s%s  %.2f s  %.0f keys/s  worker CPU %.1f us/key  scheduler %.1f us/key" % (
+    sys.argv[7], sys.argv[8], sys.argv[9], t1 - t0, n / (t1 - t0), (c1 - c0) / tick / n * 1e6, sched))
 PY
 done
 if [ "${PROF_REDIS_STATS:-0}" = 1 ]; then

@@ -211,6 +211,10 @@ redisContext *haul_redis_connect(const char *url, double timeout_s, char *err)
         goto fail;
     }
     redisSetTimeout(c, tv);
+    /* hiredis frees its read buffer each time it empties above 16 KiB, and
+     * grows it again for the next reply (a collector's XREAD of 64 inline
+     * bodies is a megabyte): keep up to 4 MiB of it instead. */
+    c->reader->maxbuf = 4u << 20;
     if (u.pass) {
         if (u.user) r = haul_redis_cmd(c, e2, "AUTH %s %s", u.user, u.pass);
         else r = haul_redis_cmd(c, e2, "AUTH %s", u.pass);

@@ -517,6 +517,9 @@ static void conn_start(broker *b, rconn *c)
         wev_timer_start(b->l, &c->retry, c->backoff_ms);
         return;
     }
+    /* hiredis frees its read buffer each time it empties above 16 KiB, and
+     * grows it again for the next reply: keep up to 1 MiB of it instead. */
+    ac->c.reader->maxbuf = 1u << 20;
     ac->data = c;
     wev_redis_attach(b->l, ac);
     redisAsyncSetConnectCallback(ac, on_connect);
