@@ -168,6 +168,7 @@ print("exit %s ok rows %s%s  %.2f s  %.0f keys/s  worker CPU %.1f us/key  schedu
     sys.argv[7], sys.argv[8], sys.argv[9], t1 - t0, n / (t1 - t0), (c1 - c0) / tick / n * 1e6, sched))
 PY
 done
+echo "workers' peak RSS (VmHWM): $(for p in $WPIDS; do awk '/VmHWM/ {printf "%.1f MB ", $2 / 1024}' "/proc/$p/status"; done)"
 if [ "${PROF_REDIS_STATS:-0}" = 1 ]; then
     echo "-- Redis: calls and usec per call, all runs (INFO commandstats)"
     redis-cli -p "$RP" info commandstats | tr -d '\r' | grep '^cmdstat' | sed 's/cmdstat_//; s/:calls=/ /; s/,usec=/ /; s/,usec_per_call=/ /' |

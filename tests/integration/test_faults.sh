@@ -342,6 +342,31 @@ if [ $rc -eq 2 ] && grep -q -- '--ignore-checksum is for --op get and --op sidec
     ok "--ignore-checksum with --op head: refused with a sentence, exit 2"
 else fail "--ignore-checksum with --op head (exit $rc)" "$T/f3.err"; fi
 
+# (g) The store named by a host name, not an address: each worker resolves it (curl's
+# threaded resolver watches a socketpair it closes itself, and the connection opened next
+# takes its descriptor number), and resets close connections all along, so the workers'
+# watchers of curl's sockets are dropped and made again many times. The machine's own name
+# is used where it resolves to a loopback address (no /etc/hosts is changed).
+HN=$(hostname)
+if getent ahostsv4 "$HN" 2>/dev/null | awk '{print $1}' | grep -q '^127\.'; then
+    start_proxy byname --preset 0.1 --p503 0.05
+    env ST_AUTH="http://$HN:$FP_PORT/auth/v1.0" ST_USER=test:tester ST_KEY=testing timeout 120 \
+        "$SCHED" run --redis "$R" --swift --container "$BUCKET" --prefix dummy --op sidecar --repeat 10 \
+        --no-coalesce --max-attempts 10 --format jsonl --out "$T/g.jsonl" 2>"$T/g.err"
+    rc=$?
+    stop_proxy
+    JOBS+=("$(jobof "$T/g.err")")
+    nres=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["faults"].get("reset", 0))' "$T/fp-byname.json")
+    # A watcher left on a descriptor that was closed and reused shows as a failed epoll_ctl.
+    nerr=$(cat "$T"/worker*.log | grep -c "epoll_ctl")
+    if [ $rc -eq 0 ] && [ "$nres" -gt 5 ] && [ "$nerr" -eq 0 ] \
+       && $PY tests/lib/check_results.py "$T/g.jsonl" "$T/data/notebook-expected.tsv" 10 >"$T/g.check"; then
+        ok "(g) the store as http://$HN:PORT (resolved by each worker), $nres connections reset: 800 answers correct, no epoll_ctl error logged"
+    else fail "(g) the store by host name (exit $rc, $nres resets, $nerr epoll_ctl errors logged)" "$T/g.check"; tail -3 "$T/g.err"; fi
+else
+    echo "skip (g): this machine's name $HN does not resolve to a loopback address"
+fi
+
 # The workers' own retry counters (logged when they stop) equal the streams' sum of tries-1.
 stop_workers
 wretries=$(grep -ho 'keys done, [0-9]* retries' "$T"/worker*.log | awk '{s += $3} END {print s + 0}')
