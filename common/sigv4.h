@@ -20,8 +20,9 @@
  *                  is encoded twice: once into the URL, then once more as the
  *                  service re-encodes what arrived on the wire.
  *
- * Secrets: the secret key is only used to derive the signing key, whose bytes
- * are wiped before haul_sigv4_sign() returns; it never appears in err. */
+ * Secrets: the secret key is only used to derive the signing key, which is
+ * kept in memory for the next request with the same credentials, day,
+ * region and service (haul_sigv4_cache_clear); neither appears in err. */
 #ifndef HAUL_SIGV4_H
 #define HAUL_SIGV4_H
 
@@ -73,6 +74,9 @@ typedef struct haul_sigv4_out {
  * x-amz-content-sha256 header, when signed, equal to payload_hash. */
 int haul_sigv4_sign(const haul_sigv4_req *r, haul_sigv4_out *out, char *err);
 void haul_sigv4_out_free(haul_sigv4_out *o); /* NULL ok; leaves *o zeroed */
+/* Signing keys are kept for the last few (secret, day, region, service),
+ * found by a SHA-256 of the four; this wipes them (at exit, and in tests). */
+void haul_sigv4_cache_clear(void);
 
 /* Lowercase hex SHA-256 of p[0..n). */
 void haul_sha256_hex(const void *p, size_t n, char out[65]);

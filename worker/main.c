@@ -775,6 +775,7 @@ int main(int argc, char **argv)
     wmetrics_free(L.metrics);
     wev_free(L.ev);
     haul_swift_cache_clear();
+    haul_sigv4_cache_clear();
     curl_global_cleanup();
     haul_rowmac_free(mac);
     haul_wipe(keybuf, sizeof keybuf);

@@ -565,6 +565,58 @@ TEST(test_s3_get_object_range)
         "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"));
 }
 
+/* The signing key is kept per (secret, day, region, service): signatures
+ * with another secret, region or day in between -- more of them than the
+ * cache holds -- are each what a cold cache gives. */
+static int sig_of(const char *secret, const char *region, const char *date, char out[65])
+{
+    const haul_kv h[] = {
+        { "Host", S3_HOST }, { "Range", "bytes=0-9" },
+        { "x-amz-content-sha256", EMPTY_SHA256 }, { "x-amz-date", date },
+    };
+    haul_sigv4_req r = s3_req("GET", "/test.txt", NULL, 0, h, N(h), EMPTY_SHA256);
+    haul_sigv4_out o;
+    char err[HAUL_ERR_LEN];
+    r.secret_key = secret;
+    r.region = region;
+    r.amz_date = date;
+    if (haul_sigv4_sign(&r, &o, err) != 0) {
+        printf("  %s\n", err);
+        return -1;
+    }
+    memcpy(out, o.signature, 65);
+    haul_sigv4_out_free(&o);
+    return 0;
+}
+
+TEST(test_signing_key_cache)
+{
+    static const char *secrets[] = {S3_SK, "another secret", "a third", "a fourth", "a fifth", "a sixth"};
+    static const char *regions[] = {"us-east-1", "eu-west-1"};
+    static const char *dates[] = {S3_DATE, "20130525T000000Z"};
+    char cold[6][2][2][65], warm[65];
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 2; j++)
+            for (int k = 0; k < 2; k++) {
+                haul_sigv4_cache_clear();
+                ASSERT_EQ(sig_of(secrets[i], regions[j], dates[k], cold[i][j][k]), 0);
+            }
+    ASSERT_STREQ(cold[0][0][0], "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+    for (int i = 0; i < 6; i++) /* every one differs from the first */
+        for (int j = 0; j < 2; j++)
+            for (int k = 0; k < 2; k++)
+                if (i || j || k) ASSERT(strcmp(cold[i][j][k], cold[0][0][0]) != 0);
+    haul_sigv4_cache_clear();
+    for (int round = 0; round < 3; round++)
+        for (int n = 0; n < 24; n++) {
+            int i = (n * 5 + round) % 6, j = n % 2, k = (n / 2) % 2;
+            ASSERT_EQ(sig_of(secrets[i], regions[j], dates[k], warm), 0);
+            ASSERT_STREQ(warm, cold[i][j][k]);
+            ASSERT_EQ(sig_of(secrets[0], regions[0], dates[0], warm), 0); /* kept hot */
+            ASSERT_STREQ(warm, cold[0][0][0]);
+        }
+}
+
 TEST(test_s3_put_object)
 {
     char body_hash[65];
@@ -939,6 +991,7 @@ int main(void)
     RUN(test_suite_get_slashes);
 
     RUN(test_s3_get_object_range);
+    RUN(test_signing_key_cache);
     RUN(test_s3_put_object);
     RUN(test_s3_get_bucket_lifecycle);
     RUN(test_s3_get_bucket_list_objects);
