@@ -15,6 +15,7 @@
 #include "queue.h"
 
 #define READBACK (1u << 20)   /* bytes read back from the file per read */
+#define STREAM_BUFFER (128L << 10) /* a ranged stream's receive buffer (curl's default: 16 KiB) */
 
 typedef struct wpart {
     long long off, len;
@@ -328,6 +329,9 @@ static int stream_next(worker *w, rstream *s)
     curl_easy_reset(s->e);
     haul_store_setup(s->e, &t->conn, &s->req);
     haul_easy_hooks(w, s->e);
+    /* A part is megabytes: read it in larger pieces than curl's 16 KiB (as
+     * the curl tool does), a system call each way per piece. */
+    curl_easy_setopt(s->e, CURLOPT_BUFFERSIZE, (long)STREAM_BUFFER);
     curl_easy_setopt(s->e, CURLOPT_WRITEFUNCTION, stream_write);
     curl_easy_setopt(s->e, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(s->e, CURLOPT_HEADERFUNCTION, stream_header);
