@@ -264,6 +264,11 @@ static int check_write_args(const haul_task *t, char *err)
                   t->flags & ~HAUL_TASK_FLAGS);
         return -1;
     }
+    if ((t->flags & HAUL_TASK_NO_CHECKSUM) && t->op != HAUL_OP_GET && t->op != HAUL_OP_SIDECAR) {
+        field_err(err, "args.flags", -1, "NO_CHECKSUM (16) on op '%s' (only get and sidecar hash bodies)",
+                  haul_op_str(t->op));
+        return -1;
+    }
     if (t->op == HAUL_OP_PUT && t->nsrcs != t->nkeys) {
         field_err(err, "args.srcs", -1, "%zu entries for %zu keys (put needs one file per key)",
                   t->nsrcs, t->nkeys);

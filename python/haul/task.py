@@ -277,6 +277,12 @@ def bucket_check(name, virtual_host=False):
     return None
 
 
+def _check_no_checksum(t):
+    """common/task.c check_write_args(): NO_CHECKSUM only where bodies are hashed."""
+    if t.flags & FLAG_NO_CHECKSUM and t.op not in ("get", "sidecar"):
+        raise field_err("args.flags", None, "NO_CHECKSUM (16) on op '%s' (only get and sidecar hash bodies)" % t.op)
+
+
 def _encode_check(t):
     _check_str("id", None, t.id, STR_MAX, True)
     _check_str("job", None, t.job, STR_MAX, True)
@@ -319,6 +325,7 @@ def _encode_check(t):
         _check_str("args.members", i, x, STR_MAX, True)
     if t.flags & ~FLAGS:
         raise field_err("args.flags", None, "unknown bits 0x%x" % (t.flags & ~FLAGS))
+    _check_no_checksum(t)
     if t.op == "put" and len(t.srcs) != len(t.keys):
         raise field_err("args.srcs", None, "%d entries for %d keys" % (len(t.srcs), len(t.keys)))
     if t.op != "put" and t.srcs:
@@ -659,6 +666,7 @@ def decode(data, key=None):
     t.flags = _ruint("args.flags", a.get("flags", 0), 0xffffffff)
     if t.flags & ~FLAGS:
         raise field_err("args.flags", None, "unknown bits 0x%x" % (t.flags & ~FLAGS))
+    _check_no_checksum(t)
     sizes = a.get("sizes", [])
     if not isinstance(sizes, list):
         raise field_err("args.sizes", None, "expected an array, got %s" % _tname(sizes))

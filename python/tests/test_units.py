@@ -183,3 +183,21 @@ def test_submission_pauses_when_redis_is_out_of_memory():
     r.oom = False
     assert s.step() is True and s.waiting is None and len(r.pushed) == 2
     assert [T.decode(x).keys for x in r.pushed] == [["a", "b"], ["c"]]
+
+
+def test_no_checksum_only_for_get_and_sidecar():
+    """NO_CHECKSUM (--ignore-checksum) on an op that hashes no body is refused,
+    encoding and decoding, as common/task.c does."""
+    import msgpack
+    t = T.Task(op="head", conn={"kind": "s3", "endpoint": "http://127.0.0.1:1", "region": "us-east-1",
+                                "access_key": "a", "secret_key": "s"},
+               bucket="b", keys=["k"], id="j:0", job="j", flags=T.FLAG_NO_CHECKSUM)
+    with pytest.raises(T.TaskError, match=r"NO_CHECKSUM \(16\) on op 'head'"):
+        T.encode(t)
+    t.op = "get"
+    raw = T.encode(t)
+    assert T.decode(raw).flags == T.FLAG_NO_CHECKSUM
+    doc = msgpack.unpackb(raw, raw=False)
+    doc["op"] = "head"
+    with pytest.raises(T.TaskError, match=r"NO_CHECKSUM \(16\) on op 'head'"):
+        T.decode(msgpack.packb(doc, use_bin_type=True))

@@ -2330,6 +2330,7 @@ static void srcs_short(haul_task *t) { free(t->srcs[2]); t->nsrcs = 2; }
 static void srcs_empty(haul_task *t) { free(t->srcs[1]); t->srcs[1] = haul_strdup(""); }
 static void srcs_on_get(haul_task *t) { t->op = HAUL_OP_GET; }
 static void bad_flags(haul_task *t) { t->flags = 32; }
+static void nosum_on_put(haul_task *t) { t->flags = HAUL_TASK_NO_CHECKSUM; }
 static void counts_off(haul_task *t) { t->member_counts[1] = 3; }
 
 TEST(write_args_refused)
@@ -2345,6 +2346,7 @@ TEST(write_args_refused)
     if ((e = put_refused(srcs_empty, "args.srcs'[1]: empty"))) FAIL_("srcs empty: %s", e);
     if ((e = put_refused(srcs_on_get, "only put reads files"))) FAIL_("get: %s", e);
     if ((e = put_refused(bad_flags, "unknown flags 0x20"))) FAIL_("flags: %s", e);
+    if ((e = put_refused(nosum_on_put, "NO_CHECKSUM (16) on op 'put'"))) FAIL_("nosum: %s", e);
     if ((e = put_refused(counts_off, "args.member_counts adds up to 3"))) FAIL_("counts: %s", e);
 }
 
@@ -2375,6 +2377,18 @@ TEST(write_args_refused_on_decode)
     v[0] = 'G';
     e = decode_raw(b.p, b.len, &d);
     ASSERT(e && strstr(e, "args.md5s'[2]: not 32 lowercase hex digits"));
+    haul_buf_free(&b);
+    haul_task_clear(&t);
+
+    /* A put whose flags were changed in Redis to NO_CHECKSUM (2 -> 16). */
+    full_put(&t);
+    t.flags = HAUL_TASK_DRY_RUN;
+    ASSERT_EQ(haul_task_encode(&t, &b, err), 0);
+    v = memmem(b.p, b.len, "\xa5" "flags\x02", 7);
+    ASSERT(v != NULL);
+    v[6] = 0x10;
+    e = decode_raw(b.p, b.len, &d);
+    ASSERT(e && strstr(e, "NO_CHECKSUM (16) on op 'put'"));
     haul_buf_free(&b);
     haul_task_clear(&t);
 }
