@@ -538,9 +538,7 @@ static int plan(worker *w, unit *u)
 static void setup_easy(worker *w, unit *u)
 {
     const haul_task *t = &u->wt->t;
-    curl_easy_reset(u->e);
-    haul_store_setup(u->e, &t->conn, &u->req);
-    haul_easy_hooks(w, u->e);
+    haul_easy_prepare(w, u->e, &t->conn, &u->req);
     curl_easy_setopt(u->e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(u->e, CURLOPT_WRITEDATA, u);
     curl_easy_setopt(u->e, CURLOPT_HEADERFUNCTION, header_cb);

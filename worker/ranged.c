@@ -326,9 +326,7 @@ static int stream_next(worker *w, rstream *s)
     }
     snprintf(range, sizeof range, "Range: bytes=%lld-%lld", pt->off + pt->got, pt->off + pt->len - 1);
     haul_req_header(&s->req, range);
-    curl_easy_reset(s->e);
-    haul_store_setup(s->e, &t->conn, &s->req);
-    haul_easy_hooks(w, s->e);
+    haul_easy_prepare(w, s->e, &t->conn, &s->req);
     /* A part is megabytes: read it in larger pieces than curl's 16 KiB (as
      * the curl tool does), a system call each way per piece. */
     curl_easy_setopt(s->e, CURLOPT_BUFFERSIZE, (long)STREAM_BUFFER);

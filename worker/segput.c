@@ -423,9 +423,7 @@ static int stream_next(worker *w, sstream *st)
         return -1;
     }
     haul_req_header(&st->req, "Expect:");
-    curl_easy_reset(st->e);
-    haul_store_setup(st->e, &t->conn, &st->req);
-    haul_easy_hooks(w, st->e);
+    haul_easy_prepare(w, st->e, &t->conn, &st->req);
     curl_easy_setopt(st->e, CURLOPT_READFUNCTION, part_read);
     curl_easy_setopt(st->e, CURLOPT_READDATA, st);
     curl_easy_setopt(st->e, CURLOPT_SEEKFUNCTION, part_seek);

@@ -193,9 +193,13 @@ typedef struct worker {
     void *sockets_ud;
 } worker;
 
-/* The options every easy handle of the worker gets after curl_easy_reset. */
-static inline void haul_easy_hooks(const worker *w, CURL *e)
+/* An easy handle made ready for req: reset, the store's options
+ * (haul_store_setup), and the socket callbacks every handle of the worker
+ * gets. The caller adds its own callbacks. */
+static inline void haul_easy_prepare(const worker *w, CURL *e, const haul_conn *c, const haul_req *req)
 {
+    curl_easy_reset(e);
+    haul_store_setup(e, c, req);
     if (!w->opensocket) return;
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, w->opensocket);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, w->sockets_ud);
