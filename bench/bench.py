@@ -652,30 +652,21 @@ def workload2plain(ctx, a):
     get = ['--op', 'get', '--no-check', '--keys', keysfile]
     files = ['--max-inline', '0', '--out-dir', '{outdir}']
 
-    def inline(out, _outdir):
-        return check_get_inline(out, keys, expected, 'md5')
+    def inline(verified):
+        return lambda out, _outdir: check_get_inline(out, keys, expected, verified)
 
-    def tofiles(out, outdir):
-        return check_get_dir(out, outdir, keys, expected, 'md5')
+    def tofiles(verified):
+        return lambda out, outdir: check_get_dir(out, outdir, keys, expected, verified)
 
-    # --ignore-checksum: no MD5 of the bodies, as wrk (the bench still checks every body).
-    def inline_nosum(out, _outdir):
-        return check_get_inline(out, keys, expected, 'none')
-
-    def tofiles_nosum(out, outdir):
-        return check_get_dir(out, outdir, keys, expected, 'none')
-
-    nosum = ['--ignore-checksum']
-    cs.append(Haul(ctx, 'haul Swift, %s, inline' % workers, [a.client_ns], a.w2_workers, a.w2_conc,
-                   swift + get, {}, inline, len(keys), batch=a.w2_batch))
-    cs.append(Haul(ctx, 'haul Swift, %s, to files' % workers, [a.client_ns], a.w2_workers, a.w2_conc,
-                   swift + get + files, {}, tofiles, len(keys), batch=a.w2_batch))
-    cs.append(Haul(ctx, 'haul Swift, %s, inline, --ignore-checksum' % workers, [a.client_ns], a.w2_workers,
-                   a.w2_conc, swift + get + nosum, {}, inline_nosum, len(keys), batch=a.w2_batch))
-    cs.append(Haul(ctx, 'haul Swift, %s, to files, --ignore-checksum' % workers, [a.client_ns], a.w2_workers,
-                   a.w2_conc, swift + get + files + nosum, {}, tofiles_nosum, len(keys), batch=a.w2_batch))
+    # Then each again with --ignore-checksum: no MD5 of the bodies, as wrk (the bench still
+    # checks every body).
+    for suffix, extra, verified in (('', [], 'md5'), (', --ignore-checksum', ['--ignore-checksum'], 'none')):
+        cs.append(Haul(ctx, 'haul Swift, %s, inline%s' % (workers, suffix), [a.client_ns], a.w2_workers,
+                       a.w2_conc, swift + get + extra, {}, inline(verified), len(keys), batch=a.w2_batch))
+        cs.append(Haul(ctx, 'haul Swift, %s, to files%s' % (workers, suffix), [a.client_ns], a.w2_workers,
+                       a.w2_conc, swift + get + files + extra, {}, tofiles(verified), len(keys), batch=a.w2_batch))
     cs.append(Haul(ctx, 'haul S3, %s, to files' % workers, [a.client_ns], a.w2_workers, a.w2_conc,
-                   ['--s3', a.nginx, '--bucket', a.w2_bucket] + get + files, s3_env(), tofiles,
+                   ['--s3', a.nginx, '--bucket', a.w2_bucket] + get + files, s3_env(), tofiles('md5'),
                    len(keys), batch=a.w2_batch))
     cs += cli_rows(ctx, a, 'w2plain', a.nginx, a.w2_bucket, keys, expected, USER, KEY, 'us-east-1', conc,
                    a.rclone_keys, a.aws_keys, a.aws_bucket, a.tool_runs)
@@ -720,11 +711,8 @@ def workload4(ctx, a):
         what = '%d object%s, %s' % (len(ks), 's' if len(ks) > 1 else '', human(nbytes))
         kfile = write_keys(os.path.join(a.work, '%s-keys.txt' % wl), ks)
 
-        def tofiles(out, outdir, ks=ks):
-            return check_get_dir(out, outdir, ks, expected, 'md5')
-
-        def tofiles_nosum(out, outdir, ks=ks):
-            return check_get_dir(out, outdir, ks, expected, 'none')
+        def tofiles(verified, ks=ks):
+            return lambda out, outdir: check_get_dir(out, outdir, ks, expected, verified)
 
         cs = []
         if wl == 'w4one':
@@ -747,16 +735,12 @@ def workload4(ctx, a):
                            ['curl', '-sS', '--fail', '--create-dirs', '-o', '{outdir}/' + ks[0],
                             '%s/%s/%s' % (a.big_url, a.big_bucket, ks[0])],
                            tool_env({}), ks, expected, nbytes=nbytes))
-        cs.append(Haul(ctx, 'haul S3, %d workers x %d (%s)' % (a.w4_workers, a.w4_conc, what),
-                       [a.client_ns], a.w4_workers, a.w4_conc,
-                       ['--s3', a.big_url, '--bucket', a.big_bucket, '--op', 'get', '--keys', kfile,
-                        '--max-inline', '0', '--out-dir', '{outdir}', '--no-check'],
-                       s3_env(), tofiles, len(ks), batch=1, warm=False, nbytes=nbytes))
-        cs.append(Haul(ctx, 'haul S3, %d workers x %d, --ignore-checksum (%s)' % (a.w4_workers, a.w4_conc, what),
-                       [a.client_ns], a.w4_workers, a.w4_conc,
-                       ['--s3', a.big_url, '--bucket', a.big_bucket, '--op', 'get', '--keys', kfile,
-                        '--max-inline', '0', '--out-dir', '{outdir}', '--no-check', '--ignore-checksum'],
-                       s3_env(), tofiles_nosum, len(ks), batch=1, warm=False, nbytes=nbytes))
+        for suffix, extra, verified in (('', [], 'md5'), (', --ignore-checksum', ['--ignore-checksum'], 'none')):
+            cs.append(Haul(ctx, 'haul S3, %d workers x %d%s (%s)' % (a.w4_workers, a.w4_conc, suffix, what),
+                           [a.client_ns], a.w4_workers, a.w4_conc,
+                           ['--s3', a.big_url, '--bucket', a.big_bucket, '--op', 'get', '--keys', kfile,
+                            '--max-inline', '0', '--out-dir', '{outdir}', '--no-check'] + extra,
+                           s3_env(), tofiles(verified), len(ks), batch=1, warm=False, nbytes=nbytes))
         argv, env = rclone(a, wl, a.big_url, a.big_bucket, kfile, USER, KEY, 'us-east-1', len(ks),
                            streams=a.w4_streams)
         cs.append(Tool(ctx, 'rclone copy, --transfers %d --multi-thread-streams %d' % (len(ks), a.w4_streams),
