@@ -17,6 +17,7 @@ Every run's answers are checked before its time counts; a run with a wrong answe
 reported and not counted.
 """
 import argparse
+import atexit
 import csv
 import hashlib
 import json
@@ -30,6 +31,9 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
+from cpucap import CpuCap, CpuCapError  # noqa: E402 (bench/lib is not a package)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
@@ -460,6 +464,25 @@ class Wrk:
         return {'seconds': s, 'cpu': cpu, 'keys': n, 'ok': True, 'problem': ''}
 
 
+class Capped:
+    """A contender whose runs (and warm-ups) happen with the store held to `cores` of one core
+    by `cap` (bench/lib/cpucap.py); between runs the store is free.  Everything else -- name,
+    warm, max_runs, start, stop -- is the wrapped contender's."""
+
+    def __init__(self, c, cap, cores):
+        self.c, self.cap, self.cores = c, cap, cores
+
+    def __getattr__(self, attr):
+        return getattr(self.c, attr)
+
+    def run(self):
+        self.cap.set(self.cores)
+        try:
+            return self.c.run()
+        finally:
+            self.cap.set(None)
+
+
 class Tool:
     """A command-line contender (curl, rclone, the AWS CLI): one process per run on the client
     host, timed whole by wait4 (wall time from start to exit; its CPU, every thread's; its peak
@@ -670,7 +693,22 @@ def workload2plain(ctx, a):
                    len(keys), batch=a.w2_batch))
     cs += cli_rows(ctx, a, 'w2plain', a.nginx, a.w2_bucket, keys, expected, USER, KEY, 'us-east-1', conc,
                    a.rclone_keys, a.aws_keys, a.aws_bucket, a.tool_runs)
-    return 'w2', cs
+    if not a.store_cap:
+        return 'w2', cs
+    # Store-bound: the same ceiling and haul rows again with nginx held to --store-cap of one
+    # core, so that the store and not the client sets the pace (bench/lib/cpucap.py).
+    try:
+        cap = CpuCap(a.store_pid, 'haul-bench-store-%d' % os.getpid())
+    except CpuCapError as e:
+        log('bench: no store-bound rows: %s' % e)
+        return 'w2', cs
+    atexit.register(cap.close)
+    capped = [Wrk(ctx, 'ceiling: wrk, %d connections' % conc, a.nginx, pathsfile, conc, a.wrk_seconds, a.token),
+              Haul(ctx, 'haul Swift, %s, to files' % workers, [a.client_ns], a.w2_workers, a.w2_conc,
+                   swift + get + files, {}, tofiles('md5'), len(keys), batch=a.w2_batch),
+              Haul(ctx, 'haul Swift, %s, inline' % workers, [a.client_ns], a.w2_workers, a.w2_conc,
+                   swift + get, {}, inline('md5'), len(keys), batch=a.w2_batch)]
+    return [('w2', cs), ('w2cap', [Capped(c, cap, a.store_cap) for c in capped])]
 
 
 def cli_rows(ctx, a, label, endpoint, bucket, keys, expected, access, secret, region, conc,
@@ -975,7 +1013,7 @@ def run_workload(a, wl, contenders, runs=None):
         for c in contenders:
             c.start()
             live.append(c)
-            for _ in range(a.warmup if isinstance(c, Haul) and c.warm else 0):
+            for _ in range(a.warmup if getattr(c, 'warm', False) else 0):
                 r = c.run()
                 if not r['ok']:
                     log('bench: %s %s warm-up: %s' % (a.setting, c.name, r['problem']))
@@ -1014,6 +1052,9 @@ def main():
     ap.add_argument('--s3', default='')
     ap.add_argument('--nginx', default='')
     ap.add_argument('--token', default='AUTH_tkbench', help='Swift token for nginx (w2plain)')
+    ap.add_argument('--store-pid', type=int, default=0, help='w2plain: the pid of nginx (its master)')
+    ap.add_argument('--store-cap', type=float, default=0,
+                    help='w2plain: store-bound rows with nginx held to this much of one core (0: none)')
     ap.add_argument('--notebook', default='')
     ap.add_argument('--objs', default='')
     ap.add_argument('--work', required=True)

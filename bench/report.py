@@ -19,6 +19,8 @@ WL_TITLE = {
     'w1': 'Workload 1, the notebook\'s: 800 keys (the 80-object listing x10), `sidecar`, real Swift '
           '(tempauth + s3api)',
     'w2': 'Workload 2, scale: small objects (1-16 KiB), `get`, nginx standing in for the store',
+    'w2cap': 'Workload 2, store-bound: the plain loopback rows again, nginx held to a fraction of one core '
+             '(a CPU quota), so that the store sets the pace',
     'w3': 'Workload 3, scale-out: one haul-worker on each of 1, 2 and 4 hosts, `get` from nginx',
     'enqueue': 'Enqueue: `haul-scheduler submit` alone (no worker on the queue)',
     'rgw': 'RGW: small objects (1-16 KiB) from a real Ceph RGW, `get` to files over S3, as many '
@@ -32,7 +34,7 @@ WL_TITLE = {
 }
 BYTES_WL = ('w4one', 'w4')
 PUT_WL = ('wput', 'wputbig')
-ORDER = ('w1', 'w2', 'w3', 'rgw', 'w4one', 'w4', 'wput', 'wputbig', 'enqueue')
+ORDER = ('w1', 'w2', 'w2cap', 'w3', 'rgw', 'w4one', 'w4', 'wput', 'wputbig', 'enqueue')
 
 
 def put_peer(contender, rows):
@@ -109,7 +111,7 @@ def compare(s, rows):
         api = 'S3' if 'boto3' in c else 'Swift'
         ref = next((r for r in same if r['contender'].startswith('haul %s, 2 workers' % api)), None)
         return 'haul %s 2w is %s faster' % (api, x(s['median_s'] / ref['median_s'])) if ref else '-'
-    if s['workload'] in ('w2', 'rgw'):
+    if s['workload'] in ('w2', 'w2cap', 'rgw'):
         ceil = next((r for r in same if r['contender'].startswith('ceiling')), None)
         haul = next((r for r in same if r['contender'].startswith('haul')), None)
         if is_tool(c):
@@ -210,6 +212,14 @@ def targets(rows):
             r = h['cpu_per_1k'] / best['cpu_per_1k']
             add('W2 %s: haul CPU/key <= 1/3 of the best Python contender\'s (%s)' % (setting, best['contender']),
                 '%.2f (1/%.1f)' % (r, 1 / r), r <= 1 / 3)
+    # Store-bound (not one of the issue's targets): how busy haul keeps a store that cannot keep
+    # up, against wrk at the same number of requests in flight.
+    c = get('w2cap', '', 'ceiling')
+    for h in [r for r in rows if r['workload'] == 'w2cap' and r['contender'].startswith('haul')
+              and 'keys_s' in r] if c else []:
+        r = h['keys_s'] / c['keys_s']
+        add('W2 store-bound (%s, nginx held to a fraction of a core): %s, keys/s against the '
+            'ceiling\'s (reported)' % (h['setting'], h['contender']), '%.0f%%' % (100 * r), True)
     # rclone and the AWS CLI, at the same concurrency: haul ahead in keys/s, at <= 1/2 of their CPU/key
     for wl in ('w2', 'rgw'):
         for setting in dict.fromkeys(r['setting'] for r in rows if r['workload'] == wl):

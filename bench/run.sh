@@ -27,6 +27,8 @@
 #                                   get 2 x this transfers / max_concurrent_requests
 #   BENCH_W2PLAIN_RCLONE_KEYS=20000 rclone on the first N keys of w2plain (0: all)
 #   BENCH_W2PLAIN_TOOL_RUNS=3       rclone and the AWS CLI in the first N rounds of w2plain only
+#   BENCH_W2PLAIN_STORE_CAP=0.3     w2plain's store-bound rows: nginx held to this much of one core
+#                                   (a cgroup CPU quota) while wrk and haul run again (0: no such rows)
 #   BENCH_AWS_KEYS=4000             the AWS CLI on the first N keys (w2plain and rgw)
 #   BENCH_RGW_KEYS=20000  BENCH_RGW_RUNS=3
 #   BENCH_W4_SIZES=1024,1024,1024,1024,4096   workload 4's objects, MiB
@@ -51,6 +53,7 @@ W2_KEYS=${BENCH_W2_KEYS:-200000}
 ALL_WORKLOADS=w1,w2,w3,enqueue,w2plain,w4,rgw,wput,window
 WORKLOADS=${BENCH_WORKLOADS:-$ALL_WORKLOADS}
 PLAIN_KEYS=${BENCH_W2PLAIN_KEYS:-50000}
+STORE_CAP=${BENCH_W2PLAIN_STORE_CAP:-0.3}
 PLAIN_CONC=${BENCH_W2PLAIN_CONC:-32}
 RCLONE_KEYS=${BENCH_W2PLAIN_RCLONE_KEYS:-20000}
 TOOL_RUNS=${BENCH_W2PLAIN_TOOL_RUNS:-3}
@@ -213,9 +216,11 @@ if [ -n "$(wl_in w2plain)" ]; then
     BENCH_NETNS="" BENCH_NGINX_WORKERS=1 BENCH_NGINX_MD5_ETAG=1 BENCH_NGINX_LISTINGS=$D/listings \
         nginx_up "$D/nginx-plain" "$D/objs" 127.0.0.1 "$ngport" || die "nginx (plain loopback) did not start"
     echo "== setting 'plain loopback' (nginx, 1 worker process, on 127.0.0.1:$ngport; Redis on 127.0.0.1:$pport): w2plain"
+    [ "$STORE_CAP" != 0 ] && notes+=("**store-bound (plain loopback):** nginx, its workers and their threads in a cgroup of their own whose CPU quota holds them to $STORE_CAP of one core during each of these rows' runs (bench/lib/cpucap.py); the clients and Redis are free. The store sets the pace, as the users' remote Ceph does, and a client's keys/s says how busy it keeps the store at the same number of requests in flight.")
     notes+=("**plain loopback:** no namespaces: nginx (1 worker process, MD5 ETags), Redis, RGW and the clients on 127.0.0.1 of this machine, sharing its 2 cores.")
     "$PY" bench/bench.py --workloads w2plain "${plain[@]}" --nginx "http://127.0.0.1:$ngport" \
         --w2-keys "$PLAIN_KEYS" --token "$BENCH_NGINX_TOKEN" --wrk-seconds 6 \
+        --store-pid "$BENCH_NGINX_PID" --store-cap "$STORE_CAP" \
         --rclone-keys "$RCLONE_KEYS" --aws-keys "$AWS_KEYS" --aws-bucket "$AWS_BUCKET" --tool-runs "$TOOL_RUNS" \
         --out "$D/rows-plain.json" || die "bench.py failed (w2plain)"
     files+=("$D/rows-plain.json")
