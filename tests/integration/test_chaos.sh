@@ -14,22 +14,13 @@ PY=/usr/bin/python3
 BUCKET=LSST-IR-FUSION-testfromopenstack
 REPEAT=${HAUL_CHAOS_REPEAT:-250}   # 80 keys x 250 = 20,000
 
-T=$(mktemp -d /tmp/haul-chaos.XXXXXX)
 declare -A WPID=()
 REDIS2=""
-cleanup() {
-    # Only the test shell cleans up: a forked child killed before it exec'd
-    # its program must not run this trap and stop the servers.
-    [ "$BASHPID" = "$$" ] || return 0
+test_stop() {
     for p in "${WPID[@]}"; do kill -9 "$p" 2>/dev/null; done
     [ -n "$REDIS2" ] && kill -9 "$REDIS2" 2>/dev/null
-    haul_servers_stop
-    if [ "$failed" -eq 0 ] && [ -z "${HAUL_KEEP:-}" ]; then rm -rf "$T"; else echo "  (test files kept in $T)"; fi
 }
-trap cleanup EXIT
-
-haul_servers_start "$T/srv" || { echo "FAIL servers did not start"; echo "0 passed, 1 failed"; exit 1; }
-haul_seed_notebook "$BUCKET" "$T/data" >/dev/null || { echo "FAIL seeding"; exit 1; }
+haul_test_begin chaos --seed
 R=$HAUL_TEST_REDIS_URL
 RDIR=$HAUL_TEST_DIR/redis
 # Turn the AOF on (the harness starts Redis without persistence) and wait for its first rewrite.

@@ -14,20 +14,11 @@ BUCKET=LSST-IR-FUSION-testfromopenstack
 SCHED=$TOP/bin/haul-scheduler
 WORKER=$TOP/bin/haul-worker
 
-T=$(mktemp -d /tmp/haul-core.XXXXXX)
 WPIDS=()
-cleanup() {
-    # Only the test shell cleans up: a forked child killed before it exec'd
-    # its program must not run this trap and stop the servers.
-    [ "$BASHPID" = "$$" ] || return 0
+test_stop() {
     for p in "${WPIDS[@]}"; do kill "$p" 2>/dev/null; done
-    haul_servers_stop
-    if [ "$failed" -eq 0 ] && [ -z "${HAUL_KEEP:-}" ]; then rm -rf "$T"; else echo "  (test files kept in $T)"; fi
 }
-trap cleanup EXIT
-
-haul_servers_start "$T/srv" || { echo "FAIL servers did not start"; echo "0 passed, 1 failed"; exit 1; }
-haul_seed_notebook "$BUCKET" "$T/data" >/dev/null || { echo "FAIL seeding"; exit 1; }
+haul_test_begin core --seed
 haul_seed_special "$BUCKET" "$T/data" >/dev/null || { echo "FAIL seeding special"; exit 1; }
 R=$HAUL_TEST_REDIS_URL
 
@@ -43,7 +34,6 @@ stop_workers() {
     WPIDS=()
 }
 s3env()    { env -u ST_AUTH AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing "$@"; }
-swiftenv() { env ST_AUTH="$HAUL_TEST_ST_AUTH" ST_USER=test:tester ST_KEY=testing "$@"; }
 now() { date +%s.%N; }
 
 start_workers 2

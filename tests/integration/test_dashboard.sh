@@ -29,28 +29,14 @@ if [ ! -x "$CHROMIUM" ]; then
     exit 0
 fi
 
-T=$(mktemp -d /tmp/haul-dashboard.XXXXXX)
 PIDS=()
-cleanup() {
-    [ "$BASHPID" = "$$" ] || return 0
-    [ ${#PIDS[@]} -gt 0 ] && haul_stop "${PIDS[@]}" 2>/dev/null
-    haul_servers_stop
-    # The screenshots stay (the point of taking them); the rest goes unless kept.
-    if [ "$failed" -eq 0 ] && [ -z "${HAUL_KEEP:-}" ]; then
-        find "$T" -mindepth 1 -maxdepth 1 ! -name 'dashboard*.png' -exec rm -rf {} +
-        echo "  (screenshots kept in $T)"
-    else
-        echo "  (test files kept in $T)"
-    fi
-}
-trap cleanup EXIT
-
-haul_servers_start "$T/srv" || { echo "FAIL servers did not start"; echo "0 passed, 1 failed"; exit 1; }
-haul_seed_notebook "$BUCKET" "$T/data" >/dev/null || { echo "FAIL seeding"; echo "0 passed, 1 failed"; exit 1; }
+test_stop() { [ ${#PIDS[@]} -gt 0 ] && haul_stop "${PIDS[@]}" 2>/dev/null; }
+# The screenshots stay (the point of taking them); the rest goes unless kept.
+HAUL_TEST_KEEP_GLOB='dashboard*.png'
+haul_test_begin dashboard --seed
 R=$HAUL_TEST_REDIS_URL
 PS=$(haul_free_port "$HAUL_TEST_SWIFT_PORT" "$HAUL_TEST_REDIS_PORT")
 URL="http://127.0.0.1:$PS/"
-swiftenv() { env ST_AUTH="$HAUL_TEST_ST_AUTH" ST_USER=test:tester ST_KEY=testing "$@"; }
 
 # browser ARGS... URL: headless Chromium, a profile of its own under $T, at most 60 s.
 # --virtual-time-budget lets the page's script run (and poll) for that long before

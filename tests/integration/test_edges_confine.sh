@@ -32,18 +32,13 @@ TOP=$PWD
 PY=/usr/bin/python3
 SCHED=$TOP/bin/haul-scheduler WORKER=$TOP/bin/haul-worker
 B=confine
-T=$(mktemp -d /tmp/haul-edges-confine.XXXXXX)
 WPIDS=() FPIDS=()
 t0=$SECONDS
-cleanup() {
-    [ "$BASHPID" = "$$" ] || return 0
+test_stop() {
     [ ${#WPIDS[@]} -gt 0 ] && kill "${WPIDS[@]}" 2>/dev/null
     [ ${#FPIDS[@]} -gt 0 ] && kill "${FPIDS[@]}" 2>/dev/null
-    haul_servers_stop
-    if [ "$failed" -eq 0 ] && [ -z "${HAUL_KEEP:-}" ]; then rm -rf "$T"; else echo "  (test files kept in $T)"; fi
 }
-trap cleanup EXIT
-haul_servers_start "$T/srv" || { echo "FAIL servers did not start"; echo "0 passed, 1 failed"; exit 1; }
+haul_test_begin edges-confine
 haul_seed_special "$B" "$T/data" >/dev/null || { echo "FAIL seeding"; echo "0 passed, 1 failed"; exit 1; }
 export HAUL_REDIS_URL=$HAUL_TEST_REDIS_URL
 export AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing

@@ -17,20 +17,12 @@ PY=/usr/bin/python3
 BUCKET=LSST-IR-FUSION-testfromopenstack
 SCHED=$TOP/bin/haul-scheduler
 WORKER=$TOP/bin/haul-worker
-T=$(mktemp -d /tmp/haul-edges.XXXXXX)
-WPIDS=() BGPIDS=()
-cleanup() {
-    # Only the test shell cleans up: a forked child killed before it exec'd
-    # its program must not run this trap and stop the servers.
-    [ "$BASHPID" = "$$" ] || return 0
-    for p in "${BGPIDS[@]}" "${WPIDS[@]}"; do kill "$p" 2>/dev/null; done
-    haul_servers_stop
-    if [ "$failed" -eq 0 ] && [ -z "${HAUL_KEEP:-}" ]; then rm -rf "$T"; else echo "  (test files kept in $T)"; fi
-}
-trap cleanup EXIT
 
-haul_servers_start "$T/srv" || { echo "FAIL servers did not start"; echo "0 passed, 1 failed"; exit 1; }
-haul_seed_notebook "$BUCKET" "$T/data" >/dev/null || { echo "FAIL seeding"; exit 1; }
+WPIDS=() BGPIDS=()
+test_stop() {
+    for p in "${BGPIDS[@]}" "${WPIDS[@]}"; do kill "$p" 2>/dev/null; done
+}
+haul_test_begin edges --seed
 R=$HAUL_TEST_REDIS_URL
 export HAUL_REDIS_URL=$R ST_AUTH=$HAUL_TEST_ST_AUTH ST_USER=test:tester ST_KEY=testing
 "$SCHED" keygen "$T/haul.key" >/dev/null

@@ -16,21 +16,15 @@ TOP=$PWD
 PY=/usr/bin/python3
 SCHED=$TOP/bin/haul-scheduler WORKER=$TOP/bin/haul-worker
 B=segtest B2=segcorrupt
-T=$(mktemp -d /tmp/haul-edges-store.XXXXXX)
 WPIDS=()
-cleanup() {
-    [ "$BASHPID" = "$$" ] || return 0
+test_stop() {
     [ ${#WPIDS[@]} -gt 0 ] && kill "${WPIDS[@]}" 2>/dev/null
-    haul_servers_stop
-    if [ "$failed" -eq 0 ] && [ -z "${HAUL_KEEP:-}" ]; then rm -rf "$T"; else echo "  (test files kept in $T)"; fi
 }
-trap cleanup EXIT
-haul_servers_start "$T/srv" || { echo "FAIL servers did not start"; echo "0 passed, 1 failed"; exit 1; }
+haul_test_begin edges-store
 haul_seed_segmented "$B" "$T/seg" || { echo "FAIL seeding segmented objects"; echo "0 passed, 1 failed"; exit 1; }
 R=$HAUL_TEST_REDIS_URL
 export HAUL_REDIS_URL=$R
 s3env()    { env -u ST_AUTH AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing "$@"; }
-swiftenv() { env ST_AUTH="$HAUL_TEST_ST_AUTH" ST_USER=test:tester ST_KEY=testing "$@"; }
 for i in 1 2; do
     "$WORKER" --concurrency 8 --out-root "$T" >>"$T/worker$i.log" 2>&1 &
     WPIDS+=($!)

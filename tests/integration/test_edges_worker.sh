@@ -23,17 +23,11 @@ TOP=$PWD
 PY=/usr/bin/python3
 SCHED=$TOP/bin/haul-scheduler WORKER=$TOP/bin/haul-worker
 BUCKET=LSST-IR-FUSION-testfromopenstack
-T=$(mktemp -d /tmp/haul-edges-worker.XXXXXX)
 PIDS=()
-cleanup() {
-    [ "$BASHPID" = "$$" ] || return 0
+test_stop() {
     for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
-    haul_servers_stop
-    if [ "$failed" -eq 0 ] && [ -z "${HAUL_KEEP:-}" ]; then rm -rf "$T"; else echo "  (test files kept in $T)"; fi
 }
-trap cleanup EXIT
-haul_servers_start "$T/srv" || { echo "FAIL servers did not start"; echo "0 passed, 1 failed"; exit 1; }
-haul_seed_notebook "$BUCKET" "$T/data" >/dev/null || { echo "FAIL seeding"; echo "0 passed, 1 failed"; exit 1; }
+haul_test_begin edges-worker --seed
 R=$HAUL_TEST_REDIS_URL
 export HAUL_REDIS_URL=$R
 s3env() { env -u ST_AUTH AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing "$@"; }

@@ -35,21 +35,13 @@ WORKER=$TOP/bin/haul-worker
 FAULTPROXY=$TOP/tests/lib/faultproxy.py
 SEED=${HAUL_FAULT_SEED:-1}
 
-T=$(mktemp -d /tmp/haul-faults.XXXXXX)
 WPIDS=() FP_PID="" JOBS=()
-cleanup() {
-    # Only the test shell cleans up (see test_core.sh).
-    [ "$BASHPID" = "$$" ] || return 0
+test_stop() {
     [ -n "$FP_PID" ] && kill -TERM "$FP_PID" 2>/dev/null
     for p in "${WPIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
     for p in "${WPIDS[@]}"; do wait "$p" 2>/dev/null; done
-    haul_servers_stop
-    if [ "$failed" -eq 0 ] && [ -z "${HAUL_KEEP:-}" ]; then rm -rf "$T"; else echo "  (test files kept in $T)"; fi
 }
-trap cleanup EXIT
-
-haul_servers_start "$T/srv" || { echo "FAIL servers did not start"; echo "0 passed, 1 failed"; exit 1; }
-haul_seed_notebook "$BUCKET" "$T/data" >/dev/null || { echo "FAIL seeding"; echo "0 passed, 1 failed"; exit 1; }
+haul_test_begin faults --seed
 R=$HAUL_TEST_REDIS_URL
 # Every check below reads the jobs' result streams after the run (tries, duplicates): the
 # collector keeps them (--keep-results) instead of trimming what it has written.

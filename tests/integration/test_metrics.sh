@@ -27,22 +27,14 @@ if [ ! -x "$PROMETHEUS" ]; then
     exit 0
 fi
 
-T=$(mktemp -d /tmp/haul-metrics.XXXXXX)
 PIDS=()
-cleanup() {
-    [ "$BASHPID" = "$$" ] || return 0
+test_stop() {
     [ ${#PIDS[@]} -gt 0 ] && haul_stop "${PIDS[@]}" 2>/dev/null
-    haul_servers_stop
-    if [ "$failed" -eq 0 ] && [ -z "${HAUL_KEEP:-}" ]; then rm -rf "$T"; else echo "  (test files kept in $T)"; fi
 }
-trap cleanup EXIT
-
-haul_servers_start "$T/srv" || { echo "FAIL servers did not start"; echo "0 passed, 1 failed"; exit 1; }
-haul_seed_notebook "$BUCKET" "$T/data" >/dev/null || { echo "FAIL seeding"; echo "0 passed, 1 failed"; exit 1; }
+haul_test_begin metrics --seed
 R=$HAUL_TEST_REDIS_URL
 mapfile -t P < <(HAUL_PORT_COUNT=5 haul_free_port "$HAUL_TEST_SWIFT_PORT" "$HAUL_TEST_REDIS_PORT")
 PW1=${P[0]} PW2=${P[1]} PS=${P[2]} PP=${P[3]} PS64=${P[4]}
-swiftenv() { env ST_AUTH="$HAUL_TEST_ST_AUTH" ST_USER=test:tester ST_KEY=testing "$@"; }
 
 # wait_http URL: until it answers 200, for at most 15 s.
 wait_http() {

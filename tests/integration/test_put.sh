@@ -21,19 +21,13 @@ TOP=$PWD
 . tests/lib/testlib.sh
 PY=/usr/bin/python3
 SCHED=$TOP/bin/haul-scheduler WORKER=$TOP/bin/haul-worker
-T=$(mktemp -d /tmp/haul-put.XXXXXX)
 WPIDS=()
-cleanup() {
-    [ "$BASHPID" = "$$" ] || return 0
+test_stop() {
     [ ${#WPIDS[@]} -gt 0 ] && kill "${WPIDS[@]}" 2>/dev/null
-    haul_servers_stop
-    if [ "$failed" -eq 0 ] && [ -z "${HAUL_KEEP:-}" ]; then rm -rf "$T"; else echo "  (test files kept in $T)"; fi
 }
-trap cleanup EXIT
-haul_servers_start "$T/srv" || { echo "FAIL servers did not start"; echo "0 passed, 1 failed"; exit 1; }
+haul_test_begin put
 export HAUL_REDIS_URL=$HAUL_TEST_REDIS_URL
 s3env()    { env -u ST_AUTH AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing "$@"; }
-swiftenv() { env ST_AUTH="$HAUL_TEST_ST_AUTH" ST_USER=test:tester ST_KEY=testing "$@"; }
 
 # The tree: beneath the workers' --in-root ($T/in), with one link out of it.
 IN=$T/in TREE=$T/in/run42

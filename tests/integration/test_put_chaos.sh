@@ -13,18 +13,13 @@ TOP=$PWD
 . tests/lib/servers.sh
 . tests/lib/testlib.sh
 PY=/usr/bin/python3
-T=$(mktemp -d /tmp/haul-put-chaos.XXXXXX)
 declare -A WPID=()
 REDIS2=""
-cleanup() {
-    [ "$BASHPID" = "$$" ] || return 0
+test_stop() {
     for p in "${WPID[@]}"; do kill -9 "$p" 2>/dev/null; done
     [ -n "$REDIS2" ] && kill -9 "$REDIS2" 2>/dev/null
-    haul_servers_stop
-    if [ "$failed" -eq 0 ] && [ -z "${HAUL_KEEP:-}" ]; then rm -rf "$T"; else echo "  (test files kept in $T)"; fi
 }
-trap cleanup EXIT
-haul_servers_start "$T/srv" || { echo "FAIL servers did not start"; echo "0 passed, 1 failed"; exit 1; }
+haul_test_begin put-chaos
 R=$HAUL_TEST_REDIS_URL
 RDIR=$HAUL_TEST_DIR/redis
 haul_redis_cli CONFIG SET appendfsync everysec >/dev/null

@@ -21,18 +21,11 @@ BUCKET=LSST-IR-FUSION-testfromopenstack
 SCHED=$TOP/bin/haul-scheduler
 WORKER=$TOP/bin/haul-worker
 
-T=$(mktemp -d /tmp/haul-python.XXXXXX)
 WPIDS=()
-cleanup() {
-    [ "$BASHPID" = "$$" ] || return 0
+test_stop() {
     [ ${#WPIDS[@]} -gt 0 ] && haul_stop "${WPIDS[@]}"
-    haul_servers_stop
-    if [ "$failed" -eq 0 ] && [ -z "${HAUL_KEEP:-}" ]; then rm -rf "$T"; else echo "  (test files kept in $T)"; fi
 }
-trap cleanup EXIT
-
-haul_servers_start "$T/srv" || { echo "FAIL servers did not start"; echo "0 passed, 1 failed"; exit 1; }
-haul_seed_notebook "$BUCKET" "$T/data" >/dev/null || { echo "FAIL seeding"; echo "0 passed, 1 failed"; exit 1; }
+haul_test_begin python --seed
 "$SCHED" keygen "$T/haul.key" >/dev/null
 "$SCHED" keygen "$T/other.key" >/dev/null
 

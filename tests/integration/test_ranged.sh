@@ -19,22 +19,16 @@ TOP=$PWD
 PY=/usr/bin/python3
 SCHED=$TOP/bin/haul-scheduler WORKER=$TOP/bin/haul-worker
 B=rangetest B2=rangecorrupt
-T=$(mktemp -d /tmp/haul-ranged.XXXXXX)
 WPIDS=() PIDS=()
-cleanup() {
-    [ "$BASHPID" = "$$" ] || return 0
+test_stop() {
     [ ${#WPIDS[@]} -gt 0 ] && kill "${WPIDS[@]}" 2>/dev/null
     [ ${#PIDS[@]} -gt 0 ] && kill "${PIDS[@]}" 2>/dev/null
-    haul_servers_stop
-    if [ "$failed" -eq 0 ] && [ -z "${HAUL_KEEP:-}" ]; then rm -rf "$T"; else echo "  (test files kept in $T)"; fi
 }
-trap cleanup EXIT
-haul_servers_start "$T/srv" || { echo "FAIL servers did not start"; echo "0 passed, 1 failed"; exit 1; }
+haul_test_begin ranged
 haul_seed_segmented "$B" "$T/seg" || { echo "FAIL seeding segmented objects"; echo "0 passed, 1 failed"; exit 1; }
 R=$HAUL_TEST_REDIS_URL
 export HAUL_REDIS_URL=$R
 s3env()    { env -u ST_AUTH AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing "$@"; }
-swiftenv() { env ST_AUTH="$HAUL_TEST_ST_AUTH" ST_USER=test:tester ST_KEY=testing "$@"; }
 
 # A 24 MiB + 3 bytes plain object beside the segmented ones: 25 parts.
 BIG=$((24 * 1048576 + 3))
