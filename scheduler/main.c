@@ -23,11 +23,13 @@
 #include <openssl/crypto.h>
 
 #include "config.h"
+#include "expose.h"
 #include "job.h"
 #include "log.h"
 #include "queue.h"
 #include "scheduler.h"
 #include "seal.h"
+#include "sysview.h"
 
 static sched_cfg cfg;
 
@@ -119,19 +121,6 @@ static void usage(FILE *f)
     haul_opts_usage(f, opts);
 }
 
-static void print_field(redisReply *h, const char *name, const char *label)
-{
-    for (size_t j = 0; h && j + 1 < h->elements; j += 2)
-        if (!strcmp(h->element[j]->str, name)) { printf("  %s %s", label, h->element[j + 1]->str); return; }
-}
-
-static const char *hget(redisReply *h, const char *name)
-{
-    for (size_t j = 0; h && j + 1 < h->elements; j += 2)
-        if (!strcmp(h->element[j]->str, name)) return h->element[j + 1]->str;
-    return "";
-}
-
 /* Stop a job: workers read haul:cancelled with every heartbeat and drop its
  * tasks as they take them; its collector and its submitter stop; its keys
  * live --retention longer. */
@@ -191,90 +180,23 @@ static int keygen(const char *path)
     return 0;
 }
 
-/* Queues, workers and jobs, readable; never a secret (none is stored outside
- * the tasks, and tasks are not printed). */
+/* Queues, workers and jobs, readable: the view `serve` shows (sysview.h),
+ * printed for people; never a secret (none is stored outside the tasks, and
+ * tasks are not printed). */
 static int status(haul_redis *hr)
 {
     char err[HAUL_ERR_LEN];
-    haul_buf k = HAUL_BUF_INIT;
-    long long now = haul_now_ms();
     if (haul_jobs_prune(hr, 64, NULL, err) < 0) log_warn("pruning haul:jobs: %s", err);
-    redisContext *rc = hr->c;
-    if (!rc) goto fail;
-    redisReply *qs = haul_redis_cmd(rc, err, "SMEMBERS " HAUL_KEY_QUEUES);
-    if (!qs) goto fail;
-    printf("queues:\n");
-    if (!qs->elements) printf("  (none yet)\n");
-    for (size_t i = 0; i < qs->elements; i++) {
-        const char *q = qs->element[i]->str;
-        redisReply *a = haul_redis_cmd(rc, err, "LLEN %s", haul_key_queue(&k, q));
-        redisReply *b = haul_redis_cmd(rc, err, "LLEN %s", haul_key_dead(&k, q));
-        printf("  %-20s %lld tasks waiting, %lld dead\n", q, a ? a->integer : -1, b ? b->integer : -1);
-        if (b && b->integer > 0) { /* the latest dead letters' reasons (their first line) */
-            redisReply *d = haul_redis_cmd(rc, err, "LRANGE %s -3 -1", k.p);
-            for (size_t j = 0; d && j < d->elements; j++) {
-                const char *e = d->element[j]->str;
-                size_t n = strcspn(e, "\n\t");
-                printf("    dead: %.*s\n", (int)(n > 200 ? 200 : n), e);
-            }
-            if (d) freeReplyObject(d);
-        }
-        if (a) freeReplyObject(a);
-        if (b) freeReplyObject(b);
-    }
-    freeReplyObject(qs);
-
-    redisReply *ws = haul_redis_cmd(rc, err, "ZRANGEBYSCORE " HAUL_KEY_WORKERS " %lld +inf", now - 15000);
-    if (!ws) goto fail;
-    printf("workers: %zu alive\n", ws->elements);
-    for (size_t i = 0; i < ws->elements; i++) {
-        const char *id = ws->element[i]->str;
-        redisReply *h = haul_redis_cmd(rc, err, "HGETALL %s", haul_key_worker(&k, id));
-        redisReply *p = haul_redis_cmd(rc, err, "LLEN %s", haul_key_proc(&k, id));
-        if (h && h->elements) {
-            printf("  %-28s", id);
-            print_field(h, "queue", "queue");
-            print_field(h, "state", "");
-            print_field(h, "inflight", " in flight");
-            printf("  holding %lld tasks", p ? p->integer : 0);
-            print_field(h, "tasks_done", " tasks done");
-            print_field(h, "keys_done", " keys done");
-            printf("  seen %.1f s ago\n", (double)(now - atoll(hget(h, "last_seen"))) / 1000.0);
-        }
-        if (h) freeReplyObject(h);
-        if (p) freeReplyObject(p);
-    }
-    freeReplyObject(ws);
-
-    redisReply *js = haul_redis_cmd(rc, err, "ZREVRANGE " HAUL_KEY_JOBS " 0 9");
-    if (!js) goto fail;
-    printf("jobs (latest %zu):\n", js->elements);
-    for (size_t i = 0; i < js->elements; i++) {
-        const char *id = js->element[i]->str;
-        redisReply *h = haul_redis_cmd(rc, err, "HGETALL %s", haul_key_job(&k, id));
-        redisReply *x = haul_redis_cmd(rc, err, "XLEN %s", haul_key_results(&k, id));
-        if (h && h->elements) {
-            printf("  %s  %-10s %s %s/%s  %s  %s keys (%s distinct) in %s tasks  %lld results in Redis",
-                   id, hget(h, "state"), hget(h, "op"), hget(h, "store"), hget(h, "bucket"),
-                   hget(h, "endpoint"), hget(h, "keys"),
-                   *hget(h, "distinct") ? hget(h, "distinct") : hget(h, "keys"), hget(h, "tasks"),
-                   x ? x->integer : 0);
-            if (*hget(h, "done")) printf("  %s rows written, %s failed", hget(h, "done"), hget(h, "failed"));
-            if (haul_job_state_parse(hget(h, "state")) == HAUL_JOB_SUBMITTING)
-                printf("  submitter %s", hget(h, "submitter"));
-            if (*hget(h, "error")) printf("  error: %.200s", hget(h, "error"));
-            printf("\n");
-        }
-        if (h) freeReplyObject(h);
-        if (x) freeReplyObject(x);
-    }
-    freeReplyObject(js);
-    haul_buf_free(&k);
-    return 0;
-fail:
-    fprintf(stderr, "haul-scheduler: %s\n", err);
-    haul_buf_free(&k);
-    return EXIT_USAGE;
+    sysview v;
+    sysview_read(hr, &v);
+    haul_buf out = HAUL_BUF_INIT;
+    expose_text(&v, 10, &out);
+    fwrite(out.p, 1, out.len, stdout);
+    int rc_ = v.redis_up ? 0 : EXIT_USAGE;
+    if (!v.redis_up) fprintf(stderr, "haul-scheduler: %s\n", v.redis_err);
+    haul_buf_free(&out);
+    sysview_free(&v);
+    return rc_;
 }
 
 /* `submit` alone: the job id is printed; feed the window until every task

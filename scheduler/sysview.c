@@ -214,6 +214,8 @@ static int read_jobs(haul_redis *r, sysview *v, char *err)
         j->bucket = hdup(h, "bucket");
         j->queue = hdup(h, "queue");
         j->error = hdup(h, "error");
+        j->endpoint = hdup(h, "endpoint");
+        j->submitter = hdup(h, "submitter");
         j->keys = hnum(h, "keys");
         j->distinct = hfield(h, "distinct") ? hnum(h, "distinct") : j->keys;
         j->tasks = hnum(h, "tasks");
@@ -256,7 +258,7 @@ void sysview_free(sysview *v)
     for (size_t i = 0; i < v->njobs; i++) {
         sv_job *j = &v->jobs[i];
         free(j->id); free(j->state); free(j->op); free(j->store); free(j->bucket); free(j->queue);
-        free(j->error);
+        free(j->error); free(j->endpoint); free(j->submitter);
     }
     free(v->queues);
     free(v->workers);

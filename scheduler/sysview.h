@@ -47,6 +47,7 @@ typedef struct sv_errkind {   /* rows not ok of one status and HTTP code */
 
 typedef struct sv_job {
     char *id, *state, *op, *store, *bucket, *queue, *error;
+    char *endpoint, *submitter; /* the store's URL (no credential); who submits, while submitting */
     long long keys, distinct, tasks, done, failed, created_ms, finished_ms;
     long long results_waiting; /* XLEN haul:res:<job>: results not yet collected */
     int final;                /* keys is the job's total (no longer submitting) */

@@ -276,6 +276,7 @@ else fail "unreachable Redis (worker, exit $rc)" "$T/rw.err"; fi
 "$SCHED" status --redis "$R" >"$T/status.txt" 2>&1
 lastjob=$(haul_redis_cli ZREVRANGE haul:jobs 0 0)
 if grep -q "workers: 2 alive" "$T/status.txt" && grep -q "default .*tasks waiting" "$T/status.txt" \
+   && grep -q "^  $lastjob  done .*list-buckets swift/ .* 1 rows written, 0 failed" "$T/status.txt" \
    && ! grep -q testing "$T/status.txt" && haul_redis_cli XRANGE "haul:res:$lastjob" - + COUNT 1 | grep -q '^status$'; then
     ok "status shows queues, 2 workers and jobs, no secret; XRANGE shows results as text"
 else fail "status" "$T/status.txt"; fi

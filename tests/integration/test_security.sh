@@ -14,19 +14,11 @@ TOP=$PWD
 PY=/usr/bin/python3
 BUCKET=LSST-IR-FUSION-testfromopenstack
 SCHED=$TOP/bin/haul-scheduler WORKER=$TOP/bin/haul-worker
-T=$(mktemp -d /tmp/haul-sec.XXXXXX)
 WP=""
-cleanup() {
-    # Only the test shell cleans up: a forked child killed before it exec'd
-    # its program must not run this trap and stop the servers.
-    [ "$BASHPID" = "$$" ] || return 0
+test_stop() {
     [ -n "$WP" ] && kill "$WP" 2>/dev/null
-    haul_servers_stop
-    if [ "$failed" -eq 0 ] && [ -z "${HAUL_KEEP:-}" ]; then rm -rf "$T"; else echo "  (test files kept in $T)"; fi
 }
-trap cleanup EXIT
-haul_servers_start "$T/srv" || { echo "FAIL servers did not start"; echo "0 passed, 1 failed"; exit 1; }
-haul_seed_notebook "$BUCKET" "$T/data" >/dev/null || { echo "FAIL seeding"; exit 1; }
+haul_test_begin sec --seed
 R=$HAUL_TEST_REDIS_URL
 export ST_AUTH=$HAUL_TEST_ST_AUTH ST_USER=test:tester ST_KEY=testing
 export AWS_ACCESS_KEY_ID=test:tester AWS_SECRET_ACCESS_KEY=testing
@@ -151,7 +143,7 @@ else fail "malformed tasks (dead: $(dead_count))" "$T/worker.log"; echo "$reason
 "$SCHED" status >"$T/status.txt" 2>&1
 stop_worker
 "$SCHED" requeue-dead >"$T/rq.txt" 2>&1
-if grep -q "8 dead" "$T/status.txt" && grep -q "dead: reason=" "$T/status.txt" && grep -q "^8 dead letter" "$T/rq.txt" \
+if grep -q "8 dead" "$T/status.txt" && grep -q "dead: .*version 9" "$T/status.txt" && grep -q "^8 dead letter" "$T/rq.txt" \
    && [ "$(dead_count)" -eq 0 ] && [ "$(haul_redis_cli LLEN haul:q:default)" -eq 8 ]; then
     ok "status lists dead letters with reasons; requeue-dead moved all 8 back to the queue"
 else fail "status / requeue-dead" "$T/status.txt"; cat "$T/rq.txt"; fi
