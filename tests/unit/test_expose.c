@@ -1,6 +1,7 @@
 /* test_expose.c -- `serve`'s view rendered (scheduler/expose.c): exact
  * Prometheus lines for queues and jobs, bounded labels (no bucket, no worker
- * id in the metrics), the JSON the dashboard reads, and a Redis that failed. */
+ * id in the metrics), the JSON the dashboard reads, a Redis that failed, and
+ * the text `haul-scheduler status` prints. */
 #include "test.h"
 #include "../../scheduler/expose.h"
 
@@ -50,6 +51,8 @@ static void sample(sysview *v, sv_queue *q, sv_worker *w, sv_job *j)
     j->bucket = "LSST-IR-FUSION-testfromopenstack";
     j->queue = "default";
     j->error = "";
+    j->endpoint = "s3 http://store:8080 region us-east-1";
+    j->submitter = "";
     j->keys = 800;
     j->distinct = 80;
     j->done = 640;
@@ -147,10 +150,58 @@ TEST(json_has_what_the_dashboard_reads)
     haul_buf_free(&b);
 }
 
+TEST(text_is_what_status_prints)
+{
+    sysview v; sv_queue q; sv_worker w; sv_job j, js[12];
+    sample(&v, &q, &w, &j);
+    haul_buf b = HAUL_BUF_INIT;
+    expose_text(&v, 10, &b);
+    const char *t = b.p;
+    ASSERT_LINE(t, "queues:");
+    ASSERT_LINE(t, "  default              3 tasks waiting (48 keys), 1 dead");
+    ASSERT_LINE(t, "    dead: task 20260101-000000-deadbeef:4 is not msgpack");
+    ASSERT_LINE(t, "workers: 1 alive");
+    ASSERT_LINE(t, "  host-a:1234                  queue default  running  9 in flight  holding 0 tasks  "
+                   "0 tasks done  400 keys done  seen 1.5 s ago");
+    ASSERT_LINE(t, "jobs (latest 1):");
+    ASSERT_LINE(t, "  20260101-000000-0badf00d  running    sidecar s3/LSST-IR-FUSION-testfromopenstack  "
+                   "s3 http://store:8080 region us-east-1  800 keys (80 distinct) in 0 tasks  "
+                   "12 results in Redis  640 rows written, 3 failed");
+    haul_buf_free(&b);
+
+    /* Still submitting: who submits, and an estimate beyond the scanned tasks;
+     * at most the asked number of jobs; an empty system says so. */
+    j.final = 0;
+    j.submitter = "host-b:77";
+    j.done = j.failed = 0;
+    j.error = "Redis went away";
+    q.keys_exact = 0;
+    for (int i = 0; i < 12; i++) js[i] = j;
+    v.jobs = js; v.njobs = 12;
+    expose_text(&v, 10, &b);
+    t = b.p;
+    ASSERT_LINE(t, "  default              3 tasks waiting (about 48 keys), 1 dead");
+    ASSERT_LINE(t, "jobs (latest 10):");
+    ASSERT_LINE(t, "  20260101-000000-0badf00d  running    sidecar s3/LSST-IR-FUSION-testfromopenstack  "
+                   "s3 http://store:8080 region us-east-1  800 keys (80 distinct) in 0 tasks  "
+                   "12 results in Redis  submitter host-b:77  error: Redis went away");
+    size_t n = 0;
+    for (const char *p = t; (p = strstr(p, "\n  20260101-")); p++) n++;
+    ASSERT_EQ(n, 10);
+    haul_buf_free(&b);
+    v.nqueues = v.nworkers = v.njobs = 0;
+    expose_text(&v, 10, &b);
+    ASSERT_LINE(b.p, "  (none yet)");
+    ASSERT_LINE(b.p, "workers: 0 alive");
+    ASSERT_LINE(b.p, "jobs (latest 0):");
+    haul_buf_free(&b);
+}
+
 int main(void)
 {
     RUN(metrics_show_queues_and_jobs);
     RUN(a_failed_redis_is_one_gauge);
     RUN(json_has_what_the_dashboard_reads);
+    RUN(text_is_what_status_prints);
     TEST_DONE();
 }
