@@ -137,7 +137,7 @@ bench-window: all
 NFQ_CFLAGS = $(shell pkg-config --cflags libnetfilter_queue 2>/dev/null)
 NFQ_LIBS   = $(shell pkg-config --libs libnetfilter_queue 2>/dev/null || echo -lnetfilter_queue -lnfnetlink)
 .PHONY: bench-tools
-bench-tools: $(B)/bench/netdelay $(B)/bench/bigobj
+bench-tools: $(B)/bench/netdelay $(B)/bench/bigobj $(B)/bench/filecost
 
 $(B)/bench/netdelay: bench/netdelay.c
 	@mkdir -p $(@D)
@@ -147,6 +147,11 @@ $(B)/bench/netdelay: bench/netdelay.c
 $(B)/bench/bigobj: bench/bigobj.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libcrypto)
+
+# bench/filecost: what writing a file costs the kernel alone, haul's way (README, Benchmark).
+$(B)/bench/filecost: bench/filecost.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
 
 # libFuzzer targets (tests/fuzz/): the task codec and the listing and header
 # parsers against arbitrary bytes, under ASan (leaks included) and UBSan.
