@@ -186,6 +186,7 @@ static int keygen(const char *path)
 static int status(haul_redis *hr)
 {
     char err[HAUL_ERR_LEN];
+    hr->wait_ms = 5000; /* a glance: 5 s of Redis trouble, not a collector's 5 minutes */
     if (haul_jobs_prune(hr, 64, NULL, err) < 0) log_warn("pruning haul:jobs: %s", err);
     sysview v;
     sysview_read(hr, &v);
