@@ -668,8 +668,6 @@ def workload2plain(ctx, a):
                            ['/v1/AUTH_test/%s/%s' % (a.w2_bucket, k) for k in keys])
     conc = a.w2_workers * a.w2_conc
     workers = '%d workers x %d' % (a.w2_workers, a.w2_conc)
-    cs = [Wrk(ctx, 'ceiling: wrk, %d connections' % conc, a.nginx, pathsfile, conc,
-              a.wrk_seconds, a.token)]
     swift = ['--swift', '--token', a.token, '--storage-url', a.nginx + '/v1/AUTH_test',
              '--container', a.w2_bucket]
     get = ['--op', 'get', '--no-check', '--keys', keysfile]
@@ -681,13 +679,22 @@ def workload2plain(ctx, a):
     def tofiles(verified):
         return lambda out, outdir: check_get_dir(out, outdir, keys, expected, verified)
 
+    def ceiling():
+        return Wrk(ctx, 'ceiling: wrk, %d connections' % conc, a.nginx, pathsfile, conc, a.wrk_seconds, a.token)
+
+    def swift_row(where, suffix='', extra=(), verified='md5'):
+        """haul Swift, bodies 'inline' or 'to files', with more options and the verified value
+        its rows must say."""
+        tf = where == 'to files'
+        return Haul(ctx, 'haul Swift, %s, %s%s' % (workers, where, suffix), [a.client_ns], a.w2_workers,
+                    a.w2_conc, swift + get + (files if tf else []) + list(extra), {},
+                    (tofiles if tf else inline)(verified), len(keys), batch=a.w2_batch)
+
+    cs = [ceiling()]
     # Then each again with --ignore-checksum: no MD5 of the bodies, as wrk (the bench still
     # checks every body).
     for suffix, extra, verified in (('', [], 'md5'), (', --ignore-checksum', ['--ignore-checksum'], 'none')):
-        cs.append(Haul(ctx, 'haul Swift, %s, inline%s' % (workers, suffix), [a.client_ns], a.w2_workers,
-                       a.w2_conc, swift + get + extra, {}, inline(verified), len(keys), batch=a.w2_batch))
-        cs.append(Haul(ctx, 'haul Swift, %s, to files%s' % (workers, suffix), [a.client_ns], a.w2_workers,
-                       a.w2_conc, swift + get + files + extra, {}, tofiles(verified), len(keys), batch=a.w2_batch))
+        cs += [swift_row('inline', suffix, extra, verified), swift_row('to files', suffix, extra, verified)]
     cs.append(Haul(ctx, 'haul S3, %s, to files' % workers, [a.client_ns], a.w2_workers, a.w2_conc,
                    ['--s3', a.nginx, '--bucket', a.w2_bucket] + get + files, s3_env(), tofiles('md5'),
                    len(keys), batch=a.w2_batch))
@@ -703,11 +710,7 @@ def workload2plain(ctx, a):
         log('bench: no store-bound rows: %s' % e)
         return 'w2', cs
     atexit.register(cap.close)
-    capped = [Wrk(ctx, 'ceiling: wrk, %d connections' % conc, a.nginx, pathsfile, conc, a.wrk_seconds, a.token),
-              Haul(ctx, 'haul Swift, %s, to files' % workers, [a.client_ns], a.w2_workers, a.w2_conc,
-                   swift + get + files, {}, tofiles('md5'), len(keys), batch=a.w2_batch),
-              Haul(ctx, 'haul Swift, %s, inline' % workers, [a.client_ns], a.w2_workers, a.w2_conc,
-                   swift + get, {}, inline('md5'), len(keys), batch=a.w2_batch)]
+    capped = [ceiling(), swift_row('to files'), swift_row('inline')]
     return [('w2', cs), ('w2cap', [Capped(c, cap, a.store_cap) for c in capped])]
 
 

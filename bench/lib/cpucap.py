@@ -28,7 +28,7 @@ class CpuCapError(Exception):
 def _mounts():
     with open('/proc/self/mounts') as f:
         for line in f:
-            dev, path, fstype, opts = line.split()[:4]
+            _, path, fstype, opts = line.split()[:4]
             yield path, fstype, opts.split(',')
 
 
@@ -87,7 +87,6 @@ class CpuCap:
         except OSError as e:
             self.close()
             raise CpuCapError('cannot put pid %d in %s: %s' % (pid, self.dir, e))
-        self.pid = pid
 
     def _write(self, leaf, text):
         with open(os.path.join(self.dir, leaf), 'w') as f:
