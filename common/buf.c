@@ -125,6 +125,18 @@ void haul_buf_printf(haul_buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
+size_t haul_buf_add_shown(haul_buf *b, const char *s, size_t max)
+{
+    size_t start = b->len, n = s ? strlen(s) : 0;
+    for (size_t i = 0; i < n && i < max; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f) haul_buf_printf(b, "\\x%02x", c);
+        else haul_buf_addc(b, (char)c);
+    }
+    if (n > max) haul_buf_adds(b, "...");
+    return b->len - start;
+}
+
 void haul_buf_reset(haul_buf *b)
 {
     b->len = 0;

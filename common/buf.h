@@ -47,6 +47,11 @@ void haul_buf_printf(haul_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void haul_buf_vprintf(haul_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
+/* s as it may be shown to a person (a terminal, a log line): at most max of
+ * its bytes, "..." after when cut; control bytes (below 0x20, and 0x7f) as
+ * \xNN, so what a string holds can neither move the cursor nor start a line.
+ * Returns the number of characters appended. NULL is "". */
+size_t haul_buf_add_shown(haul_buf *b, const char *s, size_t max);
 void haul_buf_reset(haul_buf *b);        /* len = 0, keeps memory */
 void haul_buf_free(haul_buf *b);         /* frees memory, back to HAUL_BUF_INIT */
 char *haul_buf_detach(haul_buf *b);      /* caller owns the returned string */

@@ -152,34 +152,71 @@ void expose_json(const sysview *v, haul_buf *out)
     json_decref(root);
 }
 
+/* A string read from Redis, in a line for people (haul_buf_add_shown), padded
+ * to width. */
+#define SHOWN_MAX 200
+static void shown(haul_buf *out, const char *s, int width)
+{
+    size_t n = haul_buf_add_shown(out, s, SHOWN_MAX);
+    for (; (int)n < width; n++) haul_buf_addc(out, ' ');
+}
+
 void expose_text(const sysview *v, size_t jobs, haul_buf *out)
 {
     haul_buf_adds(out, "queues:\n");
     if (!v->nqueues) haul_buf_adds(out, "  (none yet)\n");
     for (size_t i = 0; i < v->nqueues; i++) {
         const sv_queue *q = &v->queues[i];
-        haul_buf_printf(out, "  %-20s %lld tasks waiting (%s%lld keys), %lld dead\n", q->name, q->tasks,
+        haul_buf_adds(out, "  ");
+        shown(out, q->name, 20);
+        haul_buf_printf(out, " %lld tasks waiting (%s%lld keys), %lld dead\n", q->tasks,
                         q->keys_exact ? "" : "about ", q->keys, q->dead);
-        for (int j = 0; j < q->ndead_recent; j++)
-            haul_buf_printf(out, "    dead: %.200s\n", q->dead_recent[j]);
+        for (int j = 0; j < q->ndead_recent; j++) {
+            haul_buf_adds(out, "    dead: ");
+            shown(out, q->dead_recent[j], 0);
+            haul_buf_addc(out, '\n');
+        }
     }
     haul_buf_printf(out, "workers: %zu alive\n", v->nworkers);
     for (size_t i = 0; i < v->nworkers; i++) {
         const sv_worker *w = &v->workers[i];
-        haul_buf_printf(out, "  %-28s queue %s  %s  %lld in flight  holding %lld tasks  %lld tasks done  "
-                        "%lld keys done  seen %.1f s ago\n", w->id, w->queue, w->state, w->inflight,
-                        w->holding, w->tasks_done, w->keys_done, (double)(v->now_ms - w->last_seen_ms) / 1000.0);
+        haul_buf_adds(out, "  ");
+        shown(out, w->id, 28);
+        haul_buf_adds(out, " queue ");
+        shown(out, w->queue, 0);
+        haul_buf_adds(out, "  ");
+        shown(out, w->state, 0);
+        haul_buf_printf(out, "  %lld in flight  holding %lld tasks  %lld tasks done  %lld keys done  seen %.1f s ago\n",
+                        w->inflight, w->holding, w->tasks_done, w->keys_done,
+                        (double)(v->now_ms - w->last_seen_ms) / 1000.0);
     }
     size_t n = v->njobs < jobs ? v->njobs : jobs;
     haul_buf_printf(out, "jobs (latest %zu):\n", n);
     for (size_t i = 0; i < n; i++) {
         const sv_job *j = &v->jobs[i];
-        haul_buf_printf(out, "  %s  %-10s %s %s/%s  %s  %lld keys (%lld distinct) in %lld tasks  %lld results in Redis",
-                        j->id, j->state, j->op, j->store, j->bucket, j->endpoint, j->keys, j->distinct,
-                        j->tasks, j->results_waiting);
+        haul_buf_adds(out, "  ");
+        shown(out, j->id, 0);
+        haul_buf_adds(out, "  ");
+        shown(out, j->state, 10);
+        haul_buf_addc(out, ' ');
+        shown(out, j->op, 0);
+        haul_buf_addc(out, ' ');
+        shown(out, j->store, 0);
+        haul_buf_addc(out, '/');
+        shown(out, j->bucket, 0);
+        haul_buf_adds(out, "  ");
+        shown(out, j->endpoint, 0);
+        haul_buf_printf(out, "  %lld keys (%lld distinct) in %lld tasks  %lld results in Redis", j->keys,
+                        j->distinct, j->tasks, j->results_waiting);
         if (j->done || j->failed) haul_buf_printf(out, "  %lld rows written, %lld failed", j->done, j->failed);
-        if (!j->final) haul_buf_printf(out, "  submitter %s", j->submitter);
-        if (*j->error) haul_buf_printf(out, "  error: %.200s", j->error);
+        if (!j->final) {
+            haul_buf_adds(out, "  submitter ");
+            shown(out, j->submitter, 0);
+        }
+        if (*j->error) {
+            haul_buf_adds(out, "  error: ");
+            shown(out, j->error, 0);
+        }
         haul_buf_addc(out, '\n');
     }
 }

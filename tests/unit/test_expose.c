@@ -189,6 +189,22 @@ TEST(text_is_what_status_prints)
     for (const char *p = t; (p = strstr(p, "\n  20260101-")); p++) n++;
     ASSERT_EQ(n, 10);
     haul_buf_free(&b);
+    /* What Redis holds is shown, not obeyed: control bytes (a terminal's
+     * escape sequences, a line break) come out as \xNN, and a long name is cut. */
+    q.dead_recent[0] = "key \x1b[31mred\x1b[0m\rgone";
+    w.id = "host-c:1\nforged line";
+    char longq[600];
+    memset(longq, 'Q', sizeof longq - 1);
+    longq[sizeof longq - 1] = '\0';
+    w.queue = longq;
+    v.njobs = 0;
+    expose_text(&v, 10, &b);
+    t = b.p;
+    ASSERT(!strchr(t, '\x1b') && !strchr(t, '\r'));
+    ASSERT_LINE(t, "    dead: key \\x1b[31mred\\x1b[0m\\x0dgone");
+    ASSERT(strstr(t, "\n  host-c:1\\x0aforged line") != NULL);
+    ASSERT(strstr(t, "queue QQQQ") && !strstr(t, longq) && strstr(t, "Q...  running"));
+    haul_buf_free(&b);
     v.nqueues = v.nworkers = v.njobs = 0;
     expose_text(&v, 10, &b);
     ASSERT_LINE(b.p, "  (none yet)");
